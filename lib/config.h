@@ -1,0 +1,153 @@
+/* lessongate.conf: loaded whole, validated, then used read-only. */
+#ifndef LG_CONFIG_H
+#define LG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "calendar.h"
+#include "policy.h"
+#include "tz.h"
+#include "util.h"
+
+#define LG_METHOD_ANY 0u
+
+struct lg_route {
+	char *path; /* normalised prefix or exact path */
+	bool exact; /* `path = ...` instead of `prefix = ...` */
+	enum lg_class cls;
+	char **methods; /* NULL: every method */
+	size_t nmethods;
+	int line;
+};
+
+/* One more certificate chain and key of a TLS listener, chosen by SNI. */
+struct lg_cert_conf {
+	char *certificate;
+	char *key;
+	int line;
+};
+
+struct lg_tls_conf {
+	char *certificate;
+	char *key;
+	char *client_ca; /* regulator listener: required client certificates */
+	char *ca;        /* upstream: CA file to verify the upstream against */
+	char *server_name;
+	bool verify;
+	struct lg_cert_conf *sni; /* listeners: extra certificates, matched against the SNI name */
+	size_t nsni;
+};
+
+struct lg_listen_conf {
+	char *address; /* "host:port" or "[v6]:port" */
+	bool tls;
+	struct lg_tls_conf tlsc;
+	bool test_hooks; /* accept the Lessongate-Test-Close request header (tests only) */
+	int line;
+};
+
+struct lg_upstream_conf {
+	char *address;
+	bool tls;
+	struct lg_tls_conf tlsc;
+	int keepalive;
+	int64_t connect_timeout_ms;
+	int64_t response_timeout_ms;
+};
+
+struct lg_timeouts_conf {
+	int64_t client_header_ms;
+	int64_t keepalive_ms;
+	int64_t body_ms;
+	int64_t drain_ms;
+};
+
+struct lg_limits_conf {
+	int64_t max_connections;
+	int64_t max_header_bytes;
+	int64_t max_body_bytes;
+};
+
+struct lg_jwt_conf {
+	char *keys;
+	char **algorithms;
+	size_t nalgorithms;
+	char **sources;
+	size_t nsources;
+	char *student_claim;
+	char *region_claim;
+	int64_t leeway_s;
+	char *issuer;
+	char *audience;
+};
+
+struct lg_identity_conf {
+	bool jwt_enabled;
+	struct lg_jwt_conf jwt;
+	bool header_enabled;
+	char *header_name;
+	char **trusted_peers;
+	size_t ntrusted_peers;
+};
+
+struct lg_state_conf {
+	char *store; /* "local" or "redis" */
+	char *dir;
+	char *redis_address;
+	int64_t redis_timeout_ms;
+	char *redis_on_failure; /* "closed" or "open" */
+};
+
+struct lg_audit_conf {
+	char *dir;
+	char *signing_key;
+	char *pseudonym_key;
+	bool listen_enabled;
+	struct lg_listen_conf listen;
+};
+
+struct lg_config {
+	char *file;
+	char *instance;
+	char *timezone;
+	struct lg_tz *tz;
+	int workers;
+	struct lg_listen_conf *listen;
+	size_t nlisten;
+	struct lg_upstream_conf upstream;
+	struct lg_timeouts_conf timeouts;
+	struct lg_limits_conf limits;
+	struct lg_identity_conf identity;
+	struct lg_route *routes;
+	size_t nroutes;
+	struct lg_rules rules;
+	char *regulation_url;
+	char **calendar_files; /* resolved paths */
+	size_t ncalendar_files;
+	struct lg_calendar_opts calendar_opts;
+	struct lg_calendar *calendar;
+	struct lg_state_conf state;
+	struct lg_audit_conf audit;
+	struct lg_policy *policy;
+	struct lg_errors warnings; /* legal but weaker than the regulation, etc. */
+};
+
+/*
+ * Load and validate a configuration file and every calendar it names.
+ * NULL if anything is wrong; every error is appended to errs as
+ * "file:line: message". Nothing is shared with any other config, so a
+ * failed reload leaves the running one untouched.
+ */
+struct lg_config *lg_config_load(const char *path, struct lg_errors *errs);
+/* The embedded defaults (what `scripts/run` starts with when no file is given). */
+struct lg_config *lg_config_load_string(const char *text, const char *name, const char *basedir,
+                                        struct lg_errors *errs);
+void lg_config_free(struct lg_config *);
+
+/* The class of a normalised path (and method; NULL matches any); LG_CLASS_FREE if no route. */
+enum lg_class lg_config_classify(const struct lg_config *, const char *path, size_t len,
+                                 const char *method);
+
+#endif

@@ -1,0 +1,357 @@
+/* The student table: every student's lesson clock, shared by all worker threads. */
+#include "students.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+/* One student: 128-bit id hash and 16 bytes of state; (0,0) marks a free slot. */
+struct slot {
+	uint64_t k0, k1;
+	struct lg_student_state st;
+};
+
+/* An independently locked open-addressing table (linear probing, backward-shift delete). */
+struct shard {
+	pthread_mutex_t lock;
+	struct slot *slots;
+	size_t cap;
+	size_t count;
+} __attribute__((aligned(64)));
+
+struct lg_students {
+	uint64_t key[2];
+	unsigned nshards;
+	unsigned shift; /* 64 - log2(nshards) */
+	unsigned expire_next;
+	struct shard *shards;
+};
+
+_Static_assert(sizeof(struct slot) == 32, "a student slot is 32 bytes");
+
+/* Grow when more than 85% full, to 150% of the count: 32 to 48 bytes a student. */
+#define LOAD_NUM 85
+#define LOAD_DEN 100
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+/* One SipHash round. */
+#define SIPROUND                                                                                   \
+	do {                                                                                       \
+		v0 += v1;                                                                          \
+		v1 = ROTL(v1, 13);                                                                 \
+		v1 ^= v0;                                                                          \
+		v0 = ROTL(v0, 32);                                                                 \
+		v2 += v3;                                                                          \
+		v3 = ROTL(v3, 16);                                                                 \
+		v3 ^= v2;                                                                          \
+		v0 += v3;                                                                          \
+		v3 = ROTL(v3, 21);                                                                 \
+		v3 ^= v0;                                                                          \
+		v2 += v1;                                                                          \
+		v1 = ROTL(v1, 17);                                                                 \
+		v1 ^= v2;                                                                          \
+		v2 = ROTL(v2, 32);                                                                 \
+	} while (0)
+
+/* Little-endian 64-bit load. */
+static uint64_t
+le64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
+}
+
+/* SipHash-2-4 with 128-bit output (Aumasson and Bernstein). */
+static void
+siphash128(const uint64_t key[2], const void *data, size_t len, uint64_t out[2])
+{
+	const unsigned char *p = data;
+	uint64_t v0 = key[0] ^ 0x736f6d6570736575ULL, v1 = key[1] ^ 0x646f72616e646f6dULL;
+	uint64_t v2 = key[0] ^ 0x6c7967656e657261ULL, v3 = key[1] ^ 0x7465646279746573ULL;
+	uint64_t b = (uint64_t)len << 56, m;
+	size_t i, left = len & 7;
+
+	v1 ^= 0xee;
+	for (i = 0; i + 8 <= len; i += 8) {
+		m = le64(p + i);
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (size_t j = 0; j < left; j++)
+		b |= (uint64_t)p[i + j] << (8 * j);
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xee;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	out[0] = v0 ^ v1 ^ v2 ^ v3;
+	v1 ^= 0xdd;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	out[1] = v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* The home slot of a hash in a table of cap slots (multiply-shift, any cap). */
+static size_t
+home(uint64_t k1, size_t cap)
+{
+	return (size_t)(((unsigned __int128)k1 * cap) >> 64);
+}
+
+/* A table for about `expected` students. */
+struct lg_students *
+lg_students_new(size_t expected, unsigned shards)
+{
+	struct lg_students *t = lg_xcalloc(1, sizeof(*t));
+	unsigned n = 1, bits = 0;
+	size_t per;
+
+	if (shards == 0)
+		shards = 64;
+	while (n < shards && n < 65536) {
+		n <<= 1;
+		bits++;
+	}
+	t->nshards = n;
+	t->shift = 64 - bits;
+	if (getrandom(t->key, sizeof(t->key), 0) != sizeof(t->key)) {
+		/* No entropy yet (early boot): fall back to something unpredictable enough. */
+		t->key[0] = (uint64_t)(uintptr_t)t ^ 0x9e3779b97f4a7c15ULL;
+		t->key[1] = (uint64_t)(uintptr_t)&n ^ 0xc2b2ae3d27d4eb4fULL;
+	}
+	if (posix_memalign((void **)&t->shards, 64, n * sizeof(struct shard)) != 0)
+		abort();
+	per = expected / n;
+	per = per * LOAD_DEN / LOAD_NUM + 16;
+	for (unsigned i = 0; i < n; i++) {
+		struct shard *s = &t->shards[i];
+		memset(s, 0, sizeof(*s));
+		pthread_mutex_init(&s->lock, NULL);
+		s->cap = per;
+		s->slots = lg_xcalloc(per, sizeof(struct slot));
+	}
+	return t;
+}
+
+/* Free the table; nobody may hold an entry. */
+void
+lg_students_free(struct lg_students *t)
+{
+	if (t == NULL)
+		return;
+	for (unsigned i = 0; i < t->nshards; i++) {
+		pthread_mutex_destroy(&t->shards[i].lock);
+		free(t->shards[i].slots);
+	}
+	free(t->shards);
+	free(t);
+}
+
+/* Place a slot into a table known to have room and not to hold its key. */
+static struct slot *
+place(struct slot *slots, size_t cap, const struct slot *e)
+{
+	size_t i = home(e->k1, cap);
+
+	while (slots[i].k0 | slots[i].k1)
+		if (++i == cap)
+			i = 0;
+	slots[i] = *e;
+	return &slots[i];
+}
+
+/* Rehash a shard to about 1.5 times its count. */
+static void
+grow(struct shard *s)
+{
+	size_t ncap = s->count + s->count / 2 + 16;
+	struct slot *n = lg_xcalloc(ncap, sizeof(*n));
+
+	for (size_t i = 0; i < s->cap; i++)
+		if (s->slots[i].k0 | s->slots[i].k1)
+			place(n, ncap, &s->slots[i]);
+	free(s->slots);
+	s->slots = n;
+	s->cap = ncap;
+}
+
+/* Hash an id and lock its shard; the slot index search is the caller's. */
+static struct shard *
+lock_shard(struct lg_students *t, const char *id, size_t len, uint64_t h[2])
+{
+	struct shard *s;
+
+	siphash128(t->key, id, len, h);
+	if ((h[0] | h[1]) == 0)
+		h[1] = 1;
+	s = &t->shards[t->shift == 64 ? 0 : h[0] >> t->shift];
+	pthread_mutex_lock(&s->lock);
+	return s;
+}
+
+/* The slot holding h, or the free slot where it would go. */
+static struct slot *
+probe(struct shard *s, const uint64_t h[2])
+{
+	size_t i = home(h[1], s->cap);
+
+	for (;;) {
+		struct slot *e = &s->slots[i];
+		if ((e->k0 == h[0] && e->k1 == h[1]) || (e->k0 | e->k1) == 0)
+			return e;
+		if (++i == s->cap)
+			i = 0;
+	}
+}
+
+/* Find or create a student, with its shard locked. */
+struct lg_student_state *
+lg_students_acquire(struct lg_students *t, const char *id, size_t len, struct lg_students_ref *ref)
+{
+	uint64_t h[2];
+	struct shard *s = lock_shard(t, id, len, h);
+	struct slot *e = probe(s, h);
+
+	if ((e->k0 | e->k1) == 0) {
+		if ((s->count + 1) * LOAD_DEN > s->cap * LOAD_NUM) {
+			grow(s);
+			e = probe(s, h);
+		}
+		memset(e, 0, sizeof(*e));
+		e->k0 = h[0];
+		e->k1 = h[1];
+		s->count++;
+	}
+	ref->shard = s;
+	return &e->st;
+}
+
+/* Find a student without creating one. */
+struct lg_student_state *
+lg_students_find(struct lg_students *t, const char *id, size_t len, struct lg_students_ref *ref)
+{
+	uint64_t h[2];
+	struct shard *s = lock_shard(t, id, len, h);
+	struct slot *e = probe(s, h);
+
+	if ((e->k0 | e->k1) == 0) {
+		pthread_mutex_unlock(&s->lock);
+		ref->shard = NULL;
+		return NULL;
+	}
+	ref->shard = s;
+	return &e->st;
+}
+
+/* Unlock what acquire or find locked. */
+void
+lg_students_release(struct lg_students_ref *ref)
+{
+	if (ref->shard != NULL) {
+		pthread_mutex_unlock(&((struct shard *)ref->shard)->lock);
+		ref->shard = NULL;
+	}
+}
+
+/* Whether slot j may move back to hole i (its home is not in (i, j]). */
+static bool
+may_move(size_t i, size_t j, size_t h)
+{
+	if (i <= j)
+		return h <= i || h > j;
+	return h <= i && h > j;
+}
+
+/* Empty slot i and shift later members of its cluster back (no tombstones). */
+static void
+remove_at(struct shard *s, size_t i)
+{
+	size_t j = i;
+
+	for (;;) {
+		if (++j == s->cap)
+			j = 0;
+		if ((s->slots[j].k0 | s->slots[j].k1) == 0)
+			break;
+		if (may_move(i, j, home(s->slots[j].k1, s->cap))) {
+			s->slots[i] = s->slots[j];
+			i = j;
+		}
+	}
+	memset(&s->slots[i], 0, sizeof(s->slots[i]));
+	s->count--;
+}
+
+/* Sweep some shards for students whose breaks are over. */
+size_t
+lg_students_expire(struct lg_students *t, const struct lg_policy *p, int64_t now,
+                   unsigned max_shards)
+{
+	size_t removed = 0;
+
+	if (max_shards == 0 || max_shards > t->nshards)
+		max_shards = t->nshards;
+	for (unsigned n = 0; n < max_shards; n++) {
+		struct shard *s = &t->shards[t->expire_next];
+
+		t->expire_next = (t->expire_next + 1) % t->nshards;
+		pthread_mutex_lock(&s->lock);
+		for (size_t i = 0; i < s->cap; i++) {
+			struct slot *e = &s->slots[i];
+			/* A shift may bring another stale student into slot i: look again. */
+			while ((e->k0 | e->k1) != 0 && !lg_policy_state_live(p, &e->st, now)) {
+				remove_at(s, i);
+				removed++;
+			}
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	return removed;
+}
+
+/* How many students are held. */
+size_t
+lg_students_count(struct lg_students *t)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < t->nshards; i++) {
+		pthread_mutex_lock(&t->shards[i].lock);
+		n += t->shards[i].count;
+		pthread_mutex_unlock(&t->shards[i].lock);
+	}
+	return n;
+}
+
+/* Bytes of slots and shard headers. */
+size_t
+lg_students_memory(const struct lg_students *t)
+{
+	size_t n = sizeof(*t) + t->nshards * sizeof(struct shard);
+
+	for (unsigned i = 0; i < t->nshards; i++)
+		n += t->shards[i].cap * sizeof(struct slot);
+	return n;
+}
+
+/* The number of shards. */
+unsigned
+lg_students_shards(const struct lg_students *t)
+{
+	return t->nshards;
+}

@@ -1,0 +1,50 @@
+/* The student table: every student's lesson clock, shared by all worker threads. */
+#ifndef LG_STUDENTS_H
+#define LG_STUDENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+struct lg_students;
+
+/* A held entry: its shard stays locked until lg_students_release. */
+struct lg_students_ref {
+	void *shard;
+};
+
+/*
+ * A table sized for about `expected` students (it grows past that) with
+ * `shards` independently locked parts (rounded up to a power of two; 0: 64).
+ * Student ids are hashed with a random per-table key (SipHash-2-4, 128 bits),
+ * so a client cannot choose ids that collide.
+ */
+struct lg_students *lg_students_new(size_t expected, unsigned shards);
+void lg_students_free(struct lg_students *);
+
+/*
+ * Lock and return the state of student `id`, creating a fresh one if absent.
+ * Call lg_students_release(ref) when done; hold it only briefly.
+ */
+struct lg_student_state *lg_students_acquire(struct lg_students *, const char *id, size_t len,
+                                             struct lg_students_ref *ref);
+/* Like acquire, but NULL (and nothing held) if the student is not in the table. */
+struct lg_student_state *lg_students_find(struct lg_students *, const char *id, size_t len,
+                                          struct lg_students_ref *ref);
+void lg_students_release(struct lg_students_ref *ref);
+
+/*
+ * Forget students whose state no longer matters (lg_policy_state_live),
+ * visiting at most `max_shards` shards from where the last call stopped.
+ * Returns how many were removed.
+ */
+size_t lg_students_expire(struct lg_students *, const struct lg_policy *, int64_t now,
+                          unsigned max_shards);
+
+size_t lg_students_count(struct lg_students *);
+/* Bytes held by the table (slots and shard headers). */
+size_t lg_students_memory(const struct lg_students *);
+unsigned lg_students_shards(const struct lg_students *);
+
+#endif

@@ -1,0 +1,310 @@
+/* Tests for lib/config.c: every mistake gets file:line, the key and what was expected. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static char path[64];
+static char errors[8192];
+
+/* Write text to a temp file in conf/ (so calendar paths resolve) and load it. */
+static struct lg_config *
+load_text(const char *text)
+{
+	struct lg_errors errs;
+	struct lg_config *cf;
+	int fd;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s", "/tmp/lg-conf-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs(text, f);
+	fclose(f);
+	lg_errors_init(&errs);
+	cf = lg_config_load(path, &errs);
+	lg_errors_join(&errs, errors, sizeof(errors));
+	/* All or nothing: a config comes back only when there was no error. */
+	assert_true((cf == NULL) == (errs.count > 0));
+	lg_errors_free(&errs);
+	unlink(path);
+	return cf;
+}
+
+/* Assert that loading failed with a message "<tmpfile>:line: ...needle...". */
+static void
+expect_error(const char *text, int line, const char *needle)
+{
+	char prefix[96];
+	struct lg_config *cf = load_text(text);
+
+	if (cf != NULL) {
+		lg_config_free(cf);
+		fail_msg("config loaded, expected an error containing \"%s\"", needle);
+	}
+	snprintf(prefix, sizeof(prefix), "%s:%d: ", path, line);
+	if (strstr(errors, prefix) == NULL || strstr(errors, needle) == NULL)
+		fail_msg("expected \"%s...%s\", got:\n%s", prefix, needle, errors);
+}
+
+/* The shipped example config loads with no error and no warning. */
+static void
+test_example_loads(void **state)
+{
+	struct lg_errors errs;
+	struct lg_config *cf;
+
+	(void)state;
+	lg_errors_init(&errs);
+	cf = lg_config_load(LG_SOURCE_ROOT "/conf/lessongate.conf", &errs);
+	for (size_t i = 0; i < errs.count; i++)
+		fprintf(stderr, "%s\n", errs.msg[i]);
+	assert_non_null(cf);
+	assert_int_equal(cf->warnings.count, 0);
+	assert_string_equal(cf->instance, "gw-1");
+	assert_int_equal(cf->rules.mode, LG_MODE_ENFORCE);
+	assert_int_equal(cf->rules.cls[LG_CLASS_SUBJECT].lesson_max, 1800);
+	assert_int_equal(cf->rules.cls[LG_CLASS_SUBJECT].break_min, 600);
+	assert_int_equal(cf->rules.cls[LG_CLASS_SUBJECT].day_end, 75600);
+	assert_int_equal(cf->rules.cls[LG_CLASS_SUBJECT].blocked_days,
+	                 LG_BLOCK_HOLIDAY | LG_BLOCK_REST | LG_BLOCK_VACATION);
+	assert_int_equal(cf->rules.cls[LG_CLASS_NON_SUBJECT].blocked_days, 0);
+	assert_int_equal(cf->rules.warn_before, 300);
+	assert_int_equal(cf->nroutes, 2);
+	assert_int_equal(cf->nlisten, 1);
+	assert_string_equal(cf->upstream.address, "127.0.0.1:9000");
+	assert_int_equal(cf->calendar_opts.default_region, 533100);
+	assert_true(lg_calendar_has_year(cf->calendar, 2026));
+	assert_int_equal(cf->limits.max_header_bytes, 16384);
+	assert_int_equal(cf->limits.max_body_bytes, 64 << 20);
+	lg_config_free(cf);
+	lg_errors_free(&errs);
+}
+
+/* An empty file is valid: the regulation's defaults apply. */
+static void
+test_defaults(void **state)
+{
+	struct lg_config *cf = load_text("");
+
+	(void)state;
+	assert_non_null(cf);
+	assert_string_equal(cf->timezone, "Asia/Shanghai");
+	assert_int_equal(cf->rules.cls[LG_CLASS_NON_SUBJECT].lesson_max, 1800);
+	assert_int_equal(cf->calendar_opts.rest_weekdays, (1u << 0) | (1u << 6));
+	assert_int_equal(cf->calendar_opts.unknown_year, LG_UNKNOWN_WEEKLY);
+	/* No calendar at all is allowed but said. */
+	assert_int_equal(cf->warnings.count, 1);
+	assert_non_null(strstr(cf->warnings.msg[0], "no calendar loaded"));
+	lg_config_free(cf);
+}
+
+/* Unknown keys are errors, with a suggestion when one is close. */
+static void
+test_unknown_keys(void **state)
+{
+	(void)state;
+	expect_error("mode = \"enforce\";\nrules = {\n  subject = {\n    lesson_maxx = \"30m\";\n"
+	             "  };\n};\n",
+	             4,
+	             "unknown key \"lesson_maxx\" in rules.subject (did you mean \"lesson_max\"?)");
+	expect_error("\ntimezon = \"UTC\";\n", 2, "unknown key \"timezon\" in the top level");
+	expect_error("calendar = {\n  fils = [];\n};\n", 2, "did you mean \"files\"");
+	expect_error("routes = ( { prefix = \"/a/\"; class = \"free\"; weight = 3; } );\n", 1,
+	             "unknown key \"weight\" in routes[0]");
+}
+
+/* Values of the wrong shape name the key and what was expected. */
+static void
+test_bad_values(void **state)
+{
+	(void)state;
+	expect_error("rules = { subject = {\n lesson_max = \"30 minutes\"; }; };\n", 2,
+	             "rules.subject.lesson_max: expected a duration such as \"30m\"");
+	expect_error("rules = { subject = {\n lesson_max = 30; }; };\n", 2,
+	             "rules.subject.lesson_max: expected a duration");
+	expect_error("rules = { subject = {\n day_end = \"9pm\"; }; };\n", 2,
+	             "rules.subject.day_end: expected a time of day \"HH:MM\"");
+	expect_error("rules = { non_subject = {\n blocked_days = [\"sunday\"]; }; };\n", 2,
+	             "\"sunday\" is not one of \"holiday\", \"rest_day\", \"vacation\"");
+	expect_error("\n\nmode = \"strict\";\n", 3,
+	             "mode: expected one of \"enforce\", \"monitor\"");
+	expect_error("workers = -1;\n", 1, "workers: -1 is out of range (0 .. 256)");
+	expect_error("workers = \"4\";\n", 1, "workers: expected an integer");
+	expect_error("timezone = \"Mars/Olympus\";\n", 1, "unknown time zone \"Mars/Olympus\"");
+	expect_error("calendar = {\n default_region = \"5331\"; };\n", 2,
+	             "calendar.default_region: \"5331\" is not a six-digit GB/T 2260 region code");
+	expect_error("calendar = {\n rest_weekdays = [\"sat\", \"sunday\"]; };\n", 2,
+	             "calendar.rest_weekdays: \"sunday\" is not one of");
+	expect_error("calendar = {\n unknown_year = \"guess\"; };\n", 2,
+	             "calendar.unknown_year: expected one of \"weekly\", \"block\"");
+	expect_error("listen = ( {\n address = \"8080\"; } );\n", 2,
+	             "listen[0].address: \"8080\" is not \"host:port\"");
+	expect_error("upstream = { address = \"127.0.0.1:9000\";\n keepalive = 1000000; };\n", 2,
+	             "upstream.keepalive: 1000000 is out of range");
+	expect_error("limits = {\n max_body_size = \"lots\"; };\n", 2,
+	             "limits.max_body_size: expected a size");
+	expect_error("rules = \"strict\";\n", 1, "rules: expected a group");
+	expect_error("identity = { jwt = {\n keys = \"k.pem\"; algorithms = [\"none\"]; }; };\n", 2,
+	             "unsupported algorithm \"none\"");
+	expect_error("identity = { jwt = { keys = \"k.pem\";\n algorithms = [\"RS256\"];\n sources "
+	             "= [\"body:token\"]; }; };\n",
+	             3, "\"body:token\" must be header:NAME, cookie:NAME or query:NAME");
+	expect_error("state = {\n store = \"redis\"; };\n", 1,
+	             "state: missing required key \"redis\"");
+}
+
+/* Rules that contradict themselves are errors; weaker ones are warnings. */
+static void
+test_rule_consistency(void **state)
+{
+	struct lg_config *cf;
+
+	(void)state;
+	expect_error("rules = { subject = {\n day_start = \"22:00\"; }; };\n", 2,
+	             "rules.subject: day_start must be earlier than day_end");
+	expect_error("rules = {\n warn_before = \"45m\"; };\n", 2,
+	             "rules.warn_before: must be shorter than rules.subject.lesson_max");
+	expect_error("rules = { subject = {\n lesson_max = \"90s500ms\"; }; };\n", 2,
+	             "must be whole seconds");
+	cf = load_text("rules = { subject = { lesson_max = \"45m\"; break_min = \"5m\"; day_end = "
+	               "\"22:00\"; }; };\n");
+	assert_non_null(cf);
+	lg_errors_join(&cf->warnings, errors, sizeof(errors));
+	assert_non_null(strstr(errors, "rules.subject.lesson_max: 2700 s is longer than the "
+	                               "regulation's 30 minutes"));
+	assert_non_null(strstr(errors, "rules.subject.break_min: 300 s is shorter"));
+	assert_non_null(strstr(errors, "rules.subject.day_end: later than the regulation's 21:00"));
+	lg_config_free(cf);
+}
+
+/* Routes: normalised paths only, no useless repeats; first match wins. */
+static void
+test_routes(void **state)
+{
+	struct lg_config *cf;
+
+	(void)state;
+	expect_error("routes = (\n { prefix = \"live/\"; class = \"subject\"; } );\n", 2,
+	             "\"live/\" must be a normalised path");
+	expect_error("routes = (\n { prefix = \"/a/../live/\"; class = \"subject\"; } );\n", 2,
+	             "must be a normalised path");
+	expect_error("routes = (\n { prefix = \"/live//x\"; class = \"subject\"; } );\n", 2,
+	             "must be a normalised path");
+	expect_error("routes = (\n { prefix = \"/live/%41\"; class = \"subject\"; } );\n", 2,
+	             "must be a normalised path");
+	expect_error("routes = (\n { prefix = \"/live/\"; class = \"lesson\"; } );\n", 2,
+	             "routes[0].class: expected one of \"subject\", \"non_subject\", \"free\"");
+	expect_error("routes = (\n { prefix = \"/live/\"; } );\n", 2,
+	             "routes[0]: missing required key \"class\"");
+	expect_error("routes = (\n { class = \"free\"; } );\n", 2, "routes[0]: missing \"prefix\"");
+	expect_error("routes = (\n { prefix = \"/a/\"; path = \"/a\"; class = \"free\"; } );\n", 2,
+	             "give either \"prefix\" or \"path\", not both");
+	expect_error("routes = (\n { prefix = \"/a/\"; class = \"free\"; },\n { prefix = \"/a/\"; "
+	             "class = \"subject\"; } );\n",
+	             3, "repeats the route at line 2");
+
+	cf = load_text(
+	    "routes = ( { path = \"/live/lobby\"; class = \"free\"; },\n"
+	    "  { prefix = \"/live/\"; class = \"subject\"; },\n"
+	    "  { prefix = \"/art/\"; class = \"non_subject\"; methods = [\"GET\"]; } );\n");
+	assert_non_null(cf);
+	assert_int_equal(lg_config_classify(cf, "/live/lobby", 11, "GET"), LG_CLASS_FREE);
+	assert_int_equal(lg_config_classify(cf, "/live/lobby/x", 13, "GET"), LG_CLASS_SUBJECT);
+	assert_int_equal(lg_config_classify(cf, "/live/x", 7, "GET"), LG_CLASS_SUBJECT);
+	assert_int_equal(lg_config_classify(cf, "/live", 5, "GET"), LG_CLASS_FREE);
+	assert_int_equal(lg_config_classify(cf, "/art/x", 6, "GET"), LG_CLASS_NON_SUBJECT);
+	assert_int_equal(lg_config_classify(cf, "/art/x", 6, "POST"), LG_CLASS_FREE);
+	assert_int_equal(lg_config_classify(cf, "/", 1, "GET"), LG_CLASS_FREE);
+	lg_config_free(cf);
+}
+
+/* Syntax errors come from libconfig with their line; unreadable files are said. */
+static void
+test_syntax_and_io(void **state)
+{
+	struct lg_errors errs;
+
+	(void)state;
+	expect_error("mode = \"enforce\";\n\nrules = { subject = { lesson_max = 30m; }; };\n", 3,
+	             "syntax error");
+	expect_error("mode = \"enforce\";\nrules = { subject = { lesson_max = \"30m\"; };\n", 3,
+	             "syntax error");
+	lg_errors_init(&errs);
+	assert_null(lg_config_load("/nonexistent/lessongate.conf", &errs));
+	assert_int_equal(errs.count, 1);
+	assert_non_null(strstr(errs.msg[0], "/nonexistent/lessongate.conf: cannot read the file"));
+	lg_errors_free(&errs);
+}
+
+/* Many mistakes in one file are all reported in one go. */
+static void
+test_all_errors_reported(void **state)
+{
+	struct lg_config *cf;
+
+	(void)state;
+	cf = load_text("mode = \"x\";\nworkers = 999;\nrules = { subject = { day_end = \"25:00\"; "
+	               "}; };\nbogus = 1;\n");
+	assert_null(cf);
+	if (strstr(errors, ":1: mode:") == NULL)
+		fail_msg("got:\n%s", errors);
+	assert_non_null(strstr(errors, ":2: workers:"));
+	assert_non_null(strstr(errors, ":3: rules.subject.day_end:"));
+	assert_non_null(strstr(errors, ":4: unknown key \"bogus\""));
+}
+
+/* Calendar file errors surface through the config, with the calendar's own file:line. */
+static void
+test_calendar_errors_surface(void **state)
+{
+	char cal[] = "/tmp/lg-cal-XXXXXX";
+	char text[256];
+	int fd = mkstemp(cal);
+	FILE *f = fdopen(fd, "w");
+	struct lg_config *cf;
+	char want[64];
+
+	(void)state;
+	fputs("year = 2026;\nsource = \"x\";\nholidays = (\n { name = \"x\"; from = "
+	      "\"2026-10-07\"; to = \"2026-10-01\"; } );\n",
+	      f);
+	fclose(f);
+	snprintf(text, sizeof(text), "calendar = { files = [\"%s\"]; };\n", cal);
+	cf = load_text(text);
+	assert_null(cf);
+	snprintf(want, sizeof(want), "%s:4: ", cal);
+	if (strstr(errors, want) == NULL)
+		fail_msg("expected %s in:\n%s", want, errors);
+	snprintf(text, sizeof(text), "calendar = { files = [\"/nonexistent/cn-2030.conf\"]; };\n");
+	cf = load_text(text);
+	assert_null(cf);
+	assert_non_null(strstr(errors, "/nonexistent/cn-2030.conf"));
+	unlink(cal);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_example_loads),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_unknown_keys),
+	    cmocka_unit_test(test_bad_values),
+	    cmocka_unit_test(test_rule_consistency),
+	    cmocka_unit_test(test_routes),
+	    cmocka_unit_test(test_syntax_and_io),
+	    cmocka_unit_test(test_all_errors_reported),
+	    cmocka_unit_test(test_calendar_errors_surface),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
