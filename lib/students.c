@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 
 /* One student: 128-bit id hash and 16 bytes of state; (0,0) marks a free slot. */
@@ -113,6 +114,29 @@ home(uint64_t k1, size_t cap)
 	return (size_t)(((unsigned __int128)k1 * cap) >> 64);
 }
 
+#define HUGE_PAGE (2u << 20)
+
+/*
+ * Zeroed slots. Large arrays are 2 MiB aligned and their whole 2 MiB
+ * stretches marked for transparent huge pages: a lookup is one random
+ * memory access, and with 4 KiB pages it also misses the TLB, which costs
+ * about as much again. The size is not rounded up, so no memory is wasted.
+ */
+static struct slot *
+alloc_slots(size_t n)
+{
+	size_t bytes = n * sizeof(struct slot);
+	void *p;
+
+	if (bytes < HUGE_PAGE)
+		return lg_xcalloc(n, sizeof(struct slot));
+	if (posix_memalign(&p, HUGE_PAGE, bytes) != 0)
+		abort();
+	madvise(p, bytes & ~(size_t)(HUGE_PAGE - 1), MADV_HUGEPAGE);
+	memset(p, 0, bytes);
+	return p;
+}
+
 /* A table for about `expected` students. */
 struct lg_students *
 lg_students_new(size_t expected, unsigned shards)
@@ -122,7 +146,7 @@ lg_students_new(size_t expected, unsigned shards)
 	size_t per;
 
 	if (shards == 0)
-		shards = 64;
+		shards = 16;
 	while (n < shards && n < 65536) {
 		n <<= 1;
 		bits++;
@@ -143,7 +167,7 @@ lg_students_new(size_t expected, unsigned shards)
 		memset(s, 0, sizeof(*s));
 		pthread_mutex_init(&s->lock, NULL);
 		s->cap = per;
-		s->slots = lg_xcalloc(per, sizeof(struct slot));
+		s->slots = alloc_slots(per);
 	}
 	return t;
 }
@@ -180,28 +204,42 @@ static void
 grow(struct shard *s)
 {
 	size_t ncap = s->count + s->count / 2 + 16;
-	struct slot *n = lg_xcalloc(ncap, sizeof(*n));
+	struct slot *n = alloc_slots(ncap);
 
 	for (size_t i = 0; i < s->cap; i++)
 		if (s->slots[i].k0 | s->slots[i].k1)
 			place(n, ncap, &s->slots[i]);
 	free(s->slots);
-	s->slots = n;
-	s->cap = ncap;
+	/* Atomic stores pair with lg_students_prefetch's unlocked reads. */
+	__atomic_store_n(&s->slots, n, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->cap, ncap, __ATOMIC_RELAXED);
 }
 
-/* Hash an id and lock its shard; the slot index search is the caller's. */
-static struct shard *
-lock_shard(struct lg_students *t, const char *id, size_t len, uint64_t h[2])
+/* Hash an id; (0,0) is reserved for free slots. */
+void
+lg_students_key(const struct lg_students *t, const char *id, size_t len, struct lg_student_key *k)
 {
-	struct shard *s;
+	siphash128(t->key, id, len, k->h);
+	if ((k->h[0] | k->h[1]) == 0)
+		k->h[1] = 1;
+}
 
-	siphash128(t->key, id, len, h);
-	if ((h[0] | h[1]) == 0)
-		h[1] = 1;
-	s = &t->shards[t->shift == 64 ? 0 : h[0] >> t->shift];
-	pthread_mutex_lock(&s->lock);
-	return s;
+/* The shard a key lives in. */
+static struct shard *
+shard_of(struct lg_students *t, const struct lg_student_key *k)
+{
+	return &t->shards[t->shift == 64 ? 0 : k->h[0] >> t->shift];
+}
+
+/* A cache hint only: reads the slot array racily (atomically), locks nothing. */
+void
+lg_students_prefetch(struct lg_students *t, const struct lg_student_key *k)
+{
+	struct shard *s = shard_of(t, k);
+	struct slot *slots = __atomic_load_n(&s->slots, __ATOMIC_RELAXED);
+	size_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
+
+	__builtin_prefetch(&slots[home(k->h[1], cap)], 1, 1);
 }
 
 /* The slot holding h, or the free slot where it would go. */
@@ -219,36 +257,40 @@ probe(struct shard *s, const uint64_t h[2])
 	}
 }
 
-/* Find or create a student, with its shard locked. */
+/* Find or create a student by key, with its shard locked. */
 struct lg_student_state *
-lg_students_acquire(struct lg_students *t, const char *id, size_t len, struct lg_students_ref *ref)
+lg_students_acquire_key(struct lg_students *t, const struct lg_student_key *k,
+			struct lg_students_ref *ref)
 {
-	uint64_t h[2];
-	struct shard *s = lock_shard(t, id, len, h);
-	struct slot *e = probe(s, h);
+	struct shard *s = shard_of(t, k);
+	struct slot *e;
 
+	pthread_mutex_lock(&s->lock);
+	e = probe(s, k->h);
 	if ((e->k0 | e->k1) == 0) {
 		if ((s->count + 1) * LOAD_DEN > s->cap * LOAD_NUM) {
 			grow(s);
-			e = probe(s, h);
+			e = probe(s, k->h);
 		}
 		memset(e, 0, sizeof(*e));
-		e->k0 = h[0];
-		e->k1 = h[1];
+		e->k0 = k->h[0];
+		e->k1 = k->h[1];
 		s->count++;
 	}
 	ref->shard = s;
 	return &e->st;
 }
 
-/* Find a student without creating one. */
+/* Find a student by key without creating one. */
 struct lg_student_state *
-lg_students_find(struct lg_students *t, const char *id, size_t len, struct lg_students_ref *ref)
+lg_students_find_key(struct lg_students *t, const struct lg_student_key *k,
+		     struct lg_students_ref *ref)
 {
-	uint64_t h[2];
-	struct shard *s = lock_shard(t, id, len, h);
-	struct slot *e = probe(s, h);
+	struct shard *s = shard_of(t, k);
+	struct slot *e;
 
+	pthread_mutex_lock(&s->lock);
+	e = probe(s, k->h);
 	if ((e->k0 | e->k1) == 0) {
 		pthread_mutex_unlock(&s->lock);
 		ref->shard = NULL;
@@ -256,6 +298,26 @@ lg_students_find(struct lg_students *t, const char *id, size_t len, struct lg_st
 	}
 	ref->shard = s;
 	return &e->st;
+}
+
+/* Find or create a student, with its shard locked. */
+struct lg_student_state *
+lg_students_acquire(struct lg_students *t, const char *id, size_t len, struct lg_students_ref *ref)
+{
+	struct lg_student_key k;
+
+	lg_students_key(t, id, len, &k);
+	return lg_students_acquire_key(t, &k, ref);
+}
+
+/* Find a student without creating one. */
+struct lg_student_state *
+lg_students_find(struct lg_students *t, const char *id, size_t len, struct lg_students_ref *ref)
+{
+	struct lg_student_key k;
+
+	lg_students_key(t, id, len, &k);
+	return lg_students_find_key(t, &k, ref);
 }
 
 /* Unlock what acquire or find locked. */

@@ -16,12 +16,32 @@ struct lg_students_ref {
 
 /*
  * A table sized for about `expected` students (it grows past that) with
- * `shards` independently locked parts (rounded up to a power of two; 0: 64).
+ * `shards` independently locked parts (rounded up to a power of two; 0: 16).
  * Student ids are hashed with a random per-table key (SipHash-2-4, 128 bits),
  * so a client cannot choose ids that collide.
  */
 struct lg_students *lg_students_new(size_t expected, unsigned shards);
 void lg_students_free(struct lg_students *);
+
+/* A student id, hashed once: what the table is indexed by. */
+struct lg_student_key {
+	uint64_t h[2];
+};
+
+/* Hash a student id with the table's key. */
+void lg_students_key(const struct lg_students *, const char *id, size_t len,
+		     struct lg_student_key *);
+/*
+ * Start loading the student's slot into the cache, without locking. A
+ * caller that knows the student early (when the token is verified) and
+ * decides later overlaps the memory access with its other work.
+ */
+void lg_students_prefetch(struct lg_students *, const struct lg_student_key *);
+/* acquire and find by key. */
+struct lg_student_state *lg_students_acquire_key(struct lg_students *, const struct lg_student_key *,
+						 struct lg_students_ref *ref);
+struct lg_student_state *lg_students_find_key(struct lg_students *, const struct lg_student_key *,
+					      struct lg_students_ref *ref);
 
 /*
  * Lock and return the state of student `id`, creating a fresh one if absent.

@@ -41,10 +41,32 @@ test_acquire_find(void **state)
 	assert_non_null(st);
 	assert_int_equal(st->start, 12345);
 	lg_students_release(&ref);
+	/* The key API reaches the same student; prefetching is only a hint. */
+	{
+		struct lg_student_key k, k2;
+		lg_students_key(t, "alice", 5, &k);
+		lg_students_key(t, "alice", 5, &k2);
+		assert_memory_equal(&k, &k2, sizeof(k));
+		lg_students_prefetch(t, &k);
+		st = lg_students_find_key(t, &k, &ref);
+		assert_non_null(st);
+		assert_int_equal(st->start, 12345);
+		lg_students_release(&ref);
+		lg_students_key(t, "bob", 3, &k);
+		assert_null(lg_students_find_key(t, &k, &ref));
+		assert_null(ref.shard);
+		st = lg_students_acquire_key(t, &k, &ref);
+		assert_int_equal(st->start, 0);
+		lg_students_release(&ref);
+		assert_int_equal(lg_students_count(t), 2);
+		st = lg_students_find(t, "bob", 3, &ref);
+		assert_non_null(st);
+		lg_students_release(&ref);
+	}
 	/* A prefix or a longer id is another student. */
 	assert_null(lg_students_find(t, "alic", 4, &ref));
 	assert_null(lg_students_find(t, "alice\0", 6, &ref));
-	assert_int_equal(lg_students_count(t), 1);
+	assert_int_equal(lg_students_count(t), 2);
 	lg_students_free(t);
 }
 
