@@ -569,33 +569,64 @@ check_readable(const char *path, struct lg_errors *errs)
 	return 0;
 }
 
+/* Validate and add a parsed calendar; it adds nothing if it has any error. */
+static int
+load_parsed(struct lg_calendar *cal, const char *name, config_t *cf, struct lg_errors *errs)
+{
+	struct cal_load ld = {.cal = cal, .path = name, .errs = errs, .nerrs = errs->count};
+
+	load_root(&ld, config_root_setting(cf));
+	for (size_t i = 0; i < ld.n; i++)
+		free(ld.e[i].name);
+	free(ld.e);
+	index_free(cal);
+	return errs->count == ld.nerrs ? 0 : -1;
+}
+
+/* libconfig's own error, as file:line: message. */
+static void
+syntax_error(config_t *cf, const char *name, struct lg_errors *errs)
+{
+	if (config_error_type(cf) == CONFIG_ERR_FILE_IO)
+		lg_errors_add(errs, name, 0, "cannot read calendar file: %s", strerror(errno));
+	else
+		lg_errors_add(errs, config_error_file(cf) ? config_error_file(cf) : name,
+		              config_error_line(cf), "%s", config_error_text(cf));
+}
+
 /* Read, validate and add one calendar file; a file with any error adds nothing. */
 int
 lg_calendar_load_file(struct lg_calendar *cal, const char *path, struct lg_errors *errs)
 {
-	struct cal_load ld = {.cal = cal, .path = path, .errs = errs, .nerrs = errs->count};
 	config_t cf;
+	int rc = -1;
 
 	if (check_readable(path, errs) != 0)
 		return -1;
 	config_init(&cf);
-	if (!config_read_file(&cf, path)) {
-		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
-			lg_errors_add(errs, path, 0, "cannot read calendar file: %s",
-			              strerror(errno));
-		else
-			lg_errors_add(errs, config_error_file(&cf) ? config_error_file(&cf) : path,
-			              config_error_line(&cf), "%s", config_error_text(&cf));
-		config_destroy(&cf);
-		return -1;
-	}
-	load_root(&ld, config_root_setting(&cf));
-	for (size_t i = 0; i < ld.n; i++)
-		free(ld.e[i].name);
-	free(ld.e);
+	if (config_read_file(&cf, path))
+		rc = load_parsed(cal, path, &cf, errs);
+	else
+		syntax_error(&cf, path, errs);
 	config_destroy(&cf);
-	index_free(cal);
-	return errs->count == ld.nerrs ? 0 : -1;
+	return rc;
+}
+
+/* The same from text in memory (tests, fuzzing); name stands for the file in errors. */
+int
+lg_calendar_load_text(struct lg_calendar *cal, const char *name, const char *text,
+                      struct lg_errors *errs)
+{
+	config_t cf;
+	int rc = -1;
+
+	config_init(&cf);
+	if (config_read_string(&cf, text))
+		rc = load_parsed(cal, name, &cf, errs);
+	else
+		syntax_error(&cf, name, errs);
+	config_destroy(&cf);
+	return rc;
 }
 
 /* A regional entry's place in the sorted order used by the index. */

@@ -54,6 +54,10 @@ void lg_calendar_free(struct lg_calendar *);
  */
 int lg_calendar_load_file(struct lg_calendar *, const char *path, struct lg_errors *);
 
+/* The same from text in memory; `name` stands for the file in messages. */
+int lg_calendar_load_text(struct lg_calendar *, const char *name, const char *text,
+                          struct lg_errors *);
+
 /*
  * Check what can only be checked across files (one national calendar per
  * year, overlapping regional ranges) and build the lookup index. Must be
