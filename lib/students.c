@@ -1,6 +1,8 @@
 /* The student table: every student's lesson clock, shared by all worker threads. */
 #include "students.h"
 
+#include "hash.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +24,7 @@ struct shard {
 } __attribute__((aligned(64)));
 
 struct lg_students {
-	uint64_t key[2];
+	uint8_t key[16];
 	unsigned nshards;
 	unsigned shift; /* 64 - log2(nshards) */
 	unsigned expire_next;
@@ -34,78 +36,6 @@ _Static_assert(sizeof(struct slot) == 32, "a student slot is 32 bytes");
 /* Grow when more than 85% full, to 150% of the count: 32 to 48 bytes a student. */
 #define LOAD_NUM 85
 #define LOAD_DEN 100
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-
-/* One SipHash round. */
-#define SIPROUND                                                                                   \
-	do {                                                                                       \
-		v0 += v1;                                                                          \
-		v1 = ROTL(v1, 13);                                                                 \
-		v1 ^= v0;                                                                          \
-		v0 = ROTL(v0, 32);                                                                 \
-		v2 += v3;                                                                          \
-		v3 = ROTL(v3, 16);                                                                 \
-		v3 ^= v2;                                                                          \
-		v0 += v3;                                                                          \
-		v3 = ROTL(v3, 21);                                                                 \
-		v3 ^= v0;                                                                          \
-		v2 += v1;                                                                          \
-		v1 = ROTL(v1, 17);                                                                 \
-		v1 ^= v2;                                                                          \
-		v2 = ROTL(v2, 32);                                                                 \
-	} while (0)
-
-/* Little-endian 64-bit load. */
-static uint64_t
-le64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap64(v);
-#endif
-	return v;
-}
-
-/* SipHash-2-4 with 128-bit output (Aumasson and Bernstein). */
-static void
-siphash128(const uint64_t key[2], const void *data, size_t len, uint64_t out[2])
-{
-	const unsigned char *p = data;
-	uint64_t v0 = key[0] ^ 0x736f6d6570736575ULL, v1 = key[1] ^ 0x646f72616e646f6dULL;
-	uint64_t v2 = key[0] ^ 0x6c7967656e657261ULL, v3 = key[1] ^ 0x7465646279746573ULL;
-	uint64_t b = (uint64_t)len << 56, m;
-	size_t i, left = len & 7;
-
-	v1 ^= 0xee;
-	for (i = 0; i + 8 <= len; i += 8) {
-		m = le64(p + i);
-		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m;
-	}
-	for (size_t j = 0; j < left; j++)
-		b |= (uint64_t)p[i + j] << (8 * j);
-	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xee;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	out[0] = v0 ^ v1 ^ v2 ^ v3;
-	v1 ^= 0xdd;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	out[1] = v0 ^ v1 ^ v2 ^ v3;
-}
 
 /* The home slot of a hash in a table of cap slots (multiply-shift, any cap). */
 static size_t
@@ -155,8 +85,9 @@ lg_students_new(size_t expected, unsigned shards)
 	t->shift = 64 - bits;
 	if (getrandom(t->key, sizeof(t->key), 0) != sizeof(t->key)) {
 		/* No entropy yet (early boot): fall back to something unpredictable enough. */
-		t->key[0] = (uint64_t)(uintptr_t)t ^ 0x9e3779b97f4a7c15ULL;
-		t->key[1] = (uint64_t)(uintptr_t)&n ^ 0xc2b2ae3d27d4eb4fULL;
+		uint64_t k[2] = {(uint64_t)(uintptr_t)t ^ 0x9e3779b97f4a7c15ULL,
+		                 (uint64_t)(uintptr_t)&n ^ 0xc2b2ae3d27d4eb4fULL};
+		memcpy(t->key, k, sizeof(t->key));
 	}
 	if (posix_memalign((void **)&t->shards, 64, n * sizeof(struct shard)) != 0)
 		abort();
@@ -219,7 +150,7 @@ grow(struct shard *s)
 void
 lg_students_key(const struct lg_students *t, const char *id, size_t len, struct lg_student_key *k)
 {
-	siphash128(t->key, id, len, k->h);
+	lg_siphash128(t->key, id, len, k->h);
 	if ((k->h[0] | k->h[1]) == 0)
 		k->h[1] = 1;
 }
@@ -260,7 +191,7 @@ probe(struct shard *s, const uint64_t h[2])
 /* Find or create a student by key, with its shard locked. */
 struct lg_student_state *
 lg_students_acquire_key(struct lg_students *t, const struct lg_student_key *k,
-			struct lg_students_ref *ref)
+                        struct lg_students_ref *ref)
 {
 	struct shard *s = shard_of(t, k);
 	struct slot *e;
@@ -284,7 +215,7 @@ lg_students_acquire_key(struct lg_students *t, const struct lg_student_key *k,
 /* Find a student by key without creating one. */
 struct lg_student_state *
 lg_students_find_key(struct lg_students *t, const struct lg_student_key *k,
-		     struct lg_students_ref *ref)
+                     struct lg_students_ref *ref)
 {
 	struct shard *s = shard_of(t, k);
 	struct slot *e;
