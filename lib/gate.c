@@ -1,0 +1,572 @@
+/* The gate: from a parsed request to a verdict (who, which class, allowed or not). */
+#include "gate.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "path.h"
+
+struct lg_gate {
+	const struct lg_config *cf;
+	struct lg_jwt_verifier *jwt;
+	struct lg_cidr_set *trusted;
+	char **sources;
+	size_t nsources;
+};
+
+static const char *const default_sources[] = {"header:Authorization", "cookie:lg_token",
+                                              "query:access_token"};
+
+/* A gate over a loaded configuration; keys and networks are loaded here. */
+struct lg_gate *
+lg_gate_new(const struct lg_config *cf, struct lg_errors *errs)
+{
+	struct lg_gate *g = lg_xcalloc(1, sizeof(*g));
+	const struct lg_identity_conf *id = &cf->identity;
+	char err[512];
+	size_t before = errs->count;
+
+	g->cf = cf;
+	if (id->jwt_enabled) {
+		struct lg_jwt_opts o = {
+		    .keys = id->jwt.keys,
+		    .algorithms = id->jwt.algorithms,
+		    .nalgorithms = id->jwt.nalgorithms,
+		    .student_claim = id->jwt.student_claim,
+		    .region_claim = id->jwt.region_claim,
+		    .issuer = id->jwt.issuer,
+		    .audience = id->jwt.audience,
+		    .leeway = id->jwt.leeway_s,
+		};
+		if ((g->jwt = lg_jwt_verifier_new(&o, err, sizeof(err))) == NULL)
+			lg_errors_add(errs, cf->file, 0, "identity.jwt.keys: %s", err);
+		if (id->jwt.nsources) {
+			g->sources = id->jwt.sources;
+			g->nsources = id->jwt.nsources;
+		} else {
+			g->sources = (char **)default_sources;
+			g->nsources = sizeof(default_sources) / sizeof(default_sources[0]);
+		}
+	}
+	if (id->header_enabled) {
+		g->trusted = lg_cidr_set_new();
+		for (size_t i = 0; i < id->ntrusted_peers; i++)
+			if (lg_cidr_set_add(g->trusted, id->trusted_peers[i], err, sizeof(err)) !=
+			    0)
+				lg_errors_add(errs, cf->file, 0,
+				              "identity.header.trusted_peers: %s", err);
+	}
+	if (errs->count != before) {
+		lg_gate_free(g);
+		return NULL;
+	}
+	return g;
+}
+
+/* Free the gate (not the configuration). */
+void
+lg_gate_free(struct lg_gate *g)
+{
+	if (g == NULL)
+		return;
+	lg_jwt_verifier_free(g->jwt);
+	lg_cidr_set_free(g->trusted);
+	free(g);
+}
+
+/* The configuration the gate was made for. */
+const struct lg_config *
+lg_gate_config(const struct lg_gate *g)
+{
+	return g->cf;
+}
+
+/* Index of the only header called name; -1 if none, -2 if more than one. */
+static ssize_t
+only_header(const struct lg_gate_request *r, const char *name)
+{
+	ssize_t i = lg_http_find_header(r->headers, r->nheaders, 0, name);
+
+	if (i < 0)
+		return -1;
+	if (lg_http_find_header(r->headers, r->nheaders, (size_t)i + 1, name) >= 0)
+		return -2;
+	return i;
+}
+
+/* An id from a trusted header: printable, not empty, not too long. */
+static bool
+valid_student(const char *s, size_t n)
+{
+	if (n == 0 || n > LG_JWT_STUDENT_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* The trusted identity header: honoured from trusted peers, removed from everyone else. */
+static int
+identify_header(struct lg_gate *g, const struct lg_gate_request *r, struct lg_identity *id,
+                char *reason, size_t rlen, ssize_t *strip)
+{
+	ssize_t i = lg_http_find_header(r->headers, r->nheaders, 0, g->cf->identity.header_name);
+
+	if (i < 0)
+		return 0;
+	if (r->peer == NULL || !lg_cidr_set_match(g->trusted, r->peer)) {
+		*strip = i;
+		return 0;
+	}
+	if (only_header(r, g->cf->identity.header_name) == -2) {
+		snprintf(reason, rlen, "more than one identity header");
+		return -1;
+	}
+	if (!valid_student(r->headers[i].value, r->headers[i].value_len)) {
+		snprintf(reason, rlen, "invalid identity header");
+		return -1;
+	}
+	memcpy(id->student, r->headers[i].value, r->headers[i].value_len);
+	id->student[r->headers[i].value_len] = '\0';
+	id->student_len = r->headers[i].value_len;
+	id->region = 0;
+	id->expires = 0;
+	return 1;
+}
+
+/* A token from one source: 1 found, 0 not in this source, -1 malformed or ambiguous. */
+static int
+token_from(const struct lg_gate_request *r, const char *source, char *qbuf, const char **tok,
+           size_t *toklen)
+{
+	if (strncmp(source, "header:", 7) == 0) {
+		ssize_t i = only_header(r, source + 7);
+		if (i == -1)
+			return 0;
+		if (i == -2)
+			return -1;
+		if (strcasecmp(source + 7, "Authorization") == 0)
+			return lg_jwt_from_authorization(r->headers[i].value,
+			                                 r->headers[i].value_len, tok, toklen);
+		*tok = r->headers[i].value;
+		*toklen = r->headers[i].value_len;
+		return *toklen ? 1 : -1;
+	}
+	if (strncmp(source, "cookie:", 7) == 0) {
+		int found = 0;
+		for (ssize_t i = lg_http_find_header(r->headers, r->nheaders, 0, "Cookie"); i >= 0;
+		     i = lg_http_find_header(r->headers, r->nheaders, (size_t)i + 1, "Cookie")) {
+			const char *t;
+			size_t tl;
+			int rc = lg_jwt_from_cookie(r->headers[i].value, r->headers[i].value_len,
+			                            source + 7, &t, &tl);
+			if (rc < 0 || (rc == 1 && found && (tl != *toklen || memcmp(t, *tok, tl))))
+				return -1;
+			if (rc == 1) {
+				found = 1;
+				*tok = t;
+				*toklen = tl;
+			}
+		}
+		return found;
+	}
+	if (strncmp(source, "query:", 6) == 0) {
+		const char *p = r->req->path.p, *q = memchr(p, '?', r->req->path.len);
+		int rc;
+		if (q == NULL)
+			return 0;
+		rc = lg_jwt_from_query(q + 1, r->req->path.len - (size_t)(q + 1 - p), source + 6,
+		                       qbuf, LG_JWT_MAX_TOKEN + 1, toklen);
+		*tok = qbuf;
+		return rc;
+	}
+	return 0;
+}
+
+/* Who the request is from. */
+int
+lg_gate_identify(struct lg_gate *g, const struct lg_gate_request *r, int64_t now,
+                 struct lg_identity *id, char *reason, size_t rlen, ssize_t *strip)
+{
+	char qbuf[LG_JWT_MAX_TOKEN + 1];
+	int rc;
+
+	*strip = -1;
+	snprintf(reason, rlen, "missing token");
+	if (g->cf->identity.header_enabled &&
+	    (rc = identify_header(g, r, id, reason, rlen, strip)) != 0)
+		return rc;
+	if (g->jwt == NULL) {
+		snprintf(reason, rlen, "no identity");
+		return 0;
+	}
+	for (size_t s = 0; s < g->nsources; s++) {
+		const char *tok = NULL;
+		size_t toklen = 0;
+
+		rc = token_from(r, g->sources[s], qbuf, &tok, &toklen);
+		if (rc == 0)
+			continue;
+		if (rc < 0) {
+			snprintf(reason, rlen, "malformed or ambiguous token");
+			return -1;
+		}
+		/* Reasons are fixed strings of lib/jwt, never token text. */
+		return lg_jwt_verify(g->jwt, tok, toklen, now, id, reason, rlen) == 0 ? 1 : -1;
+	}
+	return 0;
+}
+
+/* Send one event to the sink, if there is one. */
+static void
+emit(const struct lg_event_sink *sink, const struct lg_event *ev)
+{
+	if (sink != NULL && sink->emit != NULL)
+		sink->emit(sink->arg, ev);
+}
+
+/* Refuse with a status and a short reason. */
+static void
+refuse(struct lg_gate_verdict *v, int status, const char *reason)
+{
+	v->action = LG_GATE_REFUSE;
+	v->status = status;
+	if (reason != v->reason)
+		snprintf(v->reason, sizeof(v->reason), "%s", reason);
+}
+
+/* Normalise the target into buf: path normalised, query kept as it is. */
+static int
+normalise_target(const struct lg_http_request *req, char *buf, size_t cap, size_t *pathlen,
+                 const char **reason)
+{
+	const char *p = req->path.p, *q;
+	size_t len = req->path.len, plen;
+	ssize_t n;
+
+	if (len == 0) {
+		p = "/";
+		len = 1;
+	}
+	q = memchr(p, '?', len);
+	plen = q ? (size_t)(q - p) : len;
+	if (cap < len + 2) {
+		*reason = "request target too long";
+		return -1;
+	}
+	if ((n = lg_path_normalise(p, plen, buf, cap, reason)) < 0)
+		return -1;
+	*pathlen = (size_t)n;
+	memcpy(buf + n, p + plen, len - plen);
+	buf[(size_t)n + len - plen] = '\0';
+	return (int)((size_t)n + len - plen);
+}
+
+/* Run the policy for an identified student and report what happened. */
+static void
+decide(struct lg_gate *g, struct lg_students *students, struct lg_gate_verdict *v, int64_t now,
+       const struct lg_event_sink *sink)
+{
+	struct lg_students_ref ref;
+	struct lg_student_state *st;
+	struct lg_event ev = {.time = now,
+	                      .student = v->id.student,
+	                      .region = v->id.region,
+	                      .cls = v->cls,
+	                      .path = v->target};
+
+	st = lg_students_acquire(students, v->id.student, v->id.student_len, &ref);
+	lg_policy_decide(g->cf->policy, st, v->cls, v->id.region, now, &v->d);
+	lg_students_release(&ref);
+	if (v->d.ended_start != 0) {
+		ev.type = LG_EV_LESSON_END;
+		ev.start = v->d.ended_start;
+		ev.end = v->d.ended_last;
+		emit(sink, &ev);
+	}
+	if (v->d.new_lesson) {
+		ev.type = LG_EV_LESSON_START;
+		ev.start = now;
+		ev.end = 0;
+		emit(sink, &ev);
+	}
+	if (v->d.rule != LG_RULE_NONE) {
+		ev.type = LG_EV_DENY;
+		ev.rule = v->d.rule;
+		ev.enforced = v->d.enforced;
+		emit(sink, &ev);
+	}
+	if (v->d.allow) {
+		v->action = LG_GATE_ALLOW;
+	} else {
+		v->action = LG_GATE_REFUSE;
+		v->status = lg_refusal_status(v->d.rule);
+	}
+}
+
+/* Classify, identify and decide one request. */
+void
+lg_gate_check(struct lg_gate *g, struct lg_students *students, const struct lg_gate_request *r,
+              int64_t now, char *target_buf, size_t target_cap, const struct lg_event_sink *sink,
+              struct lg_gate_verdict *v)
+{
+	const struct lg_http_request *req = r->req;
+	char method[32];
+	size_t pathlen = 0;
+	const char *reason = NULL;
+	int n;
+
+	memset(v, 0, sizeof(*v));
+	v->strip_header = -1;
+	v->cls = LG_CLASS_FREE;
+	v->target = target_buf;
+	if (req->form == LG_HTTP_AUTHORITY_FORM) {
+		refuse(v, 405, "CONNECT is not served by a reverse proxy");
+		return;
+	}
+	if (req->form == LG_HTTP_ASTERISK_FORM) {
+		snprintf(target_buf, target_cap, "*");
+		v->target_len = 1;
+		return; /* OPTIONS *: about the server, never a lesson */
+	}
+	if ((n = normalise_target(req, target_buf, target_cap, &pathlen, &reason)) < 0) {
+		refuse(v, 400, reason);
+		return;
+	}
+	v->target_len = (size_t)n;
+	snprintf(method, sizeof(method), "%.*s", (int)req->method_name.len, req->method_name.p);
+	v->cls = lg_config_classify(g->cf, target_buf, pathlen, method);
+	if (v->cls == LG_CLASS_FREE) {
+		/* Free routes still lose an identity header from an untrusted peer. */
+		if (g->cf->identity.header_enabled)
+			lg_gate_identify(g, r, now, &v->id, v->reason, sizeof(v->reason),
+			                 &v->strip_header);
+		v->reason[0] = '\0';
+		return;
+	}
+	if (lg_gate_identify(g, r, now, &v->id, v->reason, sizeof(v->reason), &v->strip_header) <=
+	    0) {
+		struct lg_event ev = {.type = LG_EV_UNIDENTIFIED,
+		                      .time = now,
+		                      .cls = v->cls,
+		                      .reason = v->reason,
+		                      .path = target_buf};
+		emit(sink, &ev);
+		refuse(v, 401, v->reason);
+		return;
+	}
+	v->identified = true;
+	decide(g, students, v, now, sink);
+}
+
+/* Remaining time and deadline of an allowed lesson; a monitored violation says so. */
+void
+lg_gate_allow_headers(const struct lg_gate *g, const struct lg_gate_verdict *v, struct lg_buf *b)
+{
+	char when[32];
+
+	if (v->action != LG_GATE_ALLOW || v->cls == LG_CLASS_FREE)
+		return;
+	if (v->d.rule != LG_RULE_NONE) {
+		lg_buf_printf(b, "Lessongate-Remaining: 0\r\nLessongate-Violation: %s\r\n",
+		              lg_rule_name(v->d.rule));
+		return;
+	}
+	lg_format_rfc3339(v->d.deadline, g->cf->tz, when);
+	lg_buf_printf(b, "Lessongate-Remaining: %lld\r\nLessongate-Deadline: %s\r\n",
+	              (long long)v->d.remaining, when);
+}
+
+/* The reason phrase of the statuses the gate answers with. */
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 405:
+		return "Method Not Allowed";
+	case 429:
+		return "Too Many Requests";
+	case 451:
+		return "Unavailable For Legal Reasons";
+	default:
+		return "Error";
+	}
+}
+
+/* The body of a 400/401/405: {"error": ..., "reason": ...}. */
+static void
+simple_body(const struct lg_gate_verdict *v, struct lg_buf *body)
+{
+	const char *err = v->status == 401   ? "unauthorized"
+	                  : v->status == 405 ? "method_not_allowed"
+	                                     : "bad_request";
+
+	lg_buf_printf(body, "{\"error\":\"%s\",\"reason\":", err);
+	lg_buf_json_str(body, v->reason);
+	LG_BUF_LIT(body, "}\n");
+}
+
+/* A whole refusal response. */
+void
+lg_gate_refusal(const struct lg_gate *g, const struct lg_gate_verdict *v, int64_t now,
+                const struct lg_gate_request *r, bool keep_alive, struct lg_buf *out)
+{
+	struct lg_buf body = {0};
+	bool html = false, rules = v->status == 429 || v->status == 451;
+	ssize_t a = lg_http_find_header(r->headers, r->nheaders, 0, "Accept");
+
+	if (rules) {
+		struct lg_refusal rf = {.d = &v->d,
+		                        .cls = v->cls,
+		                        .rules = &g->cf->rules.cls[v->cls],
+		                        .tz = g->cf->tz,
+		                        .regulation_url = g->cf->regulation_url,
+		                        .now = now};
+		html =
+		    a >= 0 && lg_accept_prefers_html(r->headers[a].value, r->headers[a].value_len);
+		if (html)
+			lg_render_refusal_html(&body, &rf);
+		else
+			lg_render_refusal_json(&body, &rf);
+	} else {
+		simple_body(v, &body);
+	}
+	lg_buf_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s; charset=utf-8\r\n", v->status,
+	              status_text(v->status), html ? "text/html" : "application/json");
+	lg_buf_printf(out, "Content-Length: %zu\r\nCache-Control: no-store\r\n", body.len);
+	if (rules) {
+		LG_BUF_LIT(out, "Vary: Accept\r\n");
+		lg_buf_printf(out, "Lessongate-Rule: %s\r\n", lg_rule_name(v->d.rule));
+		if (v->d.retry_at > 0)
+			lg_buf_printf(out, "Retry-After: %lld\r\n", (long long)v->d.retry_after);
+	}
+	if (v->status == 451)
+		lg_buf_printf(out, "Link: <%s>; rel=\"blocked-by\"\r\n", g->cf->regulation_url);
+	if (v->status == 401)
+		lg_buf_printf(out, "WWW-Authenticate: Bearer realm=\"lessongate\"%s\r\n",
+		              strcmp(v->reason, "missing token") && strcmp(v->reason, "no identity")
+		                  ? ", error=\"invalid_token\""
+		                  : "");
+	if (v->status == 405)
+		LG_BUF_LIT(out, "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n");
+	if (!keep_alive)
+		LG_BUF_LIT(out, "Connection: close\r\n");
+	LG_BUF_LIT(out, "\r\n");
+	if (r->req->method != LG_HTTP_HEAD)
+		lg_buf_add(out, body.data, body.len);
+	lg_buf_free(&body);
+}
+
+/* One class's part of the status document, decided on a copy of the state. */
+static void
+status_class(const struct lg_gate *g, const struct lg_student_state *st,
+             const struct lg_identity *id, enum lg_class cls, int64_t now, struct lg_buf *b)
+{
+	const struct lg_class_rules *r = &g->cf->rules.cls[cls];
+	struct lg_student_state copy = *st;
+	struct lg_decision d;
+	char when[32];
+
+	lg_policy_decide(g->cf->policy, &copy, cls, id->region, now, &d);
+	lg_buf_printf(b,
+	              "\"%s\":{\"lesson_max\":%d,\"break_min\":%d,\"day_end\":\"%02d:%02d\","
+	              "\"day_start\":\"%02d:%02d\",\"blocked\":%s,",
+	              lg_class_name(cls), r->lesson_max, r->break_min, r->day_end / 3600,
+	              r->day_end / 60 % 60, r->day_start / 3600, r->day_start / 60 % 60,
+	              lg_day_blocked(&d.day, r->blocked_days) ? "true" : "false");
+	if (d.rule == LG_RULE_NONE) {
+		lg_format_rfc3339(d.deadline, g->cf->tz, when);
+		lg_buf_printf(b, "\"allowed\":true,\"remaining\":%lld,\"deadline\":\"%s\"}",
+		              (long long)d.remaining, when);
+		return;
+	}
+	lg_buf_printf(b, "\"allowed\":false,\"rule\":\"%s\",", lg_rule_name(d.rule));
+	if (d.retry_at > 0) {
+		lg_format_rfc3339(d.retry_at, g->cf->tz, when);
+		lg_buf_printf(b, "\"retry_after\":%lld,\"retry_at\":\"%s\"}",
+		              (long long)d.retry_after, when);
+	} else {
+		LG_BUF_LIT(b, "\"retry_after\":null,\"retry_at\":null}");
+	}
+}
+
+/* The status document for one student; nothing is changed. */
+void
+lg_gate_status_json(const struct lg_gate *g, struct lg_students *students,
+                    const struct lg_identity *id, int64_t now, struct lg_buf *b)
+{
+	const struct lg_config *cf = g->cf;
+	struct lg_student_state st = {0};
+	struct lg_students_ref ref;
+	struct lg_student_state *found;
+	struct lg_day day;
+	char when[32];
+	uint32_t region = id->region ? id->region : cf->calendar_opts.default_region;
+	int64_t last;
+	bool active;
+
+	if ((found = lg_students_find(students, id->student, id->student_len, &ref)) != NULL) {
+		st = *found;
+		lg_students_release(&ref);
+	}
+	lg_calendar_day(cf->calendar, lg_day_of(lg_tz_local(cf->tz, now)), id->region, &day);
+	lg_format_rfc3339(now, cf->tz, when);
+	LG_BUF_LIT(b, "{\"student\":");
+	lg_buf_json_str(b, id->student);
+	if (region)
+		lg_buf_printf(b, ",\"region\":\"%06u\"", region);
+	lg_buf_printf(b, ",\"time\":\"%s\",\"timezone\":", when);
+	lg_buf_json_str(b, lg_tz_name(cf->tz));
+	lg_buf_printf(b, ",\"mode\":\"%s\",\"day\":{\"kind\":\"%s\",\"name\":",
+	              cf->rules.mode == LG_MODE_MONITOR ? "monitor" : "enforce",
+	              lg_day_kind_name(day.kind));
+	if (day.name)
+		lg_buf_json_str(b, day.name);
+	else
+		LG_BUF_LIT(b, "null");
+	lg_buf_printf(b, ",\"calendar_known\":%s},", day.unknown_year ? "false" : "true");
+	last = st.start + st.last_off;
+	active = st.start != 0 && (st.tunnels > 0 || now - last < cf->rules.cls[0].break_min);
+	lg_buf_printf(b, "\"lesson\":{\"active\":%s,\"tunnels\":%u", active ? "true" : "false",
+	              st.tunnels);
+	if (st.start != 0) {
+		lg_format_rfc3339(st.start, cf->tz, when);
+		lg_buf_printf(b, ",\"start\":\"%s\"", when);
+		lg_format_rfc3339(last, cf->tz, when);
+		lg_buf_printf(b, ",\"last\":\"%s\"", when);
+	}
+	lg_buf_printf(b, "},\"warn_before\":%d,\"classes\":{", cf->rules.warn_before);
+	status_class(g, &st, id, LG_CLASS_SUBJECT, now, b);
+	LG_BUF_LIT(b, ",");
+	status_class(g, &st, id, LG_CLASS_NON_SUBJECT, now, b);
+	LG_BUF_LIT(b, "},\"regulation\":");
+	lg_buf_json_str(b, cf->regulation_url);
+	LG_BUF_LIT(b, "}\n");
+}
+
+/* Event names as they appear in logs and the audit log. */
+const char *
+lg_event_name(enum lg_event_type t)
+{
+	switch (t) {
+	case LG_EV_LESSON_START:
+		return "lesson_start";
+	case LG_EV_LESSON_END:
+		return "lesson_end";
+	case LG_EV_DENY:
+		return "deny";
+	case LG_EV_FORCED_CLOSE:
+		return "forced_close";
+	case LG_EV_UNIDENTIFIED:
+		return "unidentified";
+	}
+	return "unknown";
+}

@@ -1,0 +1,120 @@
+/* The gate: from a parsed request to a verdict (who, which class, allowed or not). */
+#ifndef LG_GATE_H
+#define LG_GATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "http1.h"
+#include "jwt.h"
+#include "policy.h"
+#include "render.h"
+#include "students.h"
+
+/* What the gate does with a request. */
+enum lg_gate_action {
+	LG_GATE_PASS = 0, /* free route: forward untouched (but with the normalised path) */
+	LG_GATE_ALLOW,    /* lesson allowed: forward, add Lessongate-* headers */
+	LG_GATE_REFUSE,   /* answer `status` here; nothing reaches the upstream */
+};
+
+/* Lesson events, for the audit sink. */
+enum lg_event_type {
+	LG_EV_LESSON_START,
+	LG_EV_LESSON_END,
+	LG_EV_DENY,
+	LG_EV_FORCED_CLOSE,
+	LG_EV_UNIDENTIFIED,
+};
+
+struct lg_event {
+	enum lg_event_type type;
+	int64_t time;
+	const char *student; /* NULL for unidentified */
+	uint32_t region;
+	enum lg_class cls;
+	enum lg_rule rule;  /* deny, forced_close */
+	bool enforced;      /* deny: false in monitor mode */
+	int64_t start, end; /* lesson_end: the lesson's span */
+	const char *reason; /* unidentified: why; forced_close: close reason */
+	const char *path;   /* the normalised path, when there is one */
+};
+
+/* Where events go: structured log lines now, the regulators' audit log later. */
+struct lg_event_sink {
+	void (*emit)(void *arg, const struct lg_event *);
+	void *arg;
+};
+
+struct lg_gate;
+
+/*
+ * A gate for a configuration: loads the JWT keys and trusted networks it
+ * names. NULL with errors appended (as "file: message") if they cannot be
+ * loaded, so `-t` and a reload catch a bad key file before it is used.
+ */
+struct lg_gate *lg_gate_new(const struct lg_config *, struct lg_errors *);
+void lg_gate_free(struct lg_gate *);
+const struct lg_config *lg_gate_config(const struct lg_gate *);
+
+/* A request as the daemon parsed it. */
+struct lg_gate_request {
+	const struct lg_http_request *req;
+	const struct lg_http_header *headers;
+	size_t nheaders;
+	const struct sockaddr *peer;
+};
+
+struct lg_gate_verdict {
+	enum lg_gate_action action;
+	int status; /* REFUSE: 400, 401, 429 or 451 */
+	enum lg_class cls;
+	char reason[96]; /* REFUSE with 400/401/405: why */
+	bool identified;
+	struct lg_identity id;
+	struct lg_decision d; /* ALLOW, and REFUSE with 429/451 */
+	/* The target to forward: normalised path, then the query unchanged. */
+	char *target;
+	size_t target_len;
+	/* A trusted identity header to remove before forwarding (index in headers, or -1). */
+	ssize_t strip_header;
+};
+
+/*
+ * Decide a request at unix time `now`. target_buf (at least the target's
+ * length + 2 bytes) receives the normalised target. The student's state is
+ * updated in `students`; events go to the sink (may be NULL).
+ */
+void lg_gate_check(struct lg_gate *, struct lg_students *, const struct lg_gate_request *,
+                   int64_t now, char *target_buf, size_t target_cap, const struct lg_event_sink *,
+                   struct lg_gate_verdict *);
+
+/* Who the request is from: 1 identified, 0 no identity given, -1 invalid (reason set). */
+int lg_gate_identify(struct lg_gate *, const struct lg_gate_request *, int64_t now,
+                     struct lg_identity *, char *reason, size_t reasonlen, ssize_t *strip_header);
+
+/* "Lessongate-Remaining: N\r\nLessongate-Deadline: ...\r\n" for an allowed lesson. */
+void lg_gate_allow_headers(const struct lg_gate *, const struct lg_gate_verdict *, struct lg_buf *);
+
+/*
+ * A complete refusal response (status line, headers, body): JSON, or the
+ * bilingual page when the client's Accept prefers HTML.
+ */
+void lg_gate_refusal(const struct lg_gate *, const struct lg_gate_verdict *, int64_t now,
+                     const struct lg_gate_request *, bool keep_alive, struct lg_buf *);
+
+/*
+ * The status document of /.well-known/lessongate/status for a student: the
+ * rules, today's day kind, and for each lesson class whether a lesson is
+ * allowed now, its remaining time and deadline, or when the break ends.
+ * Read-only: the student's state is not changed.
+ */
+void lg_gate_status_json(const struct lg_gate *, struct lg_students *, const struct lg_identity *,
+                         int64_t now, struct lg_buf *);
+
+const char *lg_event_name(enum lg_event_type);
+
+#endif
