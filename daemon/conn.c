@@ -1,0 +1,571 @@
+/* Client connections: accept, callbacks, timers, state transitions, closing. */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "upstream.h"
+
+static const char *const state_names[] = {"idle",   "head",           "connect", "proxy",
+                                          "tunnel", "tunnel_closing", "closing", "closed"};
+
+/* Move to a new state, logging the transition at debug level. */
+void
+lgd_conn_set_state(struct lgd_conn *c, enum lgd_conn_state st)
+{
+	if (st > LGD_CONN_CLOSED || c->state == LGD_CONN_CLOSED)
+		return;
+	lgd_debug("state", "worker=%d peer=%s from=%s to=%s", c->w->id, c->peer,
+	          state_names[c->state], state_names[st]);
+	c->state = st;
+}
+
+/* (Re)arm the connection timer; 0 cancels it. */
+void
+lgd_conn_timer(struct lgd_conn *c, int64_t ms)
+{
+	struct timeval tv;
+
+	if (ms <= 0) {
+		evtimer_del(c->timer);
+		return;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(c->timer, &tv);
+}
+
+/* Free the struct itself, one loop turn after the close. */
+static void
+conn_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lgd_conn *c = arg;
+
+	lgd_runtime_unref(c->rt);
+	free(c);
+}
+
+/* The one way a connection ends: log why, release both halves, free later. */
+void
+lgd_conn_close(struct lgd_conn *c, const char *reason)
+{
+	struct lgd_worker *w = c->w;
+
+	if (c->state == LGD_CONN_CLOSED)
+		return;
+	lgd_debug("connection closed", "worker=%d peer=%s state=%s requests=%llu reason=\"%s\"",
+	          w->id, c->peer, state_names[c->state], (unsigned long long)c->requests, reason);
+	lgd_conn_set_state(c, LGD_CONN_CLOSED);
+	if (c->down.bev) {
+		SSL *ssl = bufferevent_openssl_get_ssl(c->down.bev);
+		if (ssl)
+			SSL_set_shutdown(ssl, SSL_RECEIVED_SHUTDOWN);
+		bufferevent_free(c->down.bev);
+		c->down.bev = NULL;
+	}
+	lgd_conn_release_upstream(c);
+	event_free(c->timer);
+	if (c->deadline)
+		event_free(c->deadline);
+	if (c->retry)
+		evbuffer_free(c->retry);
+	TAILQ_REMOVE(&w->conns, c, link);
+	w->nconns--;
+	atomic_fetch_sub_explicit(&lgd_total_conns, 1, memory_order_relaxed);
+	event_base_once(w->base, -1, EV_TIMEOUT, conn_free_cb, c, NULL);
+	lgd_worker_check_drained(w);
+}
+
+/* Drop the upstream half: a parked idle connection goes back to the pool, others close. */
+void
+lgd_conn_release_upstream(struct lgd_conn *c)
+{
+	struct lgd_upconn *u = c->upc;
+
+	c->upc = NULL;
+	c->up.bev = NULL;
+	c->up.paused = false;
+	if (u && c->parked && evbuffer_get_length(bufferevent_get_input(u->bev)) == 0)
+		lgd_pool_put(c->w, u, c->rt);
+	else
+		lgd_upconn_free(u);
+	c->parked = false;
+}
+
+/* Start or stop reading a half according to its pause and wait flags. */
+void
+lgd_conn_update_read(struct lgd_conn *c, struct lgd_half *h)
+{
+	if (h->bev == NULL)
+		return;
+	if (h->paused || h->waiting)
+		bufferevent_disable(h->bev, EV_READ);
+	else
+		bufferevent_enable(h->bev, EV_READ);
+}
+
+/* The other side's output is full: stop reading src until it drains. */
+void
+lgd_conn_pause(struct lgd_conn *c, struct lgd_half *src)
+{
+	src->paused = true;
+	lgd_conn_update_read(c, src);
+}
+
+/* After the last bytes went out: half-close and linger briefly so the peer reads them. */
+static void
+closing_flushed(struct lgd_conn *c)
+{
+	int fd = bufferevent_getfd(c->down.bev);
+
+	if (c->lingering)
+		return;
+	c->lingering = true;
+	if (c->tls) {
+		/* close_notify: a read-until-close body is then provably complete. */
+		SSL *ssl = bufferevent_openssl_get_ssl(c->down.bev);
+		if (ssl && SSL_is_init_finished(ssl))
+			SSL_shutdown(ssl);
+		ERR_clear_error();
+	} else if (fd >= 0) {
+		shutdown(fd, SHUT_WR);
+	}
+	bufferevent_enable(c->down.bev, EV_READ);
+	lgd_conn_timer(c, 2000);
+}
+
+/*
+ * Write queued output now instead of through a write event: on plain sockets
+ * a small response then costs one writev and no epoll_ctl. Only what the
+ * kernel does not take is left to libevent (EV_WRITE enabled until drained).
+ */
+static void
+flush_bev(struct bufferevent *bev, bool tls)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+
+	if (evbuffer_get_length(out) == 0)
+		return;
+	if (tls) {
+		/*
+		 * OpenSSL bufferevents only arm EPOLLOUT when data is added and write
+		 * on the next loop turn; running their write event now writes in this
+		 * turn, and the epoll changelist cancels the add/remove pair.
+		 */
+		event_active(&bev->ev_write, EV_WRITE, 1);
+		return;
+	}
+	if (bufferevent_get_enabled(bev) & EV_WRITE)
+		return;
+	{
+		/* Socket bufferevents freeze the output's front outside their own writes. */
+		evbuffer_unfreeze(out, 1);
+		evbuffer_write(out, bufferevent_getfd(bev));
+		evbuffer_freeze(out, 1);
+	}
+	if (evbuffer_get_length(out) > 0)
+		bufferevent_enable(bev, EV_WRITE);
+}
+
+/* A plain socket's output is empty: stop watching for writability. */
+static void
+write_idle(struct bufferevent *bev, bool tls)
+{
+	if (!tls && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_disable(bev, EV_WRITE);
+}
+
+/* End of every callback: push both outputs out and finish a pending close. */
+void
+lgd_conn_flush(struct lgd_conn *c)
+{
+	if (c->state == LGD_CONN_CLOSED)
+		return;
+	if (c->up.bev)
+		flush_bev(c->up.bev, c->upc->tls);
+	flush_bev(c->down.bev, c->tls);
+	if (c->state == LGD_CONN_TUNNEL_CLOSING) {
+		lgd_tunnel_flushed(c);
+		if (c->state == LGD_CONN_TUNNEL_CLOSING) {
+			flush_bev(c->up.bev, c->upc->tls);
+			flush_bev(c->down.bev, c->tls);
+		}
+		return;
+	}
+	if (c->state == LGD_CONN_CLOSING &&
+	    evbuffer_get_length(bufferevent_get_output(c->down.bev)) == 0)
+		closing_flushed(c);
+}
+
+/* Send what is queued to the client, then close; the upstream is released now. */
+void
+lgd_conn_closing(struct lgd_conn *c, const char *reason)
+{
+	if (c->state == LGD_CONN_CLOSED)
+		return;
+	lgd_debug("closing", "worker=%d peer=%s reason=\"%s\"", c->w->id, c->peer, reason);
+	lgd_conn_release_upstream(c);
+	if (c->deadline)
+		evtimer_del(c->deadline);
+	lgd_conn_set_state(c, LGD_CONN_CLOSING);
+	c->down.paused = c->down.waiting = false;
+	bufferevent_disable(c->down.bev, EV_READ);
+	lgd_conn_timer(c, 0);
+	if (evbuffer_get_length(bufferevent_get_output(c->down.bev)) == 0)
+		closing_flushed(c);
+}
+
+/* Answer the current request with an error of our own and close the connection. */
+void
+lgd_conn_error(struct lgd_conn *c, int status, const char *reason)
+{
+	if (c->state == LGD_CONN_CLOSED)
+		return;
+	if (c->res_started) {
+		lgd_conn_close(c, reason);
+		return;
+	}
+	lgd_info("request refused", "worker=%d peer=%s status=%d reason=\"%s\"", c->w->id, c->peer,
+	         status, reason);
+	c->res_started = true;
+	lgd_head_error(bufferevent_get_output(c->down.bev), status, reason);
+	lgd_conn_closing(c, reason);
+}
+
+/* The connection timer: which deadline it is depends on the state. */
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lgd_conn *c = arg;
+
+	switch (c->state) {
+	case LGD_CONN_IDLE:
+		if (evbuffer_get_length(bufferevent_get_output(c->down.bev)) > 0)
+			lgd_conn_timer(c, c->rt->cf->timeouts.keepalive_ms);
+		else
+			lgd_conn_close(c, "keep-alive timeout");
+		break;
+	case LGD_CONN_HEAD:
+		/* Nothing of a request (or a TLS handshake that never ended): just close. */
+		if (evbuffer_get_length(bufferevent_get_input(c->down.bev)) == 0)
+			lgd_conn_close(c, "no request in time");
+		else
+			lgd_conn_error(c, 408, "request head not received in time");
+		break;
+	case LGD_CONN_CONNECT:
+		lgd_warn("upstream connect timeout", "worker=%d upstream=%s", c->w->id,
+		         c->rt->cf->upstream.address);
+		lgd_conn_error(c, 504, "upstream connect timeout");
+		break;
+	case LGD_CONN_PROXY:
+		lgd_conn_error(c, 504, "upstream response timeout");
+		break;
+	default:
+		lgd_conn_close(c, "linger timeout");
+		break;
+	}
+	lgd_conn_flush(c);
+}
+
+/* Client bytes arrived. */
+static void
+down_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct lgd_conn *c = arg;
+
+	switch (c->state) {
+	case LGD_CONN_IDLE:
+	case LGD_CONN_HEAD:
+		lgd_proxy_read_head(c);
+		break;
+	case LGD_CONN_CONNECT:
+	case LGD_CONN_PROXY:
+		if (c->down.st == LGD_HALF_BODY)
+			lgd_proxy_request_body(c);
+		break;
+	case LGD_CONN_TUNNEL:
+	case LGD_CONN_TUNNEL_CLOSING:
+		lgd_tunnel_forward(c, &c->down, &c->up);
+		break;
+	default:
+		evbuffer_drain(bufferevent_get_input(bev),
+		               evbuffer_get_length(bufferevent_get_input(bev)));
+		break;
+	}
+	lgd_conn_flush(c);
+}
+
+/* The client's output drained below the low watermark. */
+static void
+down_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct lgd_conn *c = arg;
+
+	write_idle(bev, c->tls);
+	if (c->state == LGD_CONN_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			closing_flushed(c);
+		return;
+	}
+	if (c->state == LGD_CONN_TUNNEL_CLOSING) {
+		lgd_tunnel_flushed(c);
+		lgd_conn_flush(c);
+		return;
+	}
+	if (c->up.paused && c->up.bev) {
+		c->up.paused = false;
+		lgd_conn_update_read(c, &c->up);
+		if (evbuffer_get_length(bufferevent_get_input(c->up.bev)) > 0) {
+			if (c->state == LGD_CONN_TUNNEL)
+				lgd_tunnel_forward(c, &c->up, &c->down);
+			else
+				lgd_proxy_response(c);
+			lgd_conn_flush(c);
+		}
+	}
+}
+
+/* Client EOF, error or timeout. */
+static void
+down_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct lgd_conn *c = arg;
+
+	if (what & BEV_EVENT_CONNECTED)
+		return; /* TLS handshake done */
+	if (what & BEV_EVENT_TIMEOUT) {
+		lgd_conn_close(c, what & BEV_EVENT_READING ? "client body timeout"
+		                                           : "client write timeout");
+	} else if (c->state == LGD_CONN_TUNNEL && (what & BEV_EVENT_EOF) && c->up.bev) {
+		/* Pass what the client sent last, then finish: the upstream sees the EOF. */
+		lgd_conn_close(c, "client closed the tunnel");
+	} else if ((what & BEV_EVENT_EOF) && c->down.st == LGD_HALF_DONE &&
+	           (c->state == LGD_CONN_PROXY || c->state == LGD_CONN_CONNECT)) {
+		/* Half-close after a complete request: answer it, then close. */
+		c->close_after = true;
+		c->down.waiting = true;
+		lgd_conn_update_read(c, &c->down);
+	} else if (what & BEV_EVENT_EOF) {
+		lgd_conn_close(c,
+		               c->state == LGD_CONN_IDLE ? "client closed" : "client closed early");
+	} else {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		char buf[160];
+		if (e)
+			ERR_error_string_n(e, buf, sizeof(buf));
+		lgd_debug("client connection error", "worker=%d peer=%s error=\"%s\"", c->w->id,
+		          c->peer, e ? buf : strerror(EVUTIL_SOCKET_ERROR()));
+		lgd_conn_close(c, "client connection error");
+	}
+}
+
+/* The upstream half's bufferevent callbacks while it belongs to this connection. */
+static void
+up_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct lgd_conn *c = arg;
+
+	if (c->state == LGD_CONN_TUNNEL || c->state == LGD_CONN_TUNNEL_CLOSING)
+		lgd_tunnel_forward(c, &c->up, &c->down);
+	else if (c->state == LGD_CONN_PROXY || c->state == LGD_CONN_CONNECT)
+		lgd_proxy_response(c);
+	else {
+		c->parked = false; /* a parked connection must stay silent */
+		lgd_conn_release_upstream(c);
+	}
+	lgd_conn_flush(c);
+}
+
+/* The upstream's output drained: resume reading the client. */
+static void
+up_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct lgd_conn *c = arg;
+
+	write_idle(bev, c->upc->tls);
+	if (c->state == LGD_CONN_TUNNEL_CLOSING) {
+		lgd_tunnel_flushed(c);
+		lgd_conn_flush(c);
+		return;
+	}
+	if (c->down.paused) {
+		c->down.paused = false;
+		lgd_conn_update_read(c, &c->down);
+		if (evbuffer_get_length(bufferevent_get_input(c->down.bev)) > 0) {
+			if (c->state == LGD_CONN_TUNNEL)
+				lgd_tunnel_forward(c, &c->down, &c->up);
+			else if (c->down.st == LGD_HALF_BODY)
+				lgd_proxy_request_body(c);
+			lgd_conn_flush(c);
+		}
+	}
+}
+
+/* Upstream connected, EOF, error or timeout. */
+static void
+up_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct lgd_conn *c = arg;
+
+	if (what & BEV_EVENT_CONNECTED)
+		lgd_proxy_upstream_connected(c);
+	else
+		lgd_proxy_upstream_event(c, what);
+	lgd_conn_flush(c);
+}
+
+/* Attach the upstream connection's callbacks to this connection. */
+void
+lgd_conn_attach_upstream(struct lgd_conn *c, struct lgd_upconn *u)
+{
+	struct timeval wt;
+	int64_t ms = c->rt->cf->timeouts.body_ms;
+
+	c->upc = u;
+	c->up.bev = u->bev;
+	c->up.paused = c->up.waiting = false;
+	wt.tv_sec = ms / 1000;
+	wt.tv_usec = (ms % 1000) * 1000;
+	c->parked = false;
+	bufferevent_setcb(u->bev, up_read_cb, up_write_cb, up_event_cb, c);
+	bufferevent_setwatermark(u->bev, EV_WRITE, LGD_LOW_WATER, 0);
+	bufferevent_set_timeouts(u->bev, &wt, &wt);
+	bufferevent_enable(u->bev, EV_READ | EV_WRITE);
+	if (!u->connecting && !u->tls)
+		bufferevent_disable(u->bev, EV_WRITE); /* lgd_conn_flush() writes eagerly */
+}
+
+/* The test hook or a deadline fired: close the tunnel or end the stream. */
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lgd_conn *c = arg;
+
+	lgd_info("test hook fired", "worker=%d peer=%s code=%u reason=\"%s\"", c->w->id, c->peer,
+	         c->hook_code, c->hook_reason);
+	if (c->state == LGD_CONN_TUNNEL)
+		lgd_conn_close_tunnel(c, c->hook_code, c->hook_reason);
+	else
+		lgd_conn_end_stream(c, c->hook_reason);
+	lgd_conn_flush(c);
+}
+
+/* Arm the test hook timer for the current exchange, if the request asked for one. */
+void
+lgd_conn_arm_hook(struct lgd_conn *c)
+{
+	struct timeval tv;
+
+	if (c->hook_ms < 0)
+		return;
+	if (c->deadline == NULL)
+		c->deadline = evtimer_new(c->w->base, deadline_cb, c);
+	tv.tv_sec = c->hook_ms / 1000;
+	tv.tv_usec = (c->hook_ms % 1000) * 1000;
+	evtimer_add(c->deadline, &tv);
+	c->hook_ms = -1;
+}
+
+/* A new client socket accepted on listener index li of w's runtime. */
+void
+lgd_conn_accept(struct lgd_worker *w, size_t li, int fd, struct sockaddr *sa, socklen_t salen)
+{
+	struct lgd_runtime *rt = w->rt;
+	struct lgd_conn *c;
+	struct timeval wt;
+	int one = 1;
+	int open = atomic_fetch_add_explicit(&lgd_total_conns, 1, memory_order_relaxed) + 1;
+
+	if (open > rt->cf->limits.max_connections) {
+		/* Another worker took the last slot at the same moment. */
+		atomic_fetch_sub_explicit(&lgd_total_conns, 1, memory_order_relaxed);
+		lgd_worker_pause_accept(w);
+		if (rt->listen_ctx[li] == NULL)
+			(void)!write(fd,
+			             "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+			             "Connection: close\r\n\r\n",
+			             75);
+		close(fd);
+		return;
+	}
+	if (open == rt->cf->limits.max_connections)
+		lgd_worker_pause_accept(w);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c = lg_xcalloc(1, sizeof(*c));
+	c->w = w;
+	c->rt = lgd_runtime_ref(rt);
+	c->lc = &rt->cf->listen[li];
+	c->hook_ms = -1;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, c->peer, sizeof(c->peer));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, c->peer,
+		          sizeof(c->peer));
+	if (rt->listen_ctx[li]) {
+		c->tls = true;
+		c->down.bev = bufferevent_openssl_socket_new(
+		    w->base, fd, SSL_new(rt->listen_ctx[li]), BUFFEREVENT_SSL_ACCEPTING,
+		    BEV_OPT_CLOSE_ON_FREE);
+	} else {
+		c->down.bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
+	c->timer = evtimer_new(w->base, timer_cb, c);
+	TAILQ_INSERT_TAIL(&w->conns, c, link);
+	w->nconns++;
+	if (c->down.bev == NULL) {
+		close(fd);
+		lgd_conn_close(c, "out of memory");
+		return;
+	}
+	wt.tv_sec = rt->cf->timeouts.body_ms / 1000;
+	wt.tv_usec = (rt->cf->timeouts.body_ms % 1000) * 1000;
+	bufferevent_setcb(c->down.bev, down_read_cb, down_write_cb, down_event_cb, c);
+	bufferevent_setwatermark(c->down.bev, EV_WRITE, LGD_LOW_WATER, 0);
+	/* Bounds what a pipelining client can queue while its request is served. */
+	bufferevent_setwatermark(c->down.bev, EV_READ, 0,
+	                         LGD_HIGH_WATER + rt->req_limits.max_start_line +
+	                             rt->req_limits.max_fields);
+	bufferevent_set_timeouts(c->down.bev, NULL, &wt);
+	bufferevent_enable(c->down.bev, EV_READ | EV_WRITE);
+	if (!c->tls)
+		bufferevent_disable(c->down.bev, EV_WRITE); /* lgd_conn_flush() writes eagerly */
+	c->state = LGD_CONN_HEAD;
+	lgd_proxy_begin(c);
+	lgd_conn_timer(c, rt->cf->timeouts.client_header_ms);
+}
+
+/* Shutdown: idle connections close now, busy ones after their current response. */
+void
+lgd_conn_drain_all(struct lgd_worker *w)
+{
+	struct lgd_conn *c, *next;
+
+	for (c = TAILQ_FIRST(&w->conns); c; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->state == LGD_CONN_IDLE ||
+		    (c->state == LGD_CONN_HEAD && c->requests == 0 &&
+		     evbuffer_get_length(bufferevent_get_input(c->down.bev)) == 0))
+			lgd_conn_close(c, "shutting down");
+		else if (c->state == LGD_CONN_TUNNEL)
+			lgd_conn_close_tunnel(c, 1001, "server shutting down");
+		else
+			c->close_after = true;
+	}
+}
+
+/* Close every connection of a worker now. */
+void
+lgd_conn_close_all(struct lgd_worker *w, const char *reason)
+{
+	while (!TAILQ_EMPTY(&w->conns))
+		lgd_conn_close(TAILQ_FIRST(&w->conns), reason);
+}

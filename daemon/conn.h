@@ -1,0 +1,159 @@
+/*
+ * One proxied client connection: a downstream half (the client) and an
+ * upstream half, each a bufferevent with its own progress state, driven by
+ * one explicit connection state. Every transition goes through
+ * lgd_conn_set_state(), every teardown through lgd_conn_close(), and the
+ * struct is freed from the event loop after the close, so no callback ever
+ * sees freed memory. The struct is shared by conn.c, proxy.c, head.c and
+ * tunnel.c only.
+ */
+#ifndef LGD_CONN_H
+#define LGD_CONN_H
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "http1.h"
+#include "ws.h"
+#include "runtime.h"
+#include "worker.h"
+
+/* Bytes queued towards a peer before the other side stops reading; resume below LOW. */
+#define LGD_HIGH_WATER (256 * 1024)
+#define LGD_LOW_WATER  (64 * 1024)
+
+enum lgd_conn_state {
+	LGD_CONN_IDLE,           /* keep-alive: waiting for the first byte of a request */
+	LGD_CONN_HEAD,           /* reading a request head (client_header timeout) */
+	LGD_CONN_CONNECT,        /* request head taken, upstream connection being opened */
+	LGD_CONN_PROXY,          /* request and response flowing (see the half states) */
+	LGD_CONN_TUNNEL,         /* WebSocket after the upstream's 101 */
+	LGD_CONN_TUNNEL_CLOSING, /* Close frames sent at frame boundaries, waiting to flush */
+	LGD_CONN_CLOSING,        /* flushing the last bytes to the client, then close */
+	LGD_CONN_CLOSED          /* waiting for the deferred free */
+};
+
+/* Progress of one direction of the current exchange. */
+enum lgd_half_state {
+	LGD_HALF_HEAD, /* head not complete */
+	LGD_HALF_BODY, /* body flowing */
+	LGD_HALF_DONE  /* message complete */
+};
+
+/* Where a forwarded chunked body is, so a stream can be ended at a chunk boundary. */
+struct lgd_chunk_track {
+	uint64_t left; /* data bytes left in this chunk */
+	uint8_t st;
+	bool last; /* the size line was 0: trailers follow */
+};
+
+struct lgd_half {
+	struct bufferevent *bev;
+	enum lgd_half_state st;
+	struct lg_http_parser parser;
+	struct lg_http_body body;
+	bool paused;             /* reading stopped because the other side's output is full */
+	bool waiting;            /* reading stopped until the current exchange ends (pipelining) */
+	struct lg_ws_tracker ws; /* frames this half sends, in a tunnel */
+	bool ws_closing;         /* stop at the next frame boundary and send our Close frame */
+	bool ws_close_sent;      /* our Close frame is queued; what this half sends is dropped */
+};
+
+struct lgd_upconn;
+
+struct lgd_conn {
+	TAILQ_ENTRY(lgd_conn) link;
+	struct lgd_worker *w;
+	struct lgd_runtime *rt; /* the configuration this connection started with */
+	const struct lg_listen_conf *lc;
+	enum lgd_conn_state state;
+	struct lgd_half down; /* the client */
+	struct lgd_half up;   /* the upstream */
+	struct lgd_upconn *upc;
+	struct event *timer;    /* head, idle, connect and linger deadlines */
+	struct event *deadline; /* lesson deadline / test hook */
+	struct evbuffer *retry; /* the head sent on a reused upstream connection */
+	char peer[INET6_ADDRSTRLEN];
+	bool tls;
+	uint64_t requests;
+	/* The current exchange. */
+	enum lg_http_method method;
+	bool req_keep_alive;
+	bool req_websocket;
+	bool req_http10;
+	bool close_after; /* close the client once this response is out */
+	bool res_started; /* response bytes went to the client: no error page now */
+	bool res_keep_alive;
+	bool dechunk; /* HTTP/1.0 client: forward the payload of a chunked response */
+	bool res_chunked;
+	bool ending;       /* end the streamed response at the next chunk boundary */
+	bool reused;       /* upstream came from the pool or was parked here */
+	bool parked;       /* upc is idle between two requests of this client */
+	bool lingering;    /* CLOSING: output flushed, waiting for the client's EOF */
+	bool body_timeout; /* the client's read timeout is set (request body) */
+	struct lgd_chunk_track ct;
+	/* Test hook (Lessongate-Test-Close): close the tunnel or end the stream later. */
+	int64_t hook_ms;
+	uint16_t hook_code;
+	char hook_reason[64];
+	/* Proxy-initiated WebSocket close. */
+	uint16_t close_code;
+	char close_reason[LG_WS_CLOSE_REASON_MAX + 1];
+};
+
+/* A new client socket accepted on listener index li of w's runtime. */
+void lgd_conn_accept(struct lgd_worker *w, size_t li, int fd, struct sockaddr *sa, socklen_t salen);
+/* The one way a connection ends: log why, release both halves, free later. */
+void lgd_conn_close(struct lgd_conn *c, const char *reason);
+/* Move to a new state, logging the transition at debug level. */
+void lgd_conn_set_state(struct lgd_conn *c, enum lgd_conn_state st);
+/* Shutdown: idle connections close now, busy ones after their current response. */
+void lgd_conn_drain_all(struct lgd_worker *w);
+/* Close every connection of a worker now. */
+void lgd_conn_close_all(struct lgd_worker *w, const char *reason);
+/* Close a WebSocket tunnel at frame boundaries with a Close frame to both sides; -1 if none. */
+int lgd_conn_close_tunnel(struct lgd_conn *c, uint16_t code, const char *reason);
+/* End a streamed response cleanly (last-chunk at a chunk boundary, else close); -1 if none. */
+int lgd_conn_end_stream(struct lgd_conn *c, const char *reason);
+
+/* conn.c, for proxy.c and tunnel.c */
+void lgd_conn_timer(struct lgd_conn *c, int64_t ms);
+void lgd_conn_error(struct lgd_conn *c, int status, const char *reason);
+void lgd_conn_pause(struct lgd_conn *c, struct lgd_half *src);
+void lgd_conn_update_read(struct lgd_conn *c, struct lgd_half *h);
+void lgd_conn_closing(struct lgd_conn *c, const char *reason);
+void lgd_conn_arm_hook(struct lgd_conn *c);
+
+void lgd_conn_attach_upstream(struct lgd_conn *c, struct lgd_upconn *u);
+void lgd_conn_release_upstream(struct lgd_conn *c);
+void lgd_conn_flush(struct lgd_conn *c);
+
+/* proxy.c: the HTTP exchange */
+void lgd_proxy_begin(struct lgd_conn *c);
+void lgd_proxy_read_head(struct lgd_conn *c);
+void lgd_proxy_request_body(struct lgd_conn *c);
+void lgd_proxy_response(struct lgd_conn *c);
+void lgd_proxy_upstream_event(struct lgd_conn *c, short what);
+void lgd_proxy_upstream_connected(struct lgd_conn *c);
+void lgd_proxy_response_done(struct lgd_conn *c);
+
+/* head.c: building heads */
+void lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,
+                      const struct lg_http_header *h, size_t n, size_t head_len,
+                      struct evbuffer *out);
+void lgd_head_response(struct lgd_conn *c, const struct lg_http_response *res,
+                       const struct lg_http_header *h, size_t n, size_t head_len,
+                       struct evbuffer *out);
+void lgd_head_error(struct evbuffer *out, int status, const char *reason);
+const char *lgd_status_text(int status);
+
+/* tunnel.c: WebSocket tunnels */
+void lgd_tunnel_start(struct lgd_conn *c);
+void lgd_tunnel_forward(struct lgd_conn *c, struct lgd_half *src, struct lgd_half *dst);
+void lgd_tunnel_flushed(struct lgd_conn *c);
+
+#endif

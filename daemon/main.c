@@ -1,0 +1,321 @@
+/* lessongated: arguments, start-up, signals (reload, drain), systemd notifications. */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "notify.h"
+#include "runtime.h"
+#include "worker.h"
+
+#ifndef LG_VERSION
+#define LG_VERSION "unknown"
+#endif
+
+/* The main thread's state: it only supervises; workers do all I/O. */
+static struct {
+	const char *conf;
+	struct lgd_runtime *rt;
+	struct lgd_worker *workers;
+	int nworkers;
+	struct event_base *base;
+	struct event *sigs[4];
+	struct event *drain_timer, *poll_timer, *wd_timer;
+	unsigned *last_beats;
+	bool stopping;
+	unsigned reloads;
+} m;
+
+/* How to call us. */
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: lessongated [-d] -c FILE    run in the foreground\n"
+	           "       lessongated -t -c FILE       check the configuration and exit 0/1\n"
+	           "       lessongated -V               print the version\n"
+	           "  -d  debug logging (every connection state transition)\n");
+}
+
+/* Print every collected error, one "file:line: message" per line. */
+static void
+print_errors(const struct lg_errors *errs, const char *suffix)
+{
+	for (size_t i = 0; i < errs->count; i++)
+		fprintf(stderr, "%s%s\n", errs->msg[i], suffix);
+}
+
+/* Microseconds on CLOCK_MONOTONIC (for RELOADING=1). */
+static unsigned long long
+monotonic_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000;
+}
+
+/* Tell systemd what we are doing. */
+static void
+notify_status(const char *what)
+{
+	lgd_notify("%s\nSTATUS=%s; config generation %u, %d worker(s), %d connection(s)", what,
+	           m.stopping ? "draining" : "serving", m.rt->generation, m.nworkers,
+	           atomic_load(&lgd_total_conns));
+}
+
+/* SIGHUP: load and validate the whole new configuration; swap only if all of it is good. */
+static void
+reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct lg_errors errs;
+	struct lgd_runtime *rt;
+	char esc[1024];
+
+	if (m.stopping)
+		return;
+	lgd_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s", monotonic_usec(),
+	           m.conf);
+	lgd_info("reloading configuration", "file=%s", m.conf);
+	lg_errors_init(&errs);
+	rt = lgd_runtime_load(m.conf, &errs);
+	if (rt == NULL) {
+		for (size_t i = 0; i < errs.count; i++)
+			lgd_err("reload failed, keeping the running configuration", "error=\"%s\"",
+			        lgd_esc(errs.msg[i], esc, sizeof(esc)));
+		lg_errors_free(&errs);
+		notify_status("READY=1");
+		return;
+	}
+	lg_errors_free(&errs);
+	for (size_t i = 0; i < rt->cf->warnings.count; i++)
+		lgd_warn("configuration warning", "warning=\"%s\"",
+		         lgd_esc(rt->cf->warnings.msg[i], esc, sizeof(esc)));
+	if (rt->cf->workers != m.rt->cf->workers)
+		lgd_warn("workers changed; takes effect at the next restart", "workers=%d",
+		         rt->cf->workers);
+	for (int i = 0; i < m.nworkers; i++)
+		lgd_worker_post_reload(&m.workers[i], lgd_runtime_ref(rt));
+	lgd_runtime_unref(m.rt);
+	m.rt = rt;
+	m.reloads++;
+	lgd_info("configuration reloaded", "file=%s generation=%u", m.conf, rt->generation);
+	notify_status("READY=1");
+}
+
+/* While stopping: leave once every worker's loop is done. */
+static void
+poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static unsigned polls;
+
+	if (atomic_load(&lgd_workers_done) >= m.nworkers)
+		event_base_loopexit(m.base, NULL);
+	else if (++polls % 20 == 0)
+		notify_status("STOPPING=1"); /* once a second: how far the drain is */
+}
+
+/* The drain grace period is over: close whatever is still open. */
+static void
+drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	lgd_warn("drain timeout, closing remaining connections", "open=%d",
+	         atomic_load(&lgd_total_conns));
+	for (int i = 0; i < m.nworkers; i++)
+		lgd_worker_post_stop(&m.workers[i]);
+}
+
+/* SIGTERM/SIGINT: stop accepting, drain in-flight requests, exit 0; a second one hurries. */
+static void
+stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	int64_t ms = m.rt->cf->timeouts.drain_ms;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000}, poll = {0, 50000};
+
+	if (m.stopping) {
+		drain_timeout_cb(-1, 0, NULL);
+		return;
+	}
+	m.stopping = true;
+	lgd_info("shutting down", "signal=%s drain_ms=%lld open=%d", strsignal((int)sig),
+	         (long long)ms, atomic_load(&lgd_total_conns));
+	notify_status("STOPPING=1");
+	for (int i = 0; i < m.nworkers; i++)
+		lgd_worker_post_drain(&m.workers[i]);
+	m.drain_timer = evtimer_new(m.base, drain_timeout_cb, NULL);
+	evtimer_add(m.drain_timer, &tv);
+	m.poll_timer = event_new(m.base, -1, EV_PERSIST, poll_cb, NULL);
+	evtimer_add(m.poll_timer, &poll);
+}
+
+/* Ping the systemd watchdog only while every worker loop is still turning. */
+static void
+watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	bool alive = true;
+
+	for (int i = 0; i < m.nworkers; i++) {
+		unsigned b = atomic_load(&m.workers[i].heartbeat);
+		if (b == m.last_beats[i] && atomic_load(&lgd_workers_done) == 0) {
+			lgd_err("worker loop stalled", "worker=%d", i);
+			alive = false;
+		}
+		m.last_beats[i] = b;
+	}
+	if (alive)
+		lgd_notify("WATCHDOG=1");
+}
+
+/* -t: check the configuration, certificates and keys; 0 if good. */
+static int
+check_config(const char *conf)
+{
+	struct lg_errors errs;
+	struct lgd_runtime *rt;
+
+	lg_errors_init(&errs);
+	rt = lgd_runtime_load(conf, &errs);
+	print_errors(&errs, "");
+	lg_errors_free(&errs);
+	if (rt == NULL) {
+		fprintf(stderr, "lessongated: %s: configuration is not valid\n", conf);
+		return 1;
+	}
+	print_errors(&rt->cf->warnings, " (warning)");
+	fprintf(stderr, "lessongated: %s: configuration is valid\n", conf);
+	lgd_runtime_unref(rt);
+	return 0;
+}
+
+/* Start the workers; -1 if a listener could not be opened. */
+static int
+start_workers(void)
+{
+	sigset_t set, old;
+	long n = m.rt->cf->workers;
+
+	if (n <= 0 && (n = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
+		n = 1;
+	m.nworkers = (int)n;
+	m.workers = lg_xcalloc((size_t)n, sizeof(*m.workers));
+	m.last_beats = lg_xcalloc((size_t)n, sizeof(unsigned));
+	for (int i = 0; i < m.nworkers; i++)
+		if (lgd_worker_init(&m.workers[i], i, m.rt) != 0)
+			return -1;
+	/* Signals go to the main thread only: workers start with them blocked. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	for (int i = 0; i < m.nworkers; i++)
+		if (lgd_worker_start(&m.workers[i]) != 0)
+			return -1;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return 0;
+}
+
+/* Parse arguments, then check or run. */
+int
+main(int argc, char **argv)
+{
+	struct lg_errors errs;
+	bool test = false, debug = false;
+	uint64_t wd;
+	int ch, rc = 0;
+
+	while ((ch = getopt(argc, argv, "c:dtVh")) != -1) {
+		switch (ch) {
+		case 'c':
+			m.conf = optarg;
+			break;
+		case 'd':
+			debug = true;
+			break;
+		case 't':
+			test = true;
+			break;
+		case 'V':
+			printf("lessongated %s (%s, libevent %s)\n", LG_VERSION,
+			       OpenSSL_version(OPENSSL_VERSION), event_get_version());
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (m.conf == NULL || optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	lgd_log_init(debug ? LGD_DEBUG : LGD_INFO, getenv("JOURNAL_STREAM") == NULL);
+	if (test)
+		return check_config(m.conf);
+	lg_errors_init(&errs);
+	m.rt = lgd_runtime_load(m.conf, &errs);
+	if (m.rt == NULL) {
+		print_errors(&errs, "");
+		lgd_err("configuration is not valid", "file=%s errors=%zu", m.conf, errs.count);
+		lg_errors_free(&errs);
+		return 1;
+	}
+	lg_errors_free(&errs);
+	for (size_t i = 0; i < m.rt->cf->warnings.count; i++) {
+		char esc[1024];
+		lgd_warn("configuration warning", "warning=\"%s\"",
+		         lgd_esc(m.rt->cf->warnings.msg[i], esc, sizeof(esc)));
+	}
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+	m.base = event_base_new();
+	if (start_workers() != 0) {
+		lgd_err("start-up failed", "file=%s", m.conf);
+		for (int i = 0; i < m.nworkers; i++)
+			if (m.workers[i].thread)
+				lgd_worker_post_stop(&m.workers[i]);
+		rc = 1;
+		goto out;
+	}
+	m.sigs[0] = evsignal_new(m.base, SIGHUP, reload_cb, NULL);
+	m.sigs[1] = evsignal_new(m.base, SIGTERM, stop_cb, NULL);
+	m.sigs[2] = evsignal_new(m.base, SIGINT, stop_cb, NULL);
+	for (int i = 0; i < 3; i++)
+		event_add(m.sigs[i], NULL);
+	if ((wd = lgd_notify_watchdog_usec()) > 0) {
+		struct timeval tv = {(time_t)(wd / 2 / 1000000), (suseconds_t)(wd / 2 % 1000000)};
+		m.wd_timer = event_new(m.base, -1, EV_PERSIST, watchdog_cb, NULL);
+		event_add(m.wd_timer, &tv);
+	}
+	lgd_info("started", "version=%s config=%s workers=%d pid=%d", LG_VERSION, m.conf,
+	         m.nworkers, (int)getpid());
+	notify_status("READY=1");
+	event_base_dispatch(m.base);
+	lgd_info("stopped", "open=%d", atomic_load(&lgd_total_conns));
+out:
+	for (int i = 0; i < m.nworkers; i++) {
+		lgd_worker_join(&m.workers[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		if (m.sigs[i])
+			event_free(m.sigs[i]);
+	if (m.drain_timer)
+		event_free(m.drain_timer);
+	if (m.poll_timer)
+		event_free(m.poll_timer);
+	if (m.wd_timer)
+		event_free(m.wd_timer);
+	event_base_free(m.base);
+	free(m.workers);
+	free(m.last_beats);
+	lgd_runtime_unref(m.rt);
+	return rc;
+}

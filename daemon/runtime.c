@@ -1,0 +1,128 @@
+/* A loaded configuration with everything derived from it (TLS contexts, upstream address). */
+#include "runtime.h"
+
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tls.h"
+
+static atomic_uint generations;
+
+/* Parse "host:port" or "[v6]:port" into a socket address (resolving names); 0 or -1. */
+int
+lgd_parse_sockaddr(const char *addr, struct sockaddr_storage *ss, socklen_t *len, char **hostp)
+{
+	struct addrinfo hints, *res = NULL;
+	char host[256];
+	const char *port;
+	size_t hl;
+	int r;
+
+	if (addr[0] == '[') {
+		const char *close = strchr(addr, ']');
+		if (close == NULL || close[1] != ':')
+			return -1;
+		hl = (size_t)(close - addr - 1);
+		if (hl >= sizeof(host))
+			return -1;
+		memcpy(host, addr + 1, hl);
+		port = close + 2;
+	} else {
+		const char *colon = strrchr(addr, ':');
+		if (colon == NULL)
+			return -1;
+		hl = (size_t)(colon - addr);
+		if (hl >= sizeof(host))
+			return -1;
+		memcpy(host, addr, hl);
+		port = colon + 1;
+	}
+	host[hl] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV | (hl == 0 || strcmp(host, "*") == 0 ? AI_PASSIVE : 0);
+	r = getaddrinfo(hl == 0 || strcmp(host, "*") == 0 ? NULL : host, port, &hints, &res);
+	if (r != 0 || res == NULL)
+		return -1;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	if (hostp)
+		*hostp = lg_strdup(host);
+	return 0;
+}
+
+/* Load, validate and prepare a configuration; NULL with every error in errs. */
+struct lgd_runtime *
+lgd_runtime_load(const char *path, struct lg_errors *errs)
+{
+	struct lg_config *cf = lg_config_load(path, errs);
+	struct lgd_runtime *rt;
+	size_t before = errs->count;
+
+	if (cf == NULL)
+		return NULL;
+	rt = lg_xcalloc(1, sizeof(*rt));
+	atomic_init(&rt->refs, 1);
+	rt->cf = cf;
+	rt->generation = atomic_fetch_add(&generations, 1) + 1;
+	if (cf->nlisten == 0)
+		lg_errors_add(errs, cf->file, 0, "listen: at least one listener is required");
+	if (cf->upstream.address == NULL)
+		lg_errors_add(errs, cf->file, 0,
+		              "upstream: missing required group upstream = { "
+		              "address = \"host:port\"; }");
+	else if (lgd_parse_sockaddr(cf->upstream.address, &rt->upstream_addr, &rt->upstream_addrlen,
+	                            &rt->upstream_host) != 0)
+		lg_errors_add(errs, cf->file, 0, "upstream.address: cannot resolve \"%s\"",
+		              cf->upstream.address);
+	rt->listen_ctx = lg_xcalloc(cf->nlisten + 1, sizeof(SSL_CTX *));
+	for (size_t i = 0; i < cf->nlisten; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		if (lgd_parse_sockaddr(cf->listen[i].address, &ss, &sl, NULL) != 0)
+			lg_errors_add(errs, cf->file, cf->listen[i].line,
+			              "listen[%zu].address: cannot resolve \"%s\"", i,
+			              cf->listen[i].address);
+		if (cf->listen[i].tls)
+			rt->listen_ctx[i] = lgd_tls_server_ctx(cf, &cf->listen[i], errs);
+	}
+	if (cf->upstream.tls)
+		rt->upstream_ctx = lgd_tls_client_ctx(cf, errs);
+	lg_http_limits_default(&rt->req_limits);
+	rt->req_limits.max_fields = (size_t)cf->limits.max_header_bytes;
+	rt->req_limits.max_body = (uint64_t)cf->limits.max_body_bytes;
+	lg_http_limits_default(&rt->res_limits);
+	rt->res_limits.max_fields = 64 * 1024;
+	rt->res_limits.max_body = 0;
+	if (errs->count != before) {
+		lgd_runtime_unref(rt);
+		return NULL;
+	}
+	return rt;
+}
+
+/* Take a reference. */
+struct lgd_runtime *
+lgd_runtime_ref(struct lgd_runtime *rt)
+{
+	atomic_fetch_add_explicit(&rt->refs, 1, memory_order_relaxed);
+	return rt;
+}
+
+/* Drop a reference; the last one frees everything. */
+void
+lgd_runtime_unref(struct lgd_runtime *rt)
+{
+	if (rt == NULL || atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	for (size_t i = 0; rt->listen_ctx && i < rt->cf->nlisten; i++)
+		lgd_tls_ctx_free(rt->listen_ctx[i]);
+	free(rt->listen_ctx);
+	lgd_tls_ctx_free(rt->upstream_ctx);
+	free(rt->upstream_host);
+	lg_config_free(rt->cf);
+	free(rt);
+}

@@ -1,0 +1,39 @@
+/* A loaded configuration with everything derived from it (TLS contexts, upstream address). */
+#ifndef LGD_RUNTIME_H
+#define LGD_RUNTIME_H
+
+#include <openssl/ssl.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "http1.h"
+
+/*
+ * Immutable once built and shared by every worker; each connection holds a
+ * reference to the runtime it was accepted under, so a reload never changes
+ * the rules under an open connection.
+ */
+struct lgd_runtime {
+	atomic_int refs;
+	unsigned generation;
+	struct lg_config *cf;
+	SSL_CTX **listen_ctx; /* per cf->listen[i]; NULL for plain listeners */
+	SSL_CTX *upstream_ctx;
+	struct sockaddr_storage upstream_addr;
+	socklen_t upstream_addrlen;
+	char *upstream_host; /* Host name for SNI and verification */
+	struct lg_http_limits req_limits;
+	struct lg_http_limits res_limits;
+};
+
+/* Load, validate and prepare a configuration; NULL with every error in errs. */
+struct lgd_runtime *lgd_runtime_load(const char *path, struct lg_errors *errs);
+/* Take a reference. */
+struct lgd_runtime *lgd_runtime_ref(struct lgd_runtime *);
+/* Drop a reference; the last one frees everything. */
+void lgd_runtime_unref(struct lgd_runtime *);
+/* Parse "host:port" or "[v6]:port" into a socket address (resolving names); 0 or -1. */
+int lgd_parse_sockaddr(const char *addr, struct sockaddr_storage *ss, socklen_t *len, char **host);
+
+#endif

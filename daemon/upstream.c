@@ -1,0 +1,155 @@
+/* Upstream connections: connecting (plain or TLS) and the per-worker keep-alive pool. */
+#include "upstream.h"
+
+#include <arpa/inet.h>
+#include <event2/bufferevent_ssl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* Anything from an idle pooled connection (data, EOF, error, timeout) ends it. */
+static void
+pool_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct lgd_upconn *u = arg;
+
+	TAILQ_REMOVE(&u->w->pool, u, link);
+	u->w->npool--;
+	lgd_upconn_free(u);
+}
+
+/* An idle upstream connection must not speak; if it does, it is not reusable. */
+static void
+pool_read_cb(struct bufferevent *bev, void *arg)
+{
+	pool_event_cb(bev, BEV_EVENT_ERROR, arg);
+}
+
+/* An idle pooled connection made for rt, or NULL. */
+struct lgd_upconn *
+lgd_pool_get(struct lgd_worker *w, struct lgd_runtime *rt)
+{
+	struct lgd_upconn *u;
+
+	while ((u = TAILQ_FIRST(&w->pool)) != NULL) {
+		TAILQ_REMOVE(&w->pool, u, link);
+		w->npool--;
+		u->pooled = false;
+		if (u->generation == rt->generation ||
+		    (!rt->cf->upstream.tls && u->generation == w->rt->generation &&
+		     w->rt->upstream_addrlen == rt->upstream_addrlen &&
+		     memcmp(&w->rt->upstream_addr, &rt->upstream_addr, rt->upstream_addrlen) == 0))
+			return u;
+		lgd_upconn_free(u);
+	}
+	return NULL;
+}
+
+/* Give a clean idle connection back (or close it if the pool is full or rt is stale). */
+void
+lgd_pool_put(struct lgd_worker *w, struct lgd_upconn *u, struct lgd_runtime *rt)
+{
+	struct timeval tv;
+	int64_t ms = rt->cf->timeouts.keepalive_ms;
+
+	if (w->draining || rt != w->rt || (int)w->npool >= rt->cf->upstream.keepalive || ms == 0) {
+		lgd_upconn_free(u);
+		return;
+	}
+	u->pooled = true;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	bufferevent_setcb(u->bev, pool_read_cb, NULL, pool_event_cb, u);
+	bufferevent_setwatermark(u->bev, EV_WRITE, 0, 0);
+	bufferevent_set_timeouts(u->bev, &tv, NULL);
+	bufferevent_enable(u->bev, EV_READ);
+	if (!u->tls)
+		bufferevent_disable(u->bev, EV_WRITE);
+	TAILQ_INSERT_HEAD(&w->pool, u, link);
+	w->npool++;
+}
+
+/* Close every pooled connection. */
+void
+lgd_pool_flush(struct lgd_worker *w)
+{
+	struct lgd_upconn *u;
+
+	while ((u = TAILQ_FIRST(&w->pool)) != NULL) {
+		TAILQ_REMOVE(&w->pool, u, link);
+		lgd_upconn_free(u);
+	}
+	w->npool = 0;
+}
+
+/* An SSL object for the upstream: SNI and name verification as configured. */
+static SSL *
+upstream_ssl(struct lgd_runtime *rt)
+{
+	const struct lg_tls_conf *t = &rt->cf->upstream.tlsc;
+	const char *name = t->server_name ? t->server_name : rt->upstream_host;
+	SSL *ssl = SSL_new(rt->upstream_ctx);
+	unsigned char ip[16];
+	bool is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+
+	if (!is_ip && *name)
+		SSL_set_tlsext_host_name(ssl, name);
+	if (t->verify) {
+		if (is_ip)
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name);
+		else
+			SSL_set1_host(ssl, name);
+	}
+	return ssl;
+}
+
+/* Start connecting to rt's upstream; BEV_EVENT_CONNECTED arrives once usable. */
+struct lgd_upconn *
+lgd_upstream_connect(struct lgd_worker *w, struct lgd_runtime *rt)
+{
+	struct lgd_upconn *u = lg_xcalloc(1, sizeof(*u));
+	int fd, one = 1;
+
+	u->w = w;
+	u->generation = rt->generation;
+	u->tls = rt->upstream_ctx != NULL;
+	u->connecting = true;
+	/* libevent creates the socket in bufferevent_socket_connect(). */
+	if (rt->upstream_ctx)
+		u->bev = bufferevent_openssl_socket_new(w->base, -1, upstream_ssl(rt),
+		                                        BUFFEREVENT_SSL_CONNECTING,
+		                                        BEV_OPT_CLOSE_ON_FREE);
+	else
+		u->bev = bufferevent_socket_new(w->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (u->bev == NULL) {
+		free(u);
+		return NULL;
+	}
+	if (bufferevent_socket_connect(u->bev, (struct sockaddr *)&rt->upstream_addr,
+	                               (int)rt->upstream_addrlen) != 0) {
+		lgd_upconn_free(u);
+		return NULL;
+	}
+	if ((fd = bufferevent_getfd(u->bev)) >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return u;
+}
+
+/* Close and free an upstream connection. */
+void
+lgd_upconn_free(struct lgd_upconn *u)
+{
+	if (u == NULL)
+		return;
+	if (u->bev) {
+		SSL *ssl = bufferevent_openssl_get_ssl(u->bev);
+		if (ssl)
+			SSL_set_shutdown(ssl, SSL_RECEIVED_SHUTDOWN);
+		bufferevent_free(u->bev);
+	}
+	free(u);
+}

@@ -1,0 +1,78 @@
+/* Worker threads: one event loop each, with their own listeners, connections and upstream pool. */
+#ifndef LGD_WORKER_H
+#define LGD_WORKER_H
+
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/queue.h>
+
+#include "http1.h"
+#include "runtime.h"
+
+#define LGD_MAX_HEADERS 128
+
+struct lgd_conn;
+struct lgd_upconn;
+
+/* A listening socket of one worker (SO_REUSEPORT: every worker binds its own). */
+struct lgd_listener {
+	TAILQ_ENTRY(lgd_listener) link;
+	struct evconnlistener *lev;
+	struct lgd_worker *w;
+	char *address;
+	size_t index; /* into w->rt->cf->listen */
+};
+
+struct lgd_worker {
+	int id;
+	pthread_t thread;
+	struct event_base *base;
+	struct lgd_runtime *rt; /* the current configuration: new connections take it */
+	TAILQ_HEAD(, lgd_listener) listeners;
+	TAILQ_HEAD(, lgd_conn) conns;
+	unsigned nconns;
+	TAILQ_HEAD(, lgd_upconn) pool; /* idle keep-alive upstream connections, newest first */
+	unsigned npool;
+	bool draining;
+	/* Mailbox from the main thread: a byte on wake[1] says "look". */
+	int wake[2];
+	struct event *wake_ev;
+	pthread_mutex_t mbox_lock;
+	struct lgd_runtime *mbox_rt;
+	bool mbox_drain, mbox_stop;
+	struct event *tick;
+	atomic_uint heartbeat;
+	bool accept_paused; /* limits.max_connections reached: listeners off, tick checks */
+	/* Per-thread scratch space: parsed headers and the head being built. */
+	struct lg_http_header headers[LGD_MAX_HEADERS];
+	char *scratch;
+	size_t scratch_len;
+};
+
+/* Connections open in all workers (limits.max_connections). */
+extern atomic_int lgd_total_conns;
+/* Workers whose loop has ended (drained or stopped). */
+extern atomic_int lgd_workers_done;
+
+/* Prepare a worker: its event loop and listeners for rt; -1 if a listener cannot be bound. */
+int lgd_worker_init(struct lgd_worker *w, int id, struct lgd_runtime *rt);
+/* Run the worker's loop in a new thread. */
+int lgd_worker_start(struct lgd_worker *w);
+/* From the main thread: hand over a new runtime (the worker takes the reference). */
+void lgd_worker_post_reload(struct lgd_worker *w, struct lgd_runtime *rt);
+/* From the main thread: stop accepting and finish in-flight requests. */
+void lgd_worker_post_drain(struct lgd_worker *w);
+/* From the main thread: close everything now and leave the loop. */
+void lgd_worker_post_stop(struct lgd_worker *w);
+/* Wait for the thread and free the worker. */
+void lgd_worker_join(struct lgd_worker *w);
+/* Open a listening socket for a "host:port" address; -1 with errno on failure. */
+int lgd_listen_socket(const char *address);
+/* At the connection limit: stop accepting (clients wait in the backlog) until below it. */
+void lgd_worker_pause_accept(struct lgd_worker *w);
+/* Called by connections: the worker may be done draining. */
+void lgd_worker_check_drained(struct lgd_worker *w);
+
+#endif

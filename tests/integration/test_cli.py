@@ -1,0 +1,90 @@
+"""The command line: -V prints the version, -t checks a config and names file:line of each error."""
+
+import os
+import re
+import subprocess
+import time
+
+from harness import check, free_port, make_config
+
+
+def run(env, *args, timeout=10):
+    r = subprocess.run([env.binary] + list(args), capture_output=True, timeout=timeout,
+                       stdin=subprocess.DEVNULL)
+    return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
+
+
+def write(env, name, text):
+    p = os.path.join(env.dir, name)
+    with open(p, "w") as f:
+        f.write(text)
+    return p
+
+
+def good_config(env):
+    return make_config([{"address": "127.0.0.1:%d" % free_port()}],
+                       {"address": "127.0.0.1:%d" % free_port()})
+
+
+def test_version_flag(env):
+    rc, out = run(env, "-V")
+    check(rc == 0, "-V exited %d: %s" % (rc, out))
+    check(re.search(r"\d+\.\d+\.\d+", out), "-V printed no version: %r" % out)
+
+
+def test_check_good_config_exits_0(env):
+    p = write(env, "good.conf", good_config(env))
+    rc, out = run(env, "-t", "-c", p)
+    check(rc == 0, "-t on a good config exited %d: %s" % (rc, out))
+
+
+def test_check_unknown_key_names_file_and_line(env):
+    text = good_config(env).splitlines()
+    text.insert(2, "workerz = 2;")  # line 3
+    p = write(env, "unknown-key.conf", "\n".join(text) + "\n")
+    rc, out = run(env, "-t", "-c", p)
+    check(rc == 1, "-t on a bad config exited %d (want 1): %s" % (rc, out))
+    check("%s:3:" % p in out, "-t did not print %s:3: ... (printed %r)" % (p, out[:500]))
+    check("workerz" in out, "-t did not name the unknown key: %r" % out[:500])
+
+
+def test_check_syntax_error_names_file_and_line(env):
+    text = good_config(env) + "upstream2 = {\n  address = ;\n"
+    line = text.count("\n")  # the broken line is the last one
+    p = write(env, "syntax.conf", text)
+    rc, out = run(env, "-t", "-c", p)
+    check(rc == 1, "-t on a syntax error exited %d (want 1): %s" % (rc, out))
+    check(re.search(re.escape(p) + r":(%d|%d):" % (line, line + 1), out),
+          "-t did not print %s:%d: ... (printed %r)" % (p, line, out[:500]))
+
+
+def test_check_bad_value_names_file_and_line(env):
+    lines = good_config(env).splitlines()
+    lines.append('timeouts = { client_header = "soon"; };')
+    p = write(env, "bad-value.conf", "\n".join(lines) + "\n")
+    rc, out = run(env, "-t", "-c", p)
+    check(rc == 1, "-t exited %d (want 1): %s" % (rc, out))
+    check("%s:%d:" % (p, len(lines)) in out, "no %s:%d: in %r" % (p, len(lines), out[:500]))
+
+
+def test_check_missing_certificate_fails(env):
+    lines = good_config(env).splitlines()
+    lines.append('listen = ( { address = "127.0.0.1:%d"; tls = { certificate = "/nonexistent/c.pem";'
+                 ' key = "/nonexistent/k.pem"; }; } );' % free_port())
+    lines = [l for i, l in enumerate(lines) if not (l.startswith("listen") and i < len(lines) - 1)]
+    p = write(env, "missing-cert.conf", "\n".join(lines) + "\n")
+    rc, out = run(env, "-t", "-c", p)
+    check(rc == 1, "-t with a missing certificate exited %d (want 1): %s" % (rc, out))
+    check("/nonexistent/c.pem" in out, "-t did not name the certificate file: %r" % out[:500])
+
+
+def test_bad_config_at_start_exits_nonzero(env):
+    p = write(env, "start-bad.conf", "listen = ( { address = \"nowhere\"; } );\n")
+    t0 = time.monotonic()
+    try:
+        rc, out = run(env, "-c", p, timeout=10)
+    except subprocess.TimeoutExpired:
+        check(False, "lessongated kept running with an invalid config")
+    check(rc != 0, "lessongated started with an invalid config (exit 0)")
+    check("%s:1:" % p in out, "no %s:1: in %r" % (p, out[:500]))
+    check(time.monotonic() - t0 < 5, "took too long to refuse the config")
