@@ -1,5 +1,6 @@
 /* Strict, incremental HTTP/1.1 parsing (RFC 9110, RFC 9112): request and response heads, bodies. */
 #include "http1.h"
+#include "util.h"
 
 #include <limits.h>
 #include <string.h>
@@ -950,19 +951,6 @@ lg_http_body_init(struct lg_http_body *b, enum lg_http_framing framing, uint64_t
 	}
 }
 
-/* Value of a hex digit, or -1. */
-static int
-hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Whether c may appear unescaped in a quoted-string (qdtext). */
 static bool
 is_qdtext(unsigned char c)
@@ -1043,7 +1031,7 @@ chunk_line_end(struct lg_http_body *b)
 static int
 chunk_line_byte(struct lg_http_body *b, unsigned char c)
 {
-	int v = hex_value(c), next;
+	int v = lg_hex_value(c), next;
 
 	if (++b->line_ > b->limits->max_chunk_line)
 		return body_fail(b, LG_HTTP_E_CHUNK_LINE_TOO_LONG);

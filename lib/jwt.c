@@ -1618,19 +1618,6 @@ lg_jwt_from_cookie(const char *value, size_t len, const char *name, const char *
 	return 1;
 }
 
-/* Value of a hex digit, or -1. */
-static int
-hexdigit(char c)
-{
-	if (digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode s[0..n) ('+' is a space) into out (cap bytes); length, or -1. */
 static ssize_t
 pct_decode(const char *s, size_t n, char *out, size_t cap)
@@ -1645,7 +1632,8 @@ pct_decode(const char *s, size_t n, char *out, size_t cap)
 			out[o] = s[i] == '+' ? ' ' : s[i];
 			continue;
 		}
-		if (n - i < 3 || (hi = hexdigit(s[i + 1])) < 0 || (lo = hexdigit(s[i + 2])) < 0)
+		if (n - i < 3 || (hi = lg_hex_value(s[i + 1])) < 0 ||
+		    (lo = lg_hex_value(s[i + 2])) < 0)
 			return -1;
 		out[o] = (char)(hi << 4 | lo);
 		i += 2;

@@ -50,19 +50,6 @@ utf8_feed(struct utf8 *u, uint8_t c)
 	return true;
 }
 
-/* Value of a hex digit, or -1. */
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* RFC 3986 unreserved: ALPHA / DIGIT / "-" / "." / "_" / "~". */
 static bool
 unreserved(unsigned char c)
@@ -108,8 +95,8 @@ copy_char(const char *in, size_t len, size_t *i, char *out, size_t *m, struct ut
 		(*i)++;
 		return NULL;
 	}
-	if (len - *i < 3 || (hi = hexval((unsigned char)in[*i + 1])) < 0 ||
-	    (lo = hexval((unsigned char)in[*i + 2])) < 0)
+	if (len - *i < 3 || (hi = lg_hex_value((unsigned char)in[*i + 1])) < 0 ||
+	    (lo = lg_hex_value((unsigned char)in[*i + 2])) < 0)
 		return "invalid percent-encoding in path";
 	c = (unsigned char)(hi << 4 | lo);
 	if ((why = bad_octet(c, true)) != NULL)

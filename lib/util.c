@@ -301,3 +301,16 @@ lg_parse_time_of_day(const char *s, int32_t *sec)
 	*sec = h * 3600 + m * 60 + sc;
 	return 0;
 }
+
+/* The value of a hex digit, or -1. */
+int
+lg_hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

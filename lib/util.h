@@ -55,6 +55,9 @@ int lg_parse_duration_s(const char *s, int64_t *sec);
 /* Parse "HH:MM" or "HH:MM:SS" (00:00 .. 24:00) into seconds since midnight. */
 int lg_parse_time_of_day(const char *s, int32_t *sec);
 
+/* The value of a hex digit, or -1. */
+int lg_hex_value(unsigned char c);
+
 /* A copy of s that aborts on allocation failure (there is no recovery from it here). */
 char *lg_strdup(const char *s);
 void *lg_xcalloc(size_t n, size_t size);
