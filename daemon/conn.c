@@ -15,8 +15,8 @@
 #include "log.h"
 #include "upstream.h"
 
-static const char *const state_names[] = {"idle",   "head",           "connect", "proxy",
-                                          "tunnel", "tunnel_closing", "closing", "closed"};
+static const char *const state_names[] = {"idle",           "head",   "connect", "proxy", "tunnel",
+                                          "tunnel_closing", "events", "closing", "closed"};
 
 /* Move to a new state, logging the transition at debug level. */
 void
@@ -64,6 +64,7 @@ lgd_conn_close(struct lgd_conn *c, const char *reason)
 		return;
 	lgd_debug("connection closed", "worker=%d peer=%s state=%s requests=%llu reason=\"%s\"",
 	          w->id, c->peer, state_names[c->state], (unsigned long long)c->requests, reason);
+	lgd_lesson_finish(c);
 	lgd_conn_set_state(c, LGD_CONN_CLOSED);
 	if (c->down.bev) {
 		SSL *ssl = bufferevent_openssl_get_ssl(c->down.bev);
@@ -76,6 +77,10 @@ lgd_conn_close(struct lgd_conn *c, const char *reason)
 	event_free(c->timer);
 	if (c->deadline)
 		event_free(c->deadline);
+	if (c->lesson_timer)
+		event_free(c->lesson_timer);
+	free(c->sse);
+	c->sse = NULL;
 	if (c->retry)
 		evbuffer_free(c->retry);
 	TAILQ_REMOVE(&w->conns, c, link);
@@ -216,6 +221,7 @@ lgd_conn_closing(struct lgd_conn *c, const char *reason)
 	lgd_conn_release_upstream(c);
 	if (c->deadline)
 		evtimer_del(c->deadline);
+	lgd_lesson_finish(c);
 	lgd_conn_set_state(c, LGD_CONN_CLOSING);
 	c->down.paused = c->down.waiting = false;
 	bufferevent_disable(c->down.bev, EV_READ);
@@ -318,6 +324,14 @@ down_write_cb(struct bufferevent *bev, void *arg)
 	}
 	if (c->state == LGD_CONN_TUNNEL_CLOSING) {
 		lgd_tunnel_flushed(c);
+		lgd_conn_flush(c);
+		return;
+	}
+	if (c->down.paused && (c->state == LGD_CONN_IDLE || c->state == LGD_CONN_HEAD)) {
+		/* Answers of our own filled the output: read the next requests now. */
+		c->down.paused = false;
+		lgd_conn_update_read(c, &c->down);
+		lgd_proxy_read_head(c);
 		lgd_conn_flush(c);
 		return;
 	}
@@ -505,6 +519,8 @@ lgd_conn_accept(struct lgd_worker *w, size_t li, int fd, struct sockaddr *sa, so
 	c->rt = lgd_runtime_ref(rt);
 	c->lc = &rt->cf->listen[li];
 	c->hook_ms = -1;
+	if (salen <= sizeof(c->peer_sa))
+		memcpy(&c->peer_sa, sa, salen);
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, c->peer, sizeof(c->peer));
 	else if (sa->sa_family == AF_INET6)
@@ -557,6 +573,8 @@ lgd_conn_drain_all(struct lgd_worker *w)
 			lgd_conn_close(c, "shutting down");
 		else if (c->state == LGD_CONN_TUNNEL)
 			lgd_conn_close_tunnel(c, 1001, "server shutting down");
+		else if (c->state == LGD_CONN_EVENTS)
+			lgd_conn_closing(c, "shutting down");
 		else
 			c->close_after = true;
 	}

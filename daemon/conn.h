@@ -33,8 +33,9 @@ enum lgd_conn_state {
 	LGD_CONN_PROXY,          /* request and response flowing (see the half states) */
 	LGD_CONN_TUNNEL,         /* WebSocket after the upstream's 101 */
 	LGD_CONN_TUNNEL_CLOSING, /* Close frames sent at frame boundaries, waiting to flush */
-	LGD_CONN_CLOSING,        /* flushing the last bytes to the client, then close */
-	LGD_CONN_CLOSED          /* waiting for the deferred free */
+	LGD_CONN_EVENTS,  /* the proxy's own event stream (status SSE) until the client goes */
+	LGD_CONN_CLOSING, /* flushing the last bytes to the client, then close */
+	LGD_CONN_CLOSED   /* waiting for the deferred free */
 };
 
 /* Progress of one direction of the current exchange. */
@@ -64,6 +65,30 @@ struct lgd_half {
 };
 
 struct lgd_upconn;
+struct lgd_sse;
+
+/* The current exchange as a lesson: an allowed request on a lesson route (lesson.c). */
+struct lgd_lesson {
+	bool active; /* the gate allowed this exchange as a lesson */
+	bool tunnel; /* counted as an open lesson tunnel in the student's state */
+	bool fired;  /* the deadline passed (monitor mode: reported, not closed) */
+	enum lg_class cls;
+	enum lg_rule rule; /* the rule that ends the tunnel at the deadline */
+	uint32_t region;
+	int64_t deadline; /* unix time; 0: none (a monitored violation) */
+	size_t student_len;
+	char student[LG_JWT_STUDENT_MAX + 1];
+	char path[128]; /* the normalised path, for events (truncated) */
+	char hdr[160];  /* Lessongate-* response fields */
+	size_t hdr_len;
+};
+
+/* Where a request goes upstream: the gate's target and a header to leave out. */
+struct lgd_fwd {
+	const char *target;
+	size_t target_len;
+	ssize_t strip; /* untrusted identity header (every field of that name), or -1 */
+};
 
 struct lgd_conn {
 	TAILQ_ENTRY(lgd_conn) link;
@@ -78,6 +103,7 @@ struct lgd_conn {
 	struct event *deadline; /* lesson deadline / test hook */
 	struct evbuffer *retry; /* the head sent on a reused upstream connection */
 	char peer[INET6_ADDRSTRLEN];
+	struct sockaddr_storage peer_sa;
 	bool tls;
 	uint64_t requests;
 	/* The current exchange. */
@@ -100,6 +126,10 @@ struct lgd_conn {
 	int64_t hook_ms;
 	uint16_t hook_code;
 	char hook_reason[64];
+	/* Lesson enforcement: the exchange's lesson, its deadline or status-stream timer. */
+	struct lgd_lesson lesson;
+	struct event *lesson_timer;
+	struct lgd_sse *sse;
 	/* Proxy-initiated WebSocket close. */
 	uint16_t close_code;
 	char close_reason[LG_WS_CLOSE_REASON_MAX + 1];
@@ -140,11 +170,30 @@ void lgd_proxy_response(struct lgd_conn *c);
 void lgd_proxy_upstream_event(struct lgd_conn *c, short what);
 void lgd_proxy_upstream_connected(struct lgd_conn *c);
 void lgd_proxy_response_done(struct lgd_conn *c);
+void lgd_proxy_answered(struct lgd_conn *c, size_t head_len, bool keep, const char *reason);
+
+/* lesson.c: the gate per request, lesson tunnels and their deadlines */
+int lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t head_len,
+                       struct lgd_fwd *fwd);
+void lgd_lesson_response(struct lgd_conn *c, const struct lg_http_response *res,
+                         const struct lg_http_header *h, size_t n);
+void lgd_lesson_finish(struct lgd_conn *c);
+bool lgd_lesson_keep_alive(const struct lgd_conn *c, const struct lg_http_request *req);
+void lgd_lesson_timer_init(struct lgd_conn *c);
+void lgd_lesson_timer(struct lgd_conn *c, int64_t at_us);
+enum lg_rule lgd_deadline_rule(const struct lg_config *cf, enum lg_class cls, int64_t start,
+                               int64_t deadline);
+int64_t lgd_now_us(void);
+
+/* status.c: /.well-known/lessongate/status and its event stream */
+void lgd_status_answer(struct lgd_conn *c, const struct lg_gate_request *gr, size_t head_len,
+                       int64_t now);
+void lgd_status_tick(struct lgd_conn *c);
 
 /* head.c: building heads */
 void lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,
                       const struct lg_http_header *h, size_t n, size_t head_len,
-                      struct evbuffer *out);
+                      const struct lgd_fwd *fwd, struct evbuffer *out);
 void lgd_head_response(struct lgd_conn *c, const struct lg_http_response *res,
                        const struct lg_http_header *h, size_t n, size_t head_len,
                        struct evbuffer *out);

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 
@@ -39,10 +40,13 @@ put_field(char *p, const struct lg_http_header *h)
 /* The request head sent upstream: origin-form target, HTTP/1.1, proxy fields added. */
 void
 lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,
-                 const struct lg_http_header *h, size_t n, size_t head_len, struct evbuffer *out)
+                 const struct lg_http_header *h, size_t n, size_t head_len,
+                 const struct lgd_fwd *fwd, struct evbuffer *out)
 {
 	const char *instance = c->rt->cf->instance;
-	size_t need = head_len * 2 + strlen(instance) + strlen(c->rt->cf->upstream.address) + 256;
+	size_t need = head_len * 2 + fwd->target_len + strlen(instance) +
+	              strlen(c->rt->cf->upstream.address) + 256;
+	const struct lg_http_header *strip = fwd->strip >= 0 ? &h[fwd->strip] : NULL;
 	char *base = scratch(c->w, need), *p = base;
 	bool host_seen = false, xff = false;
 	size_t last_xff = n;
@@ -53,14 +57,8 @@ lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,
 
 	PUT(p, req->method_name.p, req->method_name.len);
 	PUTS(p, " ");
-	if (req->form == LG_HTTP_ABSOLUTE_FORM) {
-		if (req->path.len == 0)
-			PUTS(p, "/");
-		else
-			PUT(p, req->path.p, req->path.len);
-	} else {
-		PUT(p, req->target.p, req->target.len);
-	}
+	/* The gate's target: the normalised path it classified, and the query as sent. */
+	PUT(p, fwd->target, fwd->target_len);
 	PUTS(p, " HTTP/1.1\r\n");
 	if (req->host_from_target || req->host.len == 0) {
 		PUTS(p, "Host: ");
@@ -73,6 +71,10 @@ lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct lg_http_header *f = &h[i];
+		/* An identity header from an untrusted peer: every copy of it goes. */
+		if (strip && f->name_len == strip->name_len &&
+		    strncasecmp(f->name, strip->name, f->name_len) == 0)
+			continue;
 		switch (f->name_len) {
 		case 4:
 			if (lg_http_header_is(f, "host")) {
@@ -151,7 +153,7 @@ lgd_head_response(struct lgd_conn *c, const struct lg_http_response *res,
                   const struct lg_http_header *h, size_t n, size_t head_len, struct evbuffer *out)
 {
 	const char *instance = c->rt->cf->instance;
-	size_t need = head_len + strlen(instance) + 256;
+	size_t need = head_len + strlen(instance) + c->lesson.hdr_len + 256;
 	char *base = scratch(c->w, need), *p = base;
 	bool interim = res->status < 200, upgrade = res->status == 101;
 
@@ -177,6 +179,8 @@ lgd_head_response(struct lgd_conn *c, const struct lg_http_response *res,
 			continue;
 		p = put_field(p, f);
 	}
+	if ((!interim || upgrade) && c->lesson.active)
+		PUT(p, c->lesson.hdr, c->lesson.hdr_len); /* Lessongate-Remaining, -Deadline */
 	if (!interim) {
 		PUTS(p, "Via: 1.1 ");
 		PUT(p, instance, strlen(instance));

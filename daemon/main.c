@@ -27,7 +27,7 @@ static struct {
 	int nworkers;
 	struct event_base *base;
 	struct event *sigs[4];
-	struct event *drain_timer, *poll_timer, *wd_timer;
+	struct event *drain_timer, *poll_timer, *wd_timer, *sweep_timer;
 	unsigned *last_beats;
 	bool stopping;
 	unsigned reloads;
@@ -172,6 +172,19 @@ watchdog_cb(evutil_socket_t fd, short what, void *arg)
 		lgd_notify("WATCHDOG=1");
 }
 
+/* Students expected at first (the table grows past this), and its independently locked shards. */
+#define STUDENTS_EXPECTED 100000
+#define STUDENTS_SHARDS   64
+
+/* Forget students whose breaks are over: a few shards a second, under the current rules. */
+static void
+sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	unsigned n = lg_students_shards(lgd_students) / 16;
+
+	lg_students_expire(lgd_students, m.rt->cf->policy, time(NULL), n ? n : 1);
+}
+
 /* -t: check the configuration, certificates and keys; 0 if good. */
 static int
 check_config(const char *conf)
@@ -277,6 +290,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
 	m.base = event_base_new();
+	lgd_students = lg_students_new(STUDENTS_EXPECTED, STUDENTS_SHARDS);
 	if (start_workers() != 0) {
 		lgd_err("start-up failed", "file=%s", m.conf);
 		for (int i = 0; i < m.nworkers; i++)
@@ -290,6 +304,11 @@ main(int argc, char **argv)
 	m.sigs[2] = evsignal_new(m.base, SIGINT, stop_cb, NULL);
 	for (int i = 0; i < 3; i++)
 		event_add(m.sigs[i], NULL);
+	{
+		struct timeval sweep = {1, 0};
+		m.sweep_timer = event_new(m.base, -1, EV_PERSIST, sweep_cb, NULL);
+		event_add(m.sweep_timer, &sweep);
+	}
 	if ((wd = lgd_notify_watchdog_usec()) > 0) {
 		struct timeval tv = {(time_t)(wd / 2 / 1000000), (suseconds_t)(wd / 2 % 1000000)};
 		m.wd_timer = event_new(m.base, -1, EV_PERSIST, watchdog_cb, NULL);
@@ -313,9 +332,12 @@ out:
 		event_free(m.poll_timer);
 	if (m.wd_timer)
 		event_free(m.wd_timer);
+	if (m.sweep_timer)
+		event_free(m.sweep_timer);
 	event_base_free(m.base);
 	free(m.workers);
 	free(m.last_beats);
 	lgd_runtime_unref(m.rt);
+	lg_students_free(lgd_students);
 	return rc;
 }

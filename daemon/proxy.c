@@ -207,6 +207,7 @@ handle_request(struct lgd_conn *c, const struct lg_http_request *req, size_t hea
 	struct lgd_runtime *rt = c->rt;
 	struct evbuffer *in = bufferevent_get_input(c->down.bev);
 	struct lgd_upconn *u;
+	struct lgd_fwd fwd;
 
 	c->requests++;
 	lgd_conn_timer(c, 0);
@@ -221,6 +222,9 @@ handle_request(struct lgd_conn *c, const struct lg_http_request *req, size_t hea
 	}
 	if (c->lc->test_hooks)
 		parse_test_hook(c, c->w->headers, req->num_headers);
+	/* Identity, route class and rules: a refused request never reaches the upstream. */
+	if (lgd_lesson_request(c, req, head_len, &fwd) == 0)
+		return;
 	if (!body_prevalidate(c, req, head_len))
 		return;
 	if (c->upc && c->parked) {
@@ -242,7 +246,7 @@ handle_request(struct lgd_conn *c, const struct lg_http_request *req, size_t hea
 	u->uses++;
 	if (c->retry)
 		evbuffer_drain(c->retry, evbuffer_get_length(c->retry));
-	lgd_head_request(c, req, c->w->headers, req->num_headers, head_len,
+	lgd_head_request(c, req, c->w->headers, req->num_headers, head_len, &fwd,
 	                 bufferevent_get_output(u->bev));
 	evbuffer_drain(in, head_len);
 	lg_http_parser_init(&c->up.parser, &rt->res_limits, c->w->headers, LGD_MAX_HEADERS);
@@ -263,34 +267,74 @@ handle_request(struct lgd_conn *c, const struct lg_http_request *req, size_t hea
 	lgd_proxy_request_body(c);
 }
 
-/* Client bytes in IDLE/HEAD: parse the request head as far as it goes. */
+/*
+ * The proxy answered the request itself (refusal, status): drop its head and
+ * wait for the next request, or close once the answer is out.
+ */
+void
+lgd_proxy_answered(struct lgd_conn *c, size_t head_len, bool keep, const char *reason)
+{
+	evbuffer_drain(bufferevent_get_input(c->down.bev), head_len);
+	c->res_started = true;
+	c->down.st = c->up.st = LGD_HALF_DONE;
+	if (!keep) {
+		c->close_after = true;
+		lgd_conn_closing(c, reason);
+		return;
+	}
+	lgd_conn_set_state(c, LGD_CONN_IDLE);
+	lgd_proxy_begin(c);
+	lgd_conn_timer(c, c->rt->cf->timeouts.keepalive_ms);
+}
+
+/*
+ * Client bytes in IDLE/HEAD: parse request heads as far as they go. Requests
+ * the proxy answers itself are taken in a loop (never recursion), until the
+ * client's output is full.
+ */
 void
 lgd_proxy_read_head(struct lgd_conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->down.bev);
 	const struct lg_http_limits *lim = &c->rt->req_limits;
-	size_t len = evbuffer_get_length(in), max = lim->max_start_line + lim->max_fields + 8;
+	size_t len, max = lim->max_start_line + lim->max_fields + 8;
 	struct lg_http_request req;
 	const char *buf;
 	int r;
 
-	if (len == 0)
-		return;
-	if (c->state == LGD_CONN_IDLE) {
-		lgd_conn_set_state(c, LGD_CONN_HEAD);
-		lgd_conn_timer(c, c->rt->cf->timeouts.client_header_ms);
+	for (;;) {
+		if ((len = evbuffer_get_length(in)) == 0)
+			return;
+		if (c->state == LGD_CONN_IDLE) {
+			if (evbuffer_get_length(bufferevent_get_output(c->down.bev)) >=
+			    LGD_HIGH_WATER) {
+				/* Resumed by the write callback once the client reads. */
+				lgd_conn_flush(c);
+				if (c->state != LGD_CONN_IDLE)
+					return;
+				if (evbuffer_get_length(bufferevent_get_output(c->down.bev)) >=
+				    LGD_HIGH_WATER) {
+					lgd_conn_pause(c, &c->down);
+					return;
+				}
+			}
+			lgd_conn_set_state(c, LGD_CONN_HEAD);
+			lgd_conn_timer(c, c->rt->cf->timeouts.client_header_ms);
+		}
+		if (len > max)
+			len = max;
+		buf = (const char *)evbuffer_pullup(in, (ssize_t)len);
+		r = lg_http_parse_request(&c->down.parser, buf, len, &req);
+		if (r == LG_HTTP_NEED_MORE)
+			return;
+		if (r < 0) {
+			lgd_conn_error(c, c->down.parser.error.status, c->down.parser.error.reason);
+			return;
+		}
+		handle_request(c, &req, (size_t)r);
+		if (c->state != LGD_CONN_IDLE)
+			return;
 	}
-	if (len > max)
-		len = max;
-	buf = (const char *)evbuffer_pullup(in, (ssize_t)len);
-	r = lg_http_parse_request(&c->down.parser, buf, len, &req);
-	if (r == LG_HTTP_NEED_MORE)
-		return;
-	if (r < 0) {
-		lgd_conn_error(c, c->down.parser.error.status, c->down.parser.error.reason);
-		return;
-	}
-	handle_request(c, &req, (size_t)r);
 }
 
 /* Move request body bytes from the client to the upstream while there is room. */
@@ -441,6 +485,7 @@ lgd_proxy_response_done(struct lgd_conn *c)
 	c->up.st = LGD_HALF_DONE;
 	if (c->deadline)
 		evtimer_del(c->deadline);
+	lgd_lesson_finish(c);
 	/* Keep a clean upstream connection for this client's next request. */
 	c->parked = reuse;
 	if (!reuse || c->close_after || c->w->draining)
@@ -551,6 +596,7 @@ response_head(struct lgd_conn *c)
 			lgd_conn_error(c, 502, "unexpected 101 Switching Protocols");
 			return 0;
 		}
+		lgd_lesson_response(c, &res, c->w->headers, res.num_headers);
 		lgd_head_response(c, &res, c->w->headers, res.num_headers, (size_t)r,
 		                  bufferevent_get_output(c->down.bev));
 		evbuffer_drain(in, (size_t)r);
@@ -563,6 +609,8 @@ response_head(struct lgd_conn *c)
 	c->dechunk = c->res_chunked && c->req_http10;
 	if (c->w->draining || res.framing == LG_HTTP_BODY_CLOSE || c->dechunk)
 		c->close_after = true;
+	if (res.framing != LG_HTTP_BODY_NONE)
+		lgd_lesson_response(c, &res, c->w->headers, res.num_headers);
 	lgd_head_response(c, &res, c->w->headers, res.num_headers, (size_t)r,
 	                  bufferevent_get_output(c->down.bev));
 	evbuffer_drain(in, (size_t)r);

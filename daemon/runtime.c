@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "tls.h"
+
+struct lg_students *lgd_students;
 
 static atomic_uint generations;
 
@@ -91,6 +94,10 @@ lgd_runtime_load(const char *path, struct lg_errors *errs)
 	}
 	if (cf->upstream.tls)
 		rt->upstream_ctx = lgd_tls_client_ctx(cf, errs);
+	/* JWT keys and trusted networks: a bad key file fails -t and reloads here. */
+	rt->gate = lg_gate_new(cf, errs);
+	rt->sink.emit = lgd_audit_emit;
+	rt->sink.arg = rt;
 	lg_http_limits_default(&rt->req_limits);
 	rt->req_limits.max_fields = (size_t)cf->limits.max_header_bytes;
 	rt->req_limits.max_body = (uint64_t)cf->limits.max_body_bytes;
@@ -122,6 +129,7 @@ lgd_runtime_unref(struct lgd_runtime *rt)
 		lgd_tls_ctx_free(rt->listen_ctx[i]);
 	free(rt->listen_ctx);
 	lgd_tls_ctx_free(rt->upstream_ctx);
+	lg_gate_free(rt->gate);
 	free(rt->upstream_host);
 	lg_config_free(rt->cf);
 	free(rt);

@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "gate.h"
 #include "http1.h"
+#include "students.h"
 
 /*
  * Immutable once built and shared by every worker; each connection holds a
@@ -25,7 +27,15 @@ struct lgd_runtime {
 	char *upstream_host; /* Host name for SNI and verification */
 	struct lg_http_limits req_limits;
 	struct lg_http_limits res_limits;
+	struct lg_gate *gate;      /* identity keys, routes, rules, calendars of cf */
+	struct lg_event_sink sink; /* lesson events of this generation (audit.c) */
 };
+
+/*
+ * Every student's lesson clock: one table for the whole process, shared by
+ * all workers and kept across reloads (NULL under -t).
+ */
+extern struct lg_students *lgd_students;
 
 /* Load, validate and prepare a configuration; NULL with every error in errs. */
 struct lgd_runtime *lgd_runtime_load(const char *path, struct lg_errors *errs);

@@ -348,4 +348,6 @@ lgd_worker_join(struct lgd_worker *w)
 	event_base_free(w->base);
 	pthread_mutex_destroy(&w->mbox_lock);
 	free(w->scratch);
+	free(w->target);
+	lg_buf_free(&w->out);
 }

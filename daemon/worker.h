@@ -49,6 +49,10 @@ struct lgd_worker {
 	struct lg_http_header headers[LGD_MAX_HEADERS];
 	char *scratch;
 	size_t scratch_len;
+	/* The gate's normalised target and the proxy's own answers, reused by every request. */
+	char *target;
+	size_t target_cap;
+	struct lg_buf out;
 };
 
 /* Connections open in all workers (limits.max_connections). */

@@ -196,7 +196,10 @@ lg_gate_identify(struct lg_gate *g, const struct lg_gate_request *r, int64_t now
 	int rc;
 
 	*strip = -1;
-	snprintf(reason, rlen, "missing token");
+	if (rlen >= sizeof("missing token")) /* no printf on the hot path */
+		memcpy(reason, "missing token", sizeof("missing token"));
+	else if (rlen > 0)
+		reason[0] = '\0';
 	if (g->cf->identity.header_enabled &&
 	    (rc = identify_header(g, r, id, reason, rlen, strip)) != 0)
 		return rc;
@@ -338,7 +341,15 @@ lg_gate_check(struct lg_gate *g, struct lg_students *students, const struct lg_g
 		return;
 	}
 	v->target_len = (size_t)n;
-	snprintf(method, sizeof(method), "%.*s", (int)req->method_name.len, req->method_name.p);
+	if (pathlen == sizeof(LG_GATE_STATUS_PATH) - 1 &&
+	    memcmp(target_buf, LG_GATE_STATUS_PATH, pathlen) == 0) {
+		v->action = LG_GATE_STATUS; /* never a lesson, never forwarded */
+		return;
+	}
+	n = req->method_name.len < sizeof(method) - 1 ? (int)req->method_name.len
+	                                              : (int)sizeof(method) - 1;
+	memcpy(method, req->method_name.p, (size_t)n);
+	method[n] = '\0';
 	v->cls = lg_config_classify(g->cf, target_buf, pathlen, method);
 	if (v->cls == LG_CLASS_FREE) {
 		/* Free routes still lose an identity header from an untrusted peer. */
@@ -367,7 +378,9 @@ lg_gate_check(struct lg_gate *g, struct lg_students *students, const struct lg_g
 void
 lg_gate_allow_headers(const struct lg_gate *g, const struct lg_gate_verdict *v, struct lg_buf *b)
 {
-	char when[32];
+	char when[32], digits[24];
+	size_t n;
+	uint64_t r;
 
 	if (v->action != LG_GATE_ALLOW || v->cls == LG_CLASS_FREE)
 		return;
@@ -376,9 +389,18 @@ lg_gate_allow_headers(const struct lg_gate *g, const struct lg_gate_verdict *v, 
 		              lg_rule_name(v->d.rule));
 		return;
 	}
+	/* No printf: these two fields go on every allowed response. */
+	LG_BUF_LIT(b, "Lessongate-Remaining: ");
+	n = sizeof(digits);
+	r = v->d.remaining > 0 ? (uint64_t)v->d.remaining : 0;
+	do
+		digits[--n] = (char)('0' + r % 10);
+	while ((r /= 10) != 0);
+	lg_buf_add(b, digits + n, sizeof(digits) - n);
+	LG_BUF_LIT(b, "\r\nLessongate-Deadline: ");
 	lg_format_rfc3339(v->d.deadline, g->cf->tz, when);
-	lg_buf_printf(b, "Lessongate-Remaining: %lld\r\nLessongate-Deadline: %s\r\n",
-	              (long long)v->d.remaining, when);
+	lg_buf_add(b, when, strlen(when));
+	LG_BUF_LIT(b, "\r\n");
 }
 
 /* The reason phrase of the statuses the gate answers with. */

@@ -19,7 +19,11 @@ enum lg_gate_action {
 	LG_GATE_PASS = 0, /* free route: forward untouched (but with the normalised path) */
 	LG_GATE_ALLOW,    /* lesson allowed: forward, add Lessongate-* headers */
 	LG_GATE_REFUSE,   /* answer `status` here; nothing reaches the upstream */
+	LG_GATE_STATUS,   /* the status endpoint: the proxy answers it, nothing is decided */
 };
+
+/* The path of the status endpoint (after normalisation), answered by the proxy itself. */
+#define LG_GATE_STATUS_PATH "/.well-known/lessongate/status"
 
 /* Lesson events, for the audit sink. */
 enum lg_event_type {

@@ -119,6 +119,15 @@ local_parts(int64_t t, const struct lg_tz *tz, int *y, int *mo, int *d, int *h, 
 	*s = sod % 60;
 }
 
+/* Two decimal digits of v % 100. */
+static void
+two(char *p, int v)
+{
+	v %= 100;
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
+
 /* RFC 3339 with the zone's offset. */
 void
 lg_format_rfc3339(int64_t t, const struct lg_tz *tz, char *buf)
@@ -128,8 +137,33 @@ lg_format_rfc3339(int64_t t, const struct lg_tz *tz, char *buf)
 
 	local_parts(t, tz, &y, &mo, &d, &h, &mi, &s, &off);
 	a = off < 0 ? -off : off;
-	snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", y % 10000, mo % 100, d % 100,
-	         h % 100, mi % 100, s % 100, off < 0 ? '-' : '+', a / 3600 % 100, a / 60 % 60);
+	if (y < 0) {
+		snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", y % 10000, mo % 100,
+		         d % 100, h % 100, mi % 100, s % 100, off < 0 ? '-' : '+', a / 3600 % 100,
+		         a / 60 % 60);
+		return;
+	}
+	/* Digit by digit: this is on every allowed request's path (Lessongate-Deadline). */
+	y %= 10000;
+	buf[0] = (char)('0' + y / 1000);
+	buf[1] = (char)('0' + y / 100 % 10);
+	buf[2] = (char)('0' + y / 10 % 10);
+	buf[3] = (char)('0' + y % 10);
+	buf[4] = '-';
+	two(buf + 5, mo);
+	buf[7] = '-';
+	two(buf + 8, d);
+	buf[10] = 'T';
+	two(buf + 11, h);
+	buf[13] = ':';
+	two(buf + 14, mi);
+	buf[16] = ':';
+	two(buf + 17, s);
+	buf[19] = off < 0 ? '-' : '+';
+	two(buf + 20, a / 3600);
+	buf[22] = ':';
+	two(buf + 23, a / 60 % 60);
+	buf[25] = '\0';
 }
 
 /* Local "YYYY-MM-DD HH:MM" for people. */

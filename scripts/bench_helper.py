@@ -3,6 +3,8 @@
 
   bench_helper.py wrk-parse FILE               -> "RPS P99_MS ERRORS" from wrk --latency output
   bench_helper.py summarize RESULTS LABEL...   -> the bench: lines (medians and ratios)
+  bench_helper.py summarize-enforce RESULTS NON2XX_NGINX NON2XX_LESSONGATED
+                                               -> the "bench: enforce" lines (issue 4)
   bench_helper.py ws-client PORT N HOLD OUT    -> open N idle WebSocket tunnels, write
                                                   "READY n=.. failed=.." to OUT, hold, close
   bench_helper.py rss-watch PID STOPFILE OUT   -> sample VmRSS every 20 ms until STOPFILE exists,
@@ -74,6 +76,37 @@ def summarize(path, labels):
     return 1 if strict_fail else 0
 
 
+def summarize_enforce(path, non2xx_nginx, non2xx_lg):
+    """The enforce rounds: medians, ratio, the >= 1.0x bar; invalid if anything was refused."""
+    rows = {}
+    for line in open(path):
+        f = line.split()
+        if len(f) == 5 and f[0] == "enforce":
+            rows.setdefault(f[1], []).append((float(f[2]), float(f[3]), int(f[4])))
+    n, g = rows.get("nginx", []), rows.get("lessongated", [])
+    if not n or not g:
+        print("bench: enforce incomplete (nginx rounds=%d lessongated rounds=%d)" % (len(n), len(g)))
+        return 1
+    nr = statistics.median(x[0] for x in n)
+    gr = statistics.median(x[0] for x in g)
+    np99 = statistics.median(x[1] for x in n)
+    gp99 = statistics.median(x[1] for x in g)
+    rr = gr / nr if nr else float("nan")
+    sock = sum(x[2] for x in g) - non2xx_lg
+    print("bench: enforce nginx=%.0f req/s lessongated=%.0f req/s ratio=%.2f "
+          "p99 nginx=%.2fms lessongated=%.2fms rounds=%d non-2xx nginx=%d lessongated=%d%s" %
+          (nr, gr, rr, np99, gp99, len(g), non2xx_nginx, non2xx_lg,
+           " socket-errors lessongated=%d" % sock if sock > 0 else ""))
+    invalid = non2xx_lg > 0 or non2xx_nginx > 0
+    if invalid:
+        print("bench: enforce INVALID: %d non-2xx responses from lessongated, %d from nginx: "
+              "the gate refused requests (or the upstream failed), so this is not a measurement "
+              "of allowed lessons" % (non2xx_lg, non2xx_nginx))
+    print("bench: enforce bar: req/s >= 1.0x plain nginx proxy %s" %
+          ("met" if rr >= 1.0 and not invalid else "MISSED"))
+    return 1 if invalid or rr < 1.0 else 0
+
+
 async def ws_client(port, n, hold, out):
     sem = asyncio.Semaphore(200)
     conns = []
@@ -139,6 +172,8 @@ def main(a):
         wrk_parse(a[1])
     elif cmd == "summarize":
         return summarize(a[1], a[2:])
+    elif cmd == "summarize-enforce":
+        return summarize_enforce(a[1], int(a[2]), int(a[3]))
     elif cmd == "ws-client":
         asyncio.run(ws_client(int(a[1]), int(a[2]), float(a[3]), a[4]))
     elif cmd == "rss-watch":

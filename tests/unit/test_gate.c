@@ -196,6 +196,28 @@ test_free_route(void **state)
 	assert_int_equal(v.target_len, strlen("/static/app.js?v=1"));
 }
 
+/* The status endpoint is the proxy's own, whatever the routes say; odd spellings too. */
+static void
+test_status_path(void **state)
+{
+	struct parsed p;
+	struct lg_gate_verdict v;
+	int before = nevents;
+
+	(void)state;
+	parse(&p, "10.0.0.1",
+	      "GET /.well-known/lessongate/status?stream=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+	check(&p, at(2026, 9, 21, 10, 0, 0), &v);
+	assert_int_equal(v.action, LG_GATE_STATUS);
+	parse(&p, "10.0.0.1", "GET //.well-known/lessongate/./status HTTP/1.1\r\nHost: a\r\n\r\n");
+	check(&p, at(2026, 9, 21, 10, 0, 0), &v);
+	assert_int_equal(v.action, LG_GATE_STATUS);
+	assert_int_equal(nevents, before);
+	parse(&p, "10.0.0.1", "GET /.well-known/lessongate/status/x HTTP/1.1\r\nHost: a\r\n\r\n");
+	check(&p, at(2026, 9, 21, 10, 0, 0), &v);
+	assert_int_equal(v.action, LG_GATE_PASS);
+}
+
 /* Path tricks land where the platform would see them, or are refused. */
 static void
 test_path_tricks(void **state)
@@ -510,15 +532,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_free_route),
-	    cmocka_unit_test(test_path_tricks),
-	    cmocka_unit_test(test_unidentified),
-	    cmocka_unit_test(test_tokens),
-	    cmocka_unit_test(test_trusted_header),
-	    cmocka_unit_test(test_day_end_refusal),
-	    cmocka_unit_test(test_lesson_limit_and_status),
-	    cmocka_unit_test(test_monitor),
-	    cmocka_unit_test(test_bad_keys),
+	    cmocka_unit_test(test_free_route),      cmocka_unit_test(test_status_path),
+	    cmocka_unit_test(test_path_tricks),     cmocka_unit_test(test_unidentified),
+	    cmocka_unit_test(test_tokens),          cmocka_unit_test(test_trusted_header),
+	    cmocka_unit_test(test_day_end_refusal), cmocka_unit_test(test_lesson_limit_and_status),
+	    cmocka_unit_test(test_monitor),         cmocka_unit_test(test_bad_keys),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,269 @@
+/* Lesson enforcement in the proxy: the gate per request, open lesson tunnels and their deadlines.
+ */
+#include "conn.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "log.h"
+
+/* Wall-clock microseconds (what deadlines, which are unix times, are compared with). */
+int64_t
+lgd_now_us(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+/* The rule a deadline enforces: day_end when the day ends first (or at the same moment). */
+enum lg_rule
+lgd_deadline_rule(const struct lg_config *cf, enum lg_class cls, int64_t start, int64_t deadline)
+{
+	const struct lg_class_rules *r = &cf->rules.cls[cls];
+	int64_t local = lg_tz_local(cf->tz, deadline);
+	int64_t sod = local - (int64_t)lg_day_of(local) * LG_DAY_SECONDS;
+
+	if (deadline < start + r->lesson_max || sod == r->day_end ||
+	    (r->day_end == LG_DAY_SECONDS && sod == 0))
+		return LG_RULE_DAY_END;
+	return LG_RULE_LESSON_LIMIT;
+}
+
+/* Whether the connection may stay open after the proxy answers this request itself. */
+bool
+lgd_lesson_keep_alive(const struct lgd_conn *c, const struct lg_http_request *req)
+{
+	bool body = req->framing == LG_HTTP_BODY_CHUNKED ||
+	            (req->framing == LG_HTTP_BODY_LENGTH && req->content_length > 0);
+
+	/* A body we never read would be taken for the next request: close instead. */
+	return !body && c->req_keep_alive && !c->req_http10 && !c->w->draining &&
+	       c->rt->cf->timeouts.keepalive_ms > 0;
+}
+
+/* Refuse a request here: the gate's page, then keep-alive or close; nothing goes upstream. */
+static void
+refuse(struct lgd_conn *c, const struct lg_gate_verdict *v, const struct lg_gate_request *gr,
+       size_t head_len, int64_t now)
+{
+	struct lgd_worker *w = c->w;
+	bool keep = v->status != 400 && v->status != 405 && lgd_lesson_keep_alive(c, gr->req);
+
+	if (v->status == 400 || v->status == 405)
+		lgd_info("request refused", "worker=%d peer=%s status=%d reason=\"%s\"", w->id,
+		         c->peer, v->status, v->reason);
+	w->out.len = 0;
+	lg_gate_refusal(c->rt->gate, v, now, gr, keep, &w->out);
+	evbuffer_add(bufferevent_get_output(c->down.bev), w->out.data, w->out.len);
+	lgd_proxy_answered(c, head_len, keep, "request refused");
+}
+
+/* Remember an allowed lesson: who, the deadline, and the response fields to add. */
+static void
+remember(struct lgd_conn *c, const struct lg_gate_verdict *v)
+{
+	struct lgd_lesson *l = &c->lesson;
+	struct lgd_worker *w = c->w;
+	size_t n;
+
+	l->active = true;
+	l->cls = v->cls;
+	l->region = v->id.region;
+	l->deadline = v->d.rule == LG_RULE_NONE ? v->d.deadline : 0;
+	l->student_len = v->id.student_len;
+	memcpy(l->student, v->id.student, v->id.student_len + 1);
+	n = strcspn(v->target, "?");
+	if (n > sizeof(l->path) - 1)
+		n = sizeof(l->path) - 1;
+	memcpy(l->path, v->target, n);
+	l->path[n] = '\0';
+	w->out.len = 0;
+	lg_gate_allow_headers(c->rt->gate, v, &w->out);
+	if (w->out.len < sizeof(l->hdr)) {
+		memcpy(l->hdr, w->out.data, w->out.len);
+		l->hdr_len = w->out.len;
+	}
+}
+
+/*
+ * The gate for one request head, at one reading of the clock: 1 to forward
+ * it (fwd says how), 0 if the proxy answered it itself.
+ */
+int
+lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t head_len,
+                   struct lgd_fwd *fwd)
+{
+	struct lgd_worker *w = c->w;
+	struct lgd_runtime *rt = c->rt;
+	struct lg_gate_request gr = {req, w->headers, req->num_headers,
+	                             (const struct sockaddr *)&c->peer_sa};
+	struct lg_gate_verdict v;
+	size_t need = req->path.len + 3;
+	int64_t now = time(NULL);
+
+	c->lesson.active = c->lesson.tunnel = c->lesson.fired = false;
+	c->lesson.hdr_len = 0;
+	if (w->target_cap < need) {
+		w->target_cap = need < 1024 ? 1024 : need;
+		w->target = lg_xrealloc(w->target, w->target_cap, 1);
+	}
+	lg_gate_check(rt->gate, lgd_students, &gr, now, w->target, w->target_cap, &rt->sink, &v);
+	switch (v.action) {
+	case LG_GATE_STATUS:
+		lgd_status_answer(c, &gr, head_len, now);
+		return 0;
+	case LG_GATE_REFUSE:
+		refuse(c, &v, &gr, head_len, now);
+		return 0;
+	case LG_GATE_ALLOW:
+		remember(c, &v);
+		break;
+	case LG_GATE_PASS:
+		break;
+	}
+	fwd->target = v.target;
+	fwd->target_len = v.target_len;
+	fwd->strip = v.strip_header;
+	return 1;
+}
+
+/* Whether a response head says Content-Type: text/event-stream. */
+static bool
+event_stream(const struct lg_http_header *h, size_t n)
+{
+	ssize_t i = lg_http_find_header(h, n, 0, "content-type");
+
+	return i >= 0 && h[i].value_len >= 17 &&
+	       strncasecmp(h[i].value, "text/event-stream", 17) == 0;
+}
+
+/* Arm the connection's lesson timer for a wall-clock moment (microseconds). */
+void
+lgd_lesson_timer(struct lgd_conn *c, int64_t at_us)
+{
+	int64_t d = at_us - lgd_now_us();
+	struct timeval tv;
+
+	if (d < 0)
+		d = 0;
+	tv.tv_sec = d / 1000000;
+	tv.tv_usec = d % 1000000;
+	evtimer_add(c->lesson_timer, &tv);
+}
+
+/* The deadline of a lesson tunnel: report it, and in enforce mode close the tunnel. */
+static void
+deadline_reached(struct lgd_conn *c)
+{
+	struct lgd_lesson *l = &c->lesson;
+	const struct lg_config *cf = c->rt->cf;
+	bool enforce = cf->rules.mode == LG_MODE_ENFORCE, ws = c->state == LGD_CONN_TUNNEL;
+	uint16_t code = l->rule == LG_RULE_DAY_END ? 4002 : 4001;
+	char reason[64];
+	struct lg_event ev = {.type = LG_EV_FORCED_CLOSE,
+	                      .time = l->deadline,
+	                      .student = l->student,
+	                      .region = l->region,
+	                      .cls = l->cls,
+	                      .rule = l->rule,
+	                      .enforced = enforce,
+	                      .reason = reason,
+	                      .path = l->path};
+
+	l->fired = true;
+	if (ws)
+		snprintf(reason, sizeof(reason), "websocket close %u", code);
+	else
+		snprintf(reason, sizeof(reason), "stream ended");
+	c->rt->sink.emit(c->rt->sink.arg, &ev);
+	if (!enforce)
+		return;
+	if (ws)
+		lgd_conn_close_tunnel(c, code, lg_rule_name(l->rule));
+	else
+		lgd_conn_end_stream(c, lg_rule_name(l->rule));
+}
+
+/* The lesson timer: a tunnel's deadline, or the status stream's tick. */
+static void
+lesson_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lgd_conn *c = arg;
+	struct lgd_lesson *l = &c->lesson;
+
+	if (c->sse != NULL) {
+		lgd_status_tick(c);
+	} else if (l->tunnel && !l->fired && l->deadline > 0) {
+		/* The event loop's clock is monotonic; the deadline is wall-clock time. */
+		if (lgd_now_us() < l->deadline * 1000000)
+			lgd_lesson_timer(c, l->deadline * 1000000);
+		else
+			deadline_reached(c);
+	}
+	lgd_conn_flush(c);
+}
+
+/*
+ * A final response head to the current exchange: a 101 or a streamed 2xx to
+ * an allowed lesson becomes an open lesson tunnel with the lesson's deadline.
+ */
+void
+lgd_lesson_response(struct lgd_conn *c, const struct lg_http_response *res,
+                    const struct lg_http_header *h, size_t n)
+{
+	struct lgd_lesson *l = &c->lesson;
+	struct lg_students_ref ref;
+	struct lg_student_state *st;
+	int64_t start;
+
+	if (!l->active || l->tunnel)
+		return;
+	if (res->status != 101 && (res->status < 200 || res->status > 299 ||
+	                           (res->framing != LG_HTTP_BODY_CHUNKED &&
+	                            res->framing != LG_HTTP_BODY_CLOSE && !event_stream(h, n))))
+		return;
+	st = lg_students_acquire(lgd_students, l->student, l->student_len, &ref);
+	lg_policy_tunnel_open(st, time(NULL));
+	start = st->start;
+	lg_students_release(&ref);
+	l->tunnel = true;
+	if (l->deadline <= 0)
+		return;
+	l->rule = lgd_deadline_rule(c->rt->cf, l->cls, start, l->deadline);
+	lgd_lesson_timer_init(c);
+	lgd_lesson_timer(c, l->deadline * 1000000);
+	lgd_debug("lesson tunnel open", "worker=%d peer=%s deadline=%lld rule=%s", c->w->id,
+	          c->peer, (long long)l->deadline, lg_rule_name(l->rule));
+}
+
+/* The exchange is over (for any reason): an open lesson tunnel closes, timers stop. */
+void
+lgd_lesson_finish(struct lgd_conn *c)
+{
+	struct lgd_lesson *l = &c->lesson;
+
+	if (c->lesson_timer)
+		evtimer_del(c->lesson_timer);
+	if (l->tunnel) {
+		struct lg_students_ref ref;
+		struct lg_student_state *st =
+		    lg_students_acquire(lgd_students, l->student, l->student_len, &ref);
+		lg_policy_tunnel_close(c->rt->cf->policy, st, l->cls, time(NULL));
+		lg_students_release(&ref);
+		l->tunnel = false;
+	}
+	l->active = false;
+}
+
+/* Create the lesson timer if the connection has none yet. */
+void
+lgd_lesson_timer_init(struct lgd_conn *c)
+{
+	if (c->lesson_timer == NULL)
+		c->lesson_timer = evtimer_new(c->w->base, lesson_timer_cb, c);
+}
