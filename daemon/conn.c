@@ -534,6 +534,7 @@ lgd_conn_accept(struct lgd_worker *w, size_t li, int fd, struct sockaddr *sa, so
 	} else {
 		c->down.bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	}
+	lgd_bev_tune(c->down.bev);
 	c->timer = evtimer_new(w->base, timer_cb, c);
 	TAILQ_INSERT_TAIL(&w->conns, c, link);
 	w->nconns++;

@@ -129,6 +129,7 @@ lgd_upstream_connect(struct lgd_worker *w, struct lgd_runtime *rt)
 		free(u);
 		return NULL;
 	}
+	lgd_bev_tune(u->bev);
 	if (bufferevent_socket_connect(u->bev, (struct sockaddr *)&rt->upstream_addr,
 	                               (int)rt->upstream_addrlen) != 0) {
 		lgd_upconn_free(u);
