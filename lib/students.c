@@ -188,10 +188,10 @@ probe(struct shard *s, const uint64_t h[2])
 	}
 }
 
-/* Find or create a student by key, with its shard locked. */
-struct lg_student_state *
-lg_students_acquire_key(struct lg_students *t, const struct lg_student_key *k,
-                        struct lg_students_ref *ref)
+/* Lock the student's shard and find its slot, creating it if asked; NULL if absent. */
+static struct lg_student_state *
+lookup(struct lg_students *t, const struct lg_student_key *k, struct lg_students_ref *ref,
+       bool create)
 {
 	struct shard *s = shard_of(t, k);
 	struct slot *e;
@@ -199,6 +199,11 @@ lg_students_acquire_key(struct lg_students *t, const struct lg_student_key *k,
 	pthread_mutex_lock(&s->lock);
 	e = probe(s, k->h);
 	if ((e->k0 | e->k1) == 0) {
+		if (!create) {
+			pthread_mutex_unlock(&s->lock);
+			ref->shard = NULL;
+			return NULL;
+		}
 		if ((s->count + 1) * LOAD_DEN > s->cap * LOAD_NUM) {
 			grow(s);
 			e = probe(s, k->h);
@@ -212,23 +217,20 @@ lg_students_acquire_key(struct lg_students *t, const struct lg_student_key *k,
 	return &e->st;
 }
 
+/* Find or create a student by key, with its shard locked. */
+struct lg_student_state *
+lg_students_acquire_key(struct lg_students *t, const struct lg_student_key *k,
+                        struct lg_students_ref *ref)
+{
+	return lookup(t, k, ref, true);
+}
+
 /* Find a student by key without creating one. */
 struct lg_student_state *
 lg_students_find_key(struct lg_students *t, const struct lg_student_key *k,
                      struct lg_students_ref *ref)
 {
-	struct shard *s = shard_of(t, k);
-	struct slot *e;
-
-	pthread_mutex_lock(&s->lock);
-	e = probe(s, k->h);
-	if ((e->k0 | e->k1) == 0) {
-		pthread_mutex_unlock(&s->lock);
-		ref->shard = NULL;
-		return NULL;
-	}
-	ref->shard = s;
-	return &e->st;
+	return lookup(t, k, ref, false);
 }
 
 /* Find or create a student, with its shard locked. */
