@@ -146,7 +146,7 @@ lgd_conn_close_tunnel(struct lgd_conn *c, uint16_t code, const char *reason)
 {
 	if (c->state != LGD_CONN_TUNNEL)
 		return -1;
-	lgd_info("closing websocket tunnel", "worker=%d peer=%s code=%u reason=\"%s\"", c->w->id,
+	lgd_debug("closing websocket tunnel", "worker=%d peer=%s code=%u reason=\"%s\"", c->w->id,
 	         c->peer, code, reason);
 	c->close_code = code;
 	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason ? reason : "");
