@@ -215,6 +215,16 @@ start_workers(void)
 
 	if (n <= 0 && (n = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
 		n = 1;
+	for (size_t i = 0; i < m.rt->cf->nlisten; i++)
+		if (lgd_listen_probe(m.rt->cf->listen[i].address) != 0) {
+			lgd_err("cannot listen", "address=%s error=\"%s\"%s",
+			        m.rt->cf->listen[i].address, strerror(errno),
+			        errno == EADDRINUSE
+			            ? " hint=\"another process (another lessongated?) "
+			              "listens there\""
+			            : "");
+			return -1;
+		}
 	m.nworkers = (int)n;
 	m.workers = lg_xcalloc((size_t)n, sizeof(*m.workers));
 	m.last_beats = lg_xcalloc((size_t)n, sizeof(unsigned));

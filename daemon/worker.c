@@ -46,6 +46,38 @@ lgd_listen_socket(const char *address)
 	return fd;
 }
 
+/*
+ * Whether nobody listens on address yet. Our own listeners use SO_REUSEPORT,
+ * which would let a second lessongated (same user) share the port silently;
+ * a bind without it fails if anyone is there. Used once, at start-up.
+ */
+int
+lgd_listen_probe(const char *address)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, one = 1, rc;
+
+	if (lgd_parse_sockaddr(address, &ss, &sl, NULL) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	rc = bind(fd, (struct sockaddr *)&ss, sl);
+	if (rc != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /* A new client connection on one of our listeners. */
 static void
 accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)

@@ -74,6 +74,8 @@ void lgd_worker_post_stop(struct lgd_worker *w);
 void lgd_worker_join(struct lgd_worker *w);
 /* Open a listening socket for a "host:port" address; -1 with errno on failure. */
 int lgd_listen_socket(const char *address);
+/* 0 if nobody listens on address yet (start-up check against a second instance). */
+int lgd_listen_probe(const char *address);
 /* At the connection limit: stop accepting (clients wait in the backlog) until below it. */
 void lgd_worker_pause_accept(struct lgd_worker *w);
 /* Called by connections: the worker may be done draining. */
