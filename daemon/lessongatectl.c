@@ -8,6 +8,7 @@
 
 #include "calendar.h"
 #include "config.h"
+#include "gate.h"
 #include "policy.h"
 #include "students.h"
 #include "util.h"
@@ -96,7 +97,22 @@ static int
 cmd_check(const char *path)
 {
 	struct lg_config *cf = load_or_die(path, true);
+	struct lg_errors errs;
+	struct lg_gate *gate;
 	int first = 0, last = 0;
+
+	/* What the daemon loads besides the file itself: identity keys, trusted networks. */
+	lg_errors_init(&errs);
+	gate = lg_gate_new(cf, &errs);
+	for (size_t i = 0; i < errs.count; i++)
+		fprintf(stderr, "%s\n", errs.msg[i]);
+	lg_errors_free(&errs);
+	if (gate == NULL) {
+		fprintf(stderr, "lessongatectl: %s: configuration is not valid\n", path);
+		lg_config_free(cf);
+		return 1;
+	}
+	lg_gate_free(gate);
 
 	for (int y = 1970; y < 2200; y++)
 		if (lg_calendar_has_year(cf->calendar, y)) {
