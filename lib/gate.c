@@ -352,11 +352,12 @@ lg_gate_check(struct lg_gate *g, struct lg_students *students, const struct lg_g
 	method[n] = '\0';
 	v->cls = lg_config_classify(g->cf, target_buf, pathlen, method);
 	if (v->cls == LG_CLASS_FREE) {
-		/* Free routes still lose an identity header from an untrusted peer. */
-		if (g->cf->identity.header_enabled)
-			lg_gate_identify(g, r, now, &v->id, v->reason, sizeof(v->reason),
-			                 &v->strip_header);
-		v->reason[0] = '\0';
+		/* Free routes verify no token, but still lose an untrusted identity header. */
+		if (g->cf->identity.header_enabled) {
+			identify_header(g, r, &v->id, v->reason, sizeof(v->reason),
+			                &v->strip_header);
+			v->reason[0] = '\0';
+		}
 		return;
 	}
 	if (lg_gate_identify(g, r, now, &v->id, v->reason, sizeof(v->reason), &v->strip_header) <=
