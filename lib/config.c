@@ -765,6 +765,7 @@ load_routes(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 			CERR(c, g, "%s: missing \"prefix\" (or \"path\" for an exact match)",
 			     where);
 		r->exact = hx > 0;
+		r->len = r->path ? strlen(r->path) : 0;
 		if (r->path && !normalised_path(r->path))
 			CERR(c, config_setting_get_member(g, r->exact ? "path" : "prefix"),
 			     "%s: \"%s\" must be a normalised path: starting with \"/\", without "
@@ -1149,7 +1150,7 @@ lg_config_classify(const struct lg_config *cf, const char *path, size_t len, con
 {
 	for (size_t i = 0; i < cf->nroutes; i++) {
 		const struct lg_route *r = &cf->routes[i];
-		size_t rl = strlen(r->path);
+		size_t rl = r->len;
 
 		if (r->exact ? (rl != len || memcmp(r->path, path, len) != 0)
 		             : (rl > len || memcmp(r->path, path, rl) != 0))

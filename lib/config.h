@@ -15,6 +15,7 @@
 
 struct lg_route {
 	char *path; /* normalised prefix or exact path */
+	size_t len; /* strlen(path), so classifying does not measure it again */
 	bool exact; /* `path = ...` instead of `prefix = ...` */
 	enum lg_class cls;
 	char **methods; /* NULL: every method */
