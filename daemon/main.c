@@ -27,7 +27,8 @@ static struct {
 	int nworkers;
 	struct event_base *base;
 	struct event *sigs[4];
-	struct event *drain_timer, *poll_timer, *wd_timer, *sweep_timer;
+	struct event *drain_timer, *poll_timer, *wd_timer, *sweep_timer, *calendar_timer;
+	int32_t calendar_checked; /* the local day the missing-calendar check last ran */
 	unsigned *last_beats;
 	bool stopping;
 	unsigned reloads;
@@ -70,13 +71,49 @@ notify_status(const char *what)
 	           atomic_load(&lgd_total_conns));
 }
 
+/* Log one missing-calendar sentence as a warning. */
+static void
+say_log(void *arg, int year, const char *text)
+{
+	char esc[1024];
+
+	lgd_warn("calendar missing", "year=%d unknown_year=%s detail=\"%s\"", year,
+	         m.rt->cf->calendar_opts.unknown_year == LG_UNKNOWN_BLOCK ? "block" : "weekly",
+	         lgd_esc(text, esc, sizeof(esc)));
+}
+
+/*
+ * Warn when today or a day in the next 60 days falls in a year with no
+ * national calendar: at start, after each reload (force) and once a day.
+ */
+static void
+check_calendars(bool force)
+{
+	time_t now = time(NULL);
+	int32_t today = lg_day_of(lg_tz_local(m.rt->cf->tz, now));
+
+	if (!force && today == m.calendar_checked)
+		return;
+	m.calendar_checked = today;
+	lgd_calendar_gaps(m.rt->cf, now, say_log, NULL);
+}
+
+/* Hourly: run the missing-calendar check when the local day has changed. */
+static void
+calendar_cb(evutil_socket_t fd, short what, void *arg)
+{
+	check_calendars(false);
+}
+
 /* SIGHUP: load and validate the whole new configuration; swap only if all of it is good. */
 static void
 reload_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct lg_errors errs;
 	struct lgd_runtime *rt;
-	char esc[1024];
+	char esc[1024], err[512];
+	int *fds;
+	size_t nl;
 
 	if (m.stopping)
 		return;
@@ -94,18 +131,34 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	lg_errors_free(&errs);
+	/* New addresses are bound here, before anything is swapped: all or nothing. */
+	nl = rt->cf->nlisten;
+	fds = lg_xcalloc((size_t)m.nworkers * nl + 1, sizeof(int));
+	if (lgd_listeners_bind(m.rt->cf, rt, m.nworkers, fds, err, sizeof(err)) != 0) {
+		lgd_err("reload failed, keeping the running configuration", "error=\"%s\"",
+		        lgd_esc(err, esc, sizeof(esc)));
+		free(fds);
+		lgd_runtime_unref(rt);
+		notify_status("READY=1");
+		return;
+	}
 	for (size_t i = 0; i < rt->cf->warnings.count; i++)
 		lgd_warn("configuration warning", "warning=\"%s\"",
 		         lgd_esc(rt->cf->warnings.msg[i], esc, sizeof(esc)));
 	if (rt->cf->workers != m.rt->cf->workers)
 		lgd_warn("workers changed; takes effect at the next restart", "workers=%d",
 		         rt->cf->workers);
-	for (int i = 0; i < m.nworkers; i++)
-		lgd_worker_post_reload(&m.workers[i], lgd_runtime_ref(rt));
+	for (int i = 0; i < m.nworkers; i++) {
+		int *wfds = lg_xcalloc(nl + 1, sizeof(int));
+		memcpy(wfds, fds + (size_t)i * nl, nl * sizeof(int));
+		lgd_worker_post_reload(&m.workers[i], lgd_runtime_ref(rt), wfds);
+	}
+	free(fds);
 	lgd_runtime_unref(m.rt);
 	m.rt = rt;
 	m.reloads++;
 	lgd_info("configuration reloaded", "file=%s generation=%u", m.conf, rt->generation);
+	check_calendars(true);
 	notify_status("READY=1");
 }
 
@@ -185,6 +238,13 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	lg_students_expire(lgd_students, m.rt->cf->policy, time(NULL), n ? n : 1);
 }
 
+/* Print one missing-calendar sentence for -t. */
+static void
+say_stderr(void *file, int year, const char *text)
+{
+	fprintf(stderr, "%s: %s (warning)\n", (const char *)file, text);
+}
+
 /* -t: check the configuration, certificates and keys; 0 if good. */
 static int
 check_config(const char *conf)
@@ -201,6 +261,7 @@ check_config(const char *conf)
 		return 1;
 	}
 	print_errors(&rt->cf->warnings, " (warning)");
+	lgd_calendar_gaps(rt->cf, time(NULL), say_stderr, (void *)rt->cf->file);
 	fprintf(stderr, "lessongated: %s: configuration is valid\n", conf);
 	lgd_runtime_unref(rt);
 	return 0;
@@ -216,7 +277,7 @@ start_workers(void)
 	if (n <= 0 && (n = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
 		n = 1;
 	for (size_t i = 0; i < m.rt->cf->nlisten; i++)
-		if (lgd_listen_probe(m.rt->cf->listen[i].address) != 0) {
+		if (lgd_listen_probe(&m.rt->listen_sa[i], m.rt->listen_salen[i]) != 0) {
 			lgd_err("cannot listen", "address=%s error=\"%s\"%s",
 			        m.rt->cf->listen[i].address, strerror(errno),
 			        errno == EADDRINUSE
@@ -324,8 +385,16 @@ main(int argc, char **argv)
 		m.wd_timer = event_new(m.base, -1, EV_PERSIST, watchdog_cb, NULL);
 		event_add(m.wd_timer, &tv);
 	}
+	{
+		struct timeval hourly = {3600, 0};
+		m.calendar_timer = event_new(m.base, -1, EV_PERSIST, calendar_cb, NULL);
+		event_add(m.calendar_timer, &hourly);
+	}
 	lgd_info("started", "version=%s config=%s workers=%d pid=%d", LG_VERSION, m.conf,
 	         m.nworkers, (int)getpid());
+	lgd_warn("lesson clocks are kept in memory only",
+	         "store=memory effect=\"a restart gives every student a fresh lesson clock\"");
+	check_calendars(true);
 	notify_status("READY=1");
 	event_base_dispatch(m.base);
 	lgd_info("stopped", "open=%d", atomic_load(&lgd_total_conns));
@@ -344,6 +413,8 @@ out:
 		event_free(m.wd_timer);
 	if (m.sweep_timer)
 		event_free(m.sweep_timer);
+	if (m.calendar_timer)
+		event_free(m.calendar_timer);
 	event_base_free(m.base);
 	free(m.workers);
 	free(m.last_beats);

@@ -2,8 +2,10 @@
 #include "runtime.h"
 
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "tls.h"
@@ -82,10 +84,12 @@ lgd_runtime_load(const char *path, struct lg_errors *errs)
 		lg_errors_add(errs, cf->file, 0, "upstream.address: cannot resolve \"%s\"",
 		              cf->upstream.address);
 	rt->listen_ctx = lg_xcalloc(cf->nlisten + 1, sizeof(SSL_CTX *));
+	rt->listen_sa = lg_xcalloc(cf->nlisten + 1, sizeof(*rt->listen_sa));
+	rt->listen_salen = lg_xcalloc(cf->nlisten + 1, sizeof(*rt->listen_salen));
 	for (size_t i = 0; i < cf->nlisten; i++) {
-		struct sockaddr_storage ss;
-		socklen_t sl;
-		if (lgd_parse_sockaddr(cf->listen[i].address, &ss, &sl, NULL) != 0)
+		/* Resolved here, on the main thread: a worker's loop never waits for DNS. */
+		if (lgd_parse_sockaddr(cf->listen[i].address, &rt->listen_sa[i],
+		                       &rt->listen_salen[i], NULL) != 0)
 			lg_errors_add(errs, cf->file, cf->listen[i].line,
 			              "listen[%zu].address: cannot resolve \"%s\"", i,
 			              cf->listen[i].address);
@@ -128,9 +132,56 @@ lgd_runtime_unref(struct lgd_runtime *rt)
 	for (size_t i = 0; rt->listen_ctx && i < rt->cf->nlisten; i++)
 		lgd_tls_ctx_free(rt->listen_ctx[i]);
 	free(rt->listen_ctx);
+	free(rt->listen_sa);
+	free(rt->listen_salen);
 	lgd_tls_ctx_free(rt->upstream_ctx);
 	lg_gate_free(rt->gate);
 	free(rt->upstream_host);
 	lg_config_free(rt->cf);
 	free(rt);
+}
+
+/* Days ahead in which a year with no national calendar is announced. */
+#define CALENDAR_LOOKAHEAD_DAYS 60
+
+/*
+ * Say (through say) one sentence per year that today or one of the next 60
+ * days falls in and that has no national calendar, with what
+ * calendar.unknown_year will do; returns how many.
+ */
+size_t
+lgd_calendar_gaps(const struct lg_config *cf, int64_t now,
+                  void (*say)(void *arg, int year, const char *text), void *arg)
+{
+	int32_t today = lg_day_of(lg_tz_local(cf->tz, now));
+	int years[4];
+	size_t n =
+	    lg_calendar_missing_years(cf->calendar, today, CALENDAR_LOOKAHEAD_DAYS + 1, years, 4);
+	char day[16], first[16], text[512];
+
+	lg_format_date(today, day);
+	for (size_t i = 0; i < n; i++) {
+		int32_t from = lg_days_from_civil(years[i], 1, 1);
+		const char *effect =
+		    cf->calendar_opts.unknown_year == LG_UNKNOWN_BLOCK
+		        ? "calendar.unknown_year = \"block\" blocks every day of it for each "
+		          "class with blocked_days"
+		        : "calendar.unknown_year = \"weekly\" treats its days as workdays and rest "
+		          "weekdays only: no statutory holiday and no make-up workday is known";
+		lg_format_date(from, first);
+		if (from <= today)
+			snprintf(
+			    text, sizeof(text),
+			    "today (%s) falls in %d, for which no national calendar is loaded: "
+			    "%s; add the State Council's notice for %d to calendar.files",
+			    day, years[i], effect, years[i]);
+		else
+			snprintf(
+			    text, sizeof(text),
+			    "no national calendar is loaded for %d, which begins in %d day(s) "
+			    "(%s): %s; add the State Council's notice for %d to calendar.files",
+			    years[i], from - today, first, effect, years[i]);
+		say(arg, years[i], text);
+	}
+	return n;
 }

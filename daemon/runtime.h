@@ -10,6 +10,7 @@
 #include "gate.h"
 #include "http1.h"
 #include "students.h"
+#include "tz.h"
 
 /*
  * Immutable once built and shared by every worker; each connection holds a
@@ -20,7 +21,9 @@ struct lgd_runtime {
 	atomic_int refs;
 	unsigned generation;
 	struct lg_config *cf;
-	SSL_CTX **listen_ctx; /* per cf->listen[i]; NULL for plain listeners */
+	SSL_CTX **listen_ctx;               /* per cf->listen[i]; NULL for plain listeners */
+	struct sockaddr_storage *listen_sa; /* per cf->listen[i], resolved when loaded */
+	socklen_t *listen_salen;
 	SSL_CTX *upstream_ctx;
 	struct sockaddr_storage upstream_addr;
 	socklen_t upstream_addrlen;
@@ -45,5 +48,13 @@ struct lgd_runtime *lgd_runtime_ref(struct lgd_runtime *);
 void lgd_runtime_unref(struct lgd_runtime *);
 /* Parse "host:port" or "[v6]:port" into a socket address (resolving names); 0 or -1. */
 int lgd_parse_sockaddr(const char *addr, struct sockaddr_storage *ss, socklen_t *len, char **host);
+
+/*
+ * Say (through say) one sentence per year that today or one of the next 60
+ * days falls in and that has no national calendar, with what
+ * calendar.unknown_year will do; returns how many.
+ */
+size_t lgd_calendar_gaps(const struct lg_config *, int64_t now,
+                         void (*say)(void *arg, int year, const char *text), void *arg);
 
 #endif

@@ -18,26 +18,20 @@
 atomic_int lgd_total_conns;
 atomic_int lgd_workers_done;
 
-/* Open a listening socket for a "host:port" address; -1 with errno on failure. */
+/* Open a listening socket on a resolved address; -1 with errno on failure. */
 int
-lgd_listen_socket(const char *address)
+lgd_listen_socket(const struct sockaddr_storage *ss, socklen_t sl)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl;
 	int fd, one = 1;
 
-	if (lgd_parse_sockaddr(address, &ss, &sl, NULL) != 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	if (ss.ss_family == AF_INET6)
+	if (ss->ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 1024) != 0) {
+	if (bind(fd, (const struct sockaddr *)ss, sl) != 0 || listen(fd, 1024) != 0) {
 		int e = errno;
 		close(fd);
 		errno = e;
@@ -47,27 +41,21 @@ lgd_listen_socket(const char *address)
 }
 
 /*
- * Whether nobody listens on address yet. Our own listeners use SO_REUSEPORT,
- * which would let a second lessongated (same user) share the port silently;
- * a bind without it fails if anyone is there. Used once, at start-up.
+ * Whether nobody listens on a resolved address yet. Our own listeners use
+ * SO_REUSEPORT, which would let a second lessongated (same user) share the
+ * port silently; a bind without it fails if anyone is there.
  */
 int
-lgd_listen_probe(const char *address)
+lgd_listen_probe(const struct sockaddr_storage *ss, socklen_t sl)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl;
 	int fd, one = 1, rc;
 
-	if (lgd_parse_sockaddr(address, &ss, &sl, NULL) != 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+	if ((fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ss.ss_family == AF_INET6)
+	if (ss->ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	rc = bind(fd, (struct sockaddr *)&ss, sl);
+	rc = bind(fd, (const struct sockaddr *)ss, sl);
 	if (rc != 0) {
 		int e = errno;
 		close(fd);
@@ -75,6 +63,63 @@ lgd_listen_probe(const char *address)
 		return -1;
 	}
 	close(fd);
+	return 0;
+}
+
+/* Whether cf has a listener on address. */
+static bool
+has_listener(const struct lg_config *cf, const char *address)
+{
+	for (size_t i = 0; cf && i < cf->nlisten; i++)
+		if (strcmp(cf->listen[i].address, address) == 0)
+			return true;
+	return false;
+}
+
+/* Close the sockets of an array that lgd_listeners_bind filled. */
+void
+lgd_listeners_close(int *fds, size_t n)
+{
+	for (size_t i = 0; fds && i < n; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+/*
+ * On the main thread, before a configuration is handed to the workers: open
+ * the listening sockets of rt that `old` does not have, one set per worker
+ * (fds[w * nlisten + i], -1 for an address kept). 0, or -1 with every socket
+ * closed again and the reason in err, so a reload that cannot listen fails
+ * as a whole and says so.
+ */
+int
+lgd_listeners_bind(const struct lg_config *old, const struct lgd_runtime *rt, int nworkers,
+                   int *fds, char *err, size_t errlen)
+{
+	const struct lg_config *cf = rt->cf;
+	size_t n = cf->nlisten;
+
+	for (size_t k = 0; k < (size_t)nworkers * n; k++)
+		fds[k] = -1;
+	for (size_t i = 0; i < n; i++) {
+		if (has_listener(old, cf->listen[i].address))
+			continue;
+		if (lgd_listen_probe(&rt->listen_sa[i], rt->listen_salen[i]) != 0)
+			goto fail;
+		for (int w = 0; w < nworkers; w++)
+			if ((fds[(size_t)w * n + i] =
+			         lgd_listen_socket(&rt->listen_sa[i], rt->listen_salen[i])) < 0)
+				goto fail;
+		continue;
+	fail:
+		snprintf(err, errlen, "%s:%d: listen[%zu].address: cannot listen on %s: %s%s",
+		         cf->file, cf->listen[i].line, i, cf->listen[i].address, strerror(errno),
+		         errno == EADDRINUSE ? " (another process listens there)" : "");
+		lgd_listeners_close(fds, (size_t)nworkers * n);
+		return -1;
+	}
 	return 0;
 }
 
@@ -107,9 +152,13 @@ listener_free(struct lgd_worker *w, struct lgd_listener *l)
 	free(l);
 }
 
-/* Make the listener set match rt: keep sockets whose address stays, bind new ones. */
+/*
+ * Make the listener set match rt: keep sockets whose address stays, adopt the
+ * sockets the main thread bound for new ones (fds, may be NULL), and bind what
+ * is still missing from rt's resolved addresses (no name lookup here).
+ */
 static int
-sync_listeners(struct lgd_worker *w, struct lgd_runtime *rt)
+sync_listeners(struct lgd_worker *w, struct lgd_runtime *rt, int *fds)
 {
 	struct lgd_listener *l, *next;
 	const struct lg_config *cf = rt->cf;
@@ -135,7 +184,10 @@ sync_listeners(struct lgd_worker *w, struct lgd_runtime *rt)
 		int fd;
 		if (kept[i])
 			continue;
-		if ((fd = lgd_listen_socket(cf->listen[i].address)) < 0) {
+		if (fds && fds[i] >= 0) {
+			fd = fds[i];
+			fds[i] = -1;
+		} else if ((fd = lgd_listen_socket(&rt->listen_sa[i], rt->listen_salen[i])) < 0) {
 			lgd_err("cannot listen", "worker=%d address=%s error=\"%s\"", w->id,
 			        cf->listen[i].address, strerror(errno));
 			rc = -1;
@@ -193,6 +245,7 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct lgd_worker *w = arg;
 	struct lgd_runtime *rt;
+	int *fds;
 	char buf[64];
 	bool drain, stop;
 
@@ -201,6 +254,8 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_lock(&w->mbox_lock);
 	rt = w->mbox_rt;
 	w->mbox_rt = NULL;
+	fds = w->mbox_fds;
+	w->mbox_fds = NULL;
 	drain = w->mbox_drain;
 	stop = w->mbox_stop;
 	pthread_mutex_unlock(&w->mbox_lock);
@@ -208,14 +263,17 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 		bool same_upstream =
 		    strcmp(rt->cf->upstream.address, w->rt->cf->upstream.address) == 0 &&
 		    rt->cf->upstream.tls == w->rt->cf->upstream.tls;
-		sync_listeners(w, rt);
+		sync_listeners(w, rt, fds);
 		lgd_runtime_unref(w->rt);
 		w->rt = rt;
 		if (!same_upstream || rt->cf->upstream.tls)
 			lgd_pool_flush(w);
-	} else if (rt) {
-		lgd_runtime_unref(rt);
 	}
+	if (rt && fds)
+		lgd_listeners_close(fds, rt->cf->nlisten);
+	free(fds);
+	if (rt && w->rt != rt)
+		lgd_runtime_unref(rt);
 	if (drain)
 		worker_drain(w);
 	if (stop) {
@@ -294,7 +352,7 @@ lgd_worker_init(struct lgd_worker *w, int id, struct lgd_runtime *rt)
 	event_add(w->tick, &tv);
 	w->scratch_len = (size_t)rt->cf->limits.max_header_bytes + 16384;
 	w->scratch = lg_xcalloc(1, w->scratch_len);
-	return sync_listeners(w, rt);
+	return sync_listeners(w, rt, NULL);
 }
 
 /* The worker thread: run the loop until drained or stopped. */
@@ -323,13 +381,20 @@ wake(struct lgd_worker *w)
 	(void)!write(w->wake[1], "", 1);
 }
 
-/* From the main thread: hand over a new runtime (the worker takes the reference). */
+/*
+ * From the main thread: hand over a new runtime and the listening sockets
+ * bound for it (the worker takes both; fds may be NULL).
+ */
 void
-lgd_worker_post_reload(struct lgd_worker *w, struct lgd_runtime *rt)
+lgd_worker_post_reload(struct lgd_worker *w, struct lgd_runtime *rt, int *fds)
 {
 	pthread_mutex_lock(&w->mbox_lock);
+	if (w->mbox_rt && w->mbox_fds)
+		lgd_listeners_close(w->mbox_fds, w->mbox_rt->cf->nlisten);
+	free(w->mbox_fds);
 	lgd_runtime_unref(w->mbox_rt);
 	w->mbox_rt = rt;
+	w->mbox_fds = fds;
 	pthread_mutex_unlock(&w->mbox_lock);
 	wake(w);
 }
@@ -375,6 +440,9 @@ lgd_worker_join(struct lgd_worker *w)
 	}
 	if (w->tick)
 		event_free(w->tick);
+	if (w->mbox_rt && w->mbox_fds)
+		lgd_listeners_close(w->mbox_fds, w->mbox_rt->cf->nlisten);
+	free(w->mbox_fds);
 	lgd_runtime_unref(w->mbox_rt);
 	lgd_runtime_unref(w->rt);
 	event_base_free(w->base);

@@ -41,6 +41,7 @@ struct lgd_worker {
 	struct event *wake_ev;
 	pthread_mutex_t mbox_lock;
 	struct lgd_runtime *mbox_rt;
+	int *mbox_fds; /* listening sockets bound for mbox_rt by the main thread, or NULL */
 	bool mbox_drain, mbox_stop;
 	struct event *tick;
 	atomic_uint heartbeat;
@@ -64,18 +65,29 @@ extern atomic_int lgd_workers_done;
 int lgd_worker_init(struct lgd_worker *w, int id, struct lgd_runtime *rt);
 /* Run the worker's loop in a new thread. */
 int lgd_worker_start(struct lgd_worker *w);
-/* From the main thread: hand over a new runtime (the worker takes the reference). */
-void lgd_worker_post_reload(struct lgd_worker *w, struct lgd_runtime *rt);
+/*
+ * From the main thread: hand over a new runtime and the listening sockets
+ * bound for it by lgd_listeners_bind (the worker takes both; fds may be NULL).
+ */
+void lgd_worker_post_reload(struct lgd_worker *w, struct lgd_runtime *rt, int *fds);
 /* From the main thread: stop accepting and finish in-flight requests. */
 void lgd_worker_post_drain(struct lgd_worker *w);
 /* From the main thread: close everything now and leave the loop. */
 void lgd_worker_post_stop(struct lgd_worker *w);
 /* Wait for the thread and free the worker. */
 void lgd_worker_join(struct lgd_worker *w);
-/* Open a listening socket for a "host:port" address; -1 with errno on failure. */
-int lgd_listen_socket(const char *address);
-/* 0 if nobody listens on address yet (start-up check against a second instance). */
-int lgd_listen_probe(const char *address);
+/* Open a listening socket on a resolved address; -1 with errno on failure. */
+int lgd_listen_socket(const struct sockaddr_storage *, socklen_t);
+/* 0 if nobody listens on a resolved address yet (a second instance, another program). */
+int lgd_listen_probe(const struct sockaddr_storage *, socklen_t);
+/*
+ * Main thread: bind the listeners rt has and `old` has not, for each worker
+ * (fds[w * nlisten + i], -1 where kept); -1 with all closed and err set.
+ */
+int lgd_listeners_bind(const struct lg_config *old, const struct lgd_runtime *rt, int nworkers,
+                       int *fds, char *err, size_t errlen);
+/* Close the sockets of an array lgd_listeners_bind filled (-1 entries skipped). */
+void lgd_listeners_close(int *fds, size_t n);
 /* At the connection limit: stop accepting (clients wait in the backlog) until below it. */
 void lgd_worker_pause_accept(struct lgd_worker *w);
 /* Called by connections: the worker may be done draining. */

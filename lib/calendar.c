@@ -887,6 +887,24 @@ lg_calendar_has_year(const struct lg_calendar *cal, int year)
 	return false;
 }
 
+/* Years without a national calendar among the days from..from+ndays-1, ascending. */
+size_t
+lg_calendar_missing_years(const struct lg_calendar *cal, int32_t from, int ndays, int *years,
+                          size_t max)
+{
+	size_t n = 0;
+	int y, m, d, last;
+
+	if (ndays <= 0)
+		return 0;
+	lg_civil_from_days(from, &y, &m, &d);
+	lg_civil_from_days(from + ndays - 1, &last, &m, &d);
+	for (; y <= last && n < max; y++)
+		if (!lg_calendar_has_year(cal, y))
+			years[n++] = y;
+	return n;
+}
+
 /* The source of the national calendar for the year. */
 const char *
 lg_calendar_source(const struct lg_calendar *cal, int year)

@@ -3,6 +3,7 @@
 #define LG_CALENDAR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util.h"
@@ -80,6 +81,12 @@ int32_t lg_calendar_next_open(const struct lg_calendar *, int32_t day, uint32_t 
 
 /* Whether a national calendar is loaded for year y. */
 bool lg_calendar_has_year(const struct lg_calendar *, int year);
+/*
+ * The years with no national calendar among the ndays days from `from`
+ * (days since 1970-01-01), ascending; at most max are written to years.
+ */
+size_t lg_calendar_missing_years(const struct lg_calendar *, int32_t from, int ndays, int *years,
+                                 size_t max);
 /* The official notice URL given for year y, or NULL. */
 const char *lg_calendar_source(const struct lg_calendar *, int year);
 

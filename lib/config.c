@@ -646,13 +646,17 @@ load_identity(struct cctx *c, const config_setting_t *root, struct lg_config *cf
 	}
 }
 
-/* state = { store; dir; redis = {...}; } */
+/*
+ * state = { store; dir; redis = {...}; }. Only "memory" is implemented: a
+ * setting that would do nothing ("local", "redis", dir, redis = {...}) is an
+ * error naming the key, never silently ignored.
+ */
 static void
 load_state(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 {
 	static const char *const keys[] = {"store", "dir", "redis", NULL};
 	static const char *const rkeys[] = {"address", "timeout", "on_failure", NULL};
-	static const char *const stores[] = {"local", "redis", NULL};
+	static const char *const stores[] = {"memory", "local", "redis", NULL};
 	static const char *const failures[] = {"closed", "open", NULL};
 	config_setting_t *g = get_group(c, root, "", "state", false), *r;
 	struct lg_state_conf *st = &cf->state;
@@ -661,9 +665,19 @@ load_state(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 	st->redis_timeout_ms = 200;
 	if (g != NULL) {
 		check_keys(c, g, "state", keys);
-		get_enum(c, g, "state", "store", stores, &store);
-		get_str(c, g, "state", "dir", false, &st->dir);
-		if ((r = get_group(c, g, "state", "redis", store == 1)) != NULL) {
+		if (get_enum(c, g, "state", "store", stores, &store) > 0 && store != 0)
+			CERR(c, config_setting_get_member(g, "store"),
+			     "state.store: \"%s\" is not implemented in this version (students' "
+			     "clocks would silently stay in this process); use \"memory\"",
+			     stores[store]);
+		if (get_str(c, g, "state", "dir", false, &st->dir) > 0)
+			CERR(c, config_setting_get_member(g, "dir"),
+			     "state.dir: not implemented in this version (the \"memory\" store "
+			     "keeps nothing on disk); remove it");
+		if ((r = get_group(c, g, "state", "redis", false)) != NULL) {
+			CERR(c, r,
+			     "state.redis: not implemented in this version (no Redis store yet); "
+			     "remove it");
 			check_keys(c, r, "state.redis", rkeys);
 			if (get_str(c, r, "state.redis", "address", true, &st->redis_address) > 0 &&
 			    !valid_address(st->redis_address))
@@ -679,7 +693,11 @@ load_state(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 	st->redis_on_failure = lg_strdup(failures[fail]);
 }
 
-/* audit = { dir; signing_key; pseudonym_key; listen = {...}; } */
+/*
+ * audit = { dir; signing_key; pseudonym_key; listen = {...}; }. The
+ * regulators' audit log is not implemented yet: the section is an error (its
+ * keys are still checked), so no operator believes records are kept.
+ */
 static void
 load_audit(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 {
@@ -690,6 +708,9 @@ load_audit(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 
 	if (g == NULL)
 		return;
+	CERR(c, g,
+	     "audit: the regulators' audit log is not implemented in this version (lesson "
+	     "events go to the log); remove this section");
 	check_keys(c, g, "audit", keys);
 	get_str(c, g, "audit", "dir", false, &a->dir);
 	if (get_str(c, g, "audit", "signing_key", false, &v) > 0)

@@ -94,7 +94,7 @@ struct lg_identity_conf {
 };
 
 struct lg_state_conf {
-	char *store; /* "local" or "redis" */
+	char *store; /* "memory" (the only one implemented; "local", "redis" are errors) */
 	char *dir;
 	char *redis_address;
 	int64_t redis_timeout_ms;

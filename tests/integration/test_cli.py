@@ -88,3 +88,67 @@ def test_bad_config_at_start_exits_nonzero(env):
     check(rc != 0, "lessongated started with an invalid config (exit 0)")
     check("%s:1:" % p in out, "no %s:1: in %r" % (p, out[:500]))
     check(time.monotonic() - t0 < 5, "took too long to refuse the config")
+
+
+def faketime_env(day):
+    """Run a command with libfaketime's clock at noon (Shanghai) of day (YYYY-MM-DD)."""
+    import glob
+    from harness import Skip
+    for pat in ("/usr/lib/*/faketime/libfaketimeMT.so.1", "/usr/lib/*/faketime/libfaketime.so.1"):
+        found = sorted(glob.glob(pat))
+        if found:
+            e = dict(os.environ)
+            e.update({"LD_PRELOAD": found[0], "FAKETIME": "@%s 12:00:00" % day,
+                      "TZ": "Asia/Shanghai"})
+            return e
+    raise Skip("libfaketime is not installed (apt-get install faketime)")
+
+
+def run_at(env, day, *args):
+    r = subprocess.run([env.binary] + list(args), capture_output=True, timeout=10,
+                       stdin=subprocess.DEVNULL, env=faketime_env(day))
+    return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
+
+
+def test_check_settings_not_implemented_are_errors(env):
+    """Settings that would do nothing yet (Redis, a state dir, the audit log) are errors, not ignored."""
+    base = good_config(env)
+    cases = [
+        ('state = { store = "redis"; redis = { address = "127.0.0.1:6379"; }; };', "state.store"),
+        ('state = { store = "local"; };', "state.store"),
+        ('state = { store = "memory"; dir = "/var/lib/lessongate/state"; };', "state.dir"),
+        ('audit = { dir = "/var/lib/lessongate/audit"; };', "audit"),
+    ]
+    for i, (line, key) in enumerate(cases):
+        text = base + line + "\n"
+        p = write(env, "unimplemented-%d.conf" % i, text)
+        rc, out = run(env, "-t", "-c", p)
+        check(rc == 1, "-t accepted %r (exit %d): %s" % (line, rc, out))
+        n = text.count("\n")
+        check(("%s:%d: %s" % (p, n, key)) in out and "not implemented" in out,
+              "-t did not name %s:%d: %s ... not implemented: %r" % (p, n, key, out[:600]))
+        rc, out = run(env, "-c", p, timeout=10)
+        check(rc != 0, "lessongated started with %r" % line)
+    p = write(env, "memory.conf", base + 'state = { store = "memory"; };\n')
+    rc, out = run(env, "-t", "-c", p)
+    check(rc == 0, "-t refused the memory store: %s" % out)
+
+
+def test_check_warns_of_a_year_without_calendar(env):
+    """-t says loudly when a day of the next 60 falls in a year with no national calendar."""
+    p = write(env, "calendar-gap.conf", good_config(env))  # cn-2025 and cn-2026 loaded
+    rc, out = run_at(env, "2026-12-15", "-t", "-c", p)
+    check(rc == 0, "-t exited %d: %s" % (rc, out))
+    check("no national calendar is loaded for 2027, which begins in 17 day(s) (2027-01-01)" in out,
+          "-t did not warn about 2027 on 2026-12-15: %r" % out)
+    check('unknown_year = "weekly"' in out and "(warning)" in out,
+          "the warning does not say what unknown_year does: %r" % out)
+    rc, out = run_at(env, "2027-03-01", "-t", "-c", p)
+    check("today (2027-03-01) falls in 2027" in out, "no warning inside 2027 itself: %r" % out)
+    rc, out = run_at(env, "2026-06-01", "-t", "-c", p)
+    check(rc == 0 and "no national calendar" not in out and "falls in" not in out,
+          "-t warned although 2026-06-01..07-31 are all covered: %r" % out)
+    text = good_config(env).replace("calendar = {", 'calendar = { unknown_year = "block"; ')
+    p = write(env, "calendar-gap-block.conf", text)
+    rc, out = run_at(env, "2026-12-15", "-t", "-c", p)
+    check('unknown_year = "block" blocks every day' in out, "block not explained: %r" % out)

@@ -1,5 +1,6 @@
 """Daemon life: SIGHUP reload under load, bad reloads, SIGTERM drain, workers, connection limits."""
 
+import os
 import socket
 import threading
 import time
@@ -307,3 +308,70 @@ def test_systemd_watchdog_pings(env):
 
 test_systemd_notify_ready_reloading_stopping.timeout = 20
 test_systemd_watchdog_pings.timeout = 15
+
+
+def log_since(d, offset):
+    """What the daemon logged after byte offset of its log."""
+    d.log.flush()
+    with open(d.logpath, "rb") as f:
+        f.seek(offset)
+        return f.read().decode("utf-8", "replace")
+
+
+def log_size(d):
+    d.log.flush()
+    return os.path.getsize(d.logpath)
+
+
+def test_reload_that_cannot_listen_fails_and_says_so(env):
+    """A reload adding an address someone else holds fails as a whole, and says so."""
+    a, b = env.origin("A"), env.origin("B")
+    with env.daemon(upstream={"address": "127.0.0.1:%d" % a.port}) as d:
+        blocker = socket.socket()
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        taken = blocker.getsockname()[1]
+        new = make_config([{"address": "127.0.0.1:%d" % d.port}, {"address": "127.0.0.1:%d" % taken}],
+                          {"address": "127.0.0.1:%d" % b.port})
+        mark = log_size(d)
+        d.rewrite(new)
+        d.hup()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and "reload failed" not in log_since(d, mark):
+            time.sleep(0.05)
+        out = log_since(d, mark)
+        blocker.close()
+        check("reload failed" in out and "127.0.0.1:%d" % taken in out and "listen[1].address" in out,
+              "the failed bind was not reported as a failed reload naming listen[1]: %r" % out)
+        check("configuration reloaded" not in out, "a reload that could not listen claimed success: %r" % out)
+        check(get(d.port).body == b"hello from A\n", "the failed reload still applied the new upstream")
+        # Once the address is free, the same file reloads and the new listener serves.
+        mark = log_size(d)
+        d.hup()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and "configuration reloaded" not in log_since(d, mark):
+            time.sleep(0.05)
+        check("configuration reloaded" in log_since(d, mark), "the retry did not reload: %r" % log_since(d, mark))
+        time.sleep(0.2)
+        check(get(taken).body == b"hello from B\n", "the new listener does not serve the new config")
+        check(get(d.port).body == b"hello from B\n", "the kept listener does not serve the new config")
+
+
+def test_start_and_reload_warn_of_a_year_without_calendar(env):
+    """At start and at every reload, a year in the next 60 days with no calendar is logged."""
+    import glob
+    libs = sorted(glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1"))
+    if not libs:
+        from harness import Skip
+        raise Skip("libfaketime is not installed")
+    fake = {"LD_PRELOAD": libs[0], "FAKETIME": "@2026-12-20 10:00:00", "TZ": "Asia/Shanghai"}
+    with env.daemon(env_extra=fake) as d:
+        out = log_since(d, 0)
+        check("calendar missing" in out and "year=2027" in out and "unknown_year=weekly" in out,
+              "no missing-calendar warning at start on 2026-12-20: %r" % out[-1500:])
+        mark = log_size(d)
+        d.hup()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and "year=2027" not in log_since(d, mark):
+            time.sleep(0.05)
+        check("calendar missing" in log_since(d, mark), "no warning after a reload: %r" % log_since(d, mark))

@@ -577,6 +577,38 @@ test_years_sources_names(void **state)
 	lg_calendar_free(cal);
 }
 
+/* The years within a window that have no national calendar, for the start-up warning. */
+static void
+test_missing_years(void **state)
+{
+	struct lg_calendar *cal = shipped(LG_UNKNOWN_WEEKLY, 0);
+	int years[4] = {0};
+
+	(void)state;
+	/* 2026-11-29 + 60 days reaches 2027-01-27: 2027 has no notice. */
+	assert_int_equal(
+	    lg_calendar_missing_years(cal, lg_days_from_civil(2026, 11, 29), 60, years, 4), 1);
+	assert_int_equal(years[0], 2027);
+	/* Inside a loaded year, and up to its last day: nothing missing. */
+	assert_int_equal(
+	    lg_calendar_missing_years(cal, lg_days_from_civil(2025, 3, 1), 60, years, 4), 0);
+	assert_int_equal(
+	    lg_calendar_missing_years(cal, lg_days_from_civil(2026, 11, 2), 60, years, 4), 0);
+	/* One day more reaches 2027-01-01. */
+	assert_int_equal(
+	    lg_calendar_missing_years(cal, lg_days_from_civil(2026, 11, 3), 60, years, 4), 1);
+	/* Before the first file, across two missing years; max bounds what is written. */
+	assert_int_equal(
+	    lg_calendar_missing_years(cal, lg_days_from_civil(2022, 12, 1), 400, years, 4), 2);
+	assert_int_equal(years[0], 2022);
+	assert_int_equal(years[1], 2023);
+	assert_int_equal(
+	    lg_calendar_missing_years(cal, lg_days_from_civil(2022, 12, 1), 400, years, 1), 1);
+	assert_int_equal(
+	    lg_calendar_missing_years(cal, lg_days_from_civil(2022, 12, 1), 0, years, 4), 0);
+	lg_calendar_free(cal);
+}
+
 /* Before finish, or with no file at all, every year is unknown. */
 static void
 test_empty_calendar(void **state)
@@ -989,6 +1021,7 @@ main(void)
 	    cmocka_unit_test(test_error_second_national),
 	    cmocka_unit_test(test_error_overlap_across_files),
 	    cmocka_unit_test(test_error_keeps_going),
+	    cmocka_unit_test(test_missing_years),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
