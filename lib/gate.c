@@ -1,4 +1,5 @@
-/* The gate: from a parsed request to a verdict (who, which class, allowed or not). */
+/* The gate: from a parsed request to a verdict (who, which class, allowed or not, what to strip).
+ */
 #include "gate.h"
 
 #include <ctype.h>
@@ -15,7 +16,9 @@ struct lg_gate {
 	struct lg_cidr_set *trusted;
 	char **sources;
 	size_t nsources;
-	size_t *strip_len; /* strlen of each upstream.strip_request_headers name */
+	size_t *strip_len;   /* strlen of each upstream.strip_request_headers name */
+	size_t forward_len;  /* strlen(identity.forward_header) */
+	size_t identity_len; /* strlen(identity.header.name), 0 without one */
 };
 
 static const char *const default_sources[] = {"header:Authorization", "cookie:lg_token",
@@ -60,6 +63,8 @@ lg_gate_new(const struct lg_config *cf, struct lg_errors *errs)
 				lg_errors_add(errs, cf->file, 0,
 				              "identity.header.trusted_peers: %s", err);
 	}
+	g->forward_len = strlen(cf->identity.forward_header);
+	g->identity_len = id->header_enabled ? strlen(id->header_name) : 0;
 	g->strip_len = lg_xcalloc(cf->upstream.nstrip_request_headers + 1, sizeof(size_t));
 	for (size_t i = 0; i < cf->upstream.nstrip_request_headers; i++)
 		g->strip_len[i] = strlen(cf->upstream.strip_request_headers[i]);
@@ -319,10 +324,10 @@ lg_gate_strips(const struct lg_gate *g, const struct lg_gate_verdict *v,
 {
 	const struct lg_config *cf = g->cf;
 
-	if (alike(h, cf->identity.forward_header, strlen(cf->identity.forward_header), true))
+	if (alike(h, cf->identity.forward_header, g->forward_len, true))
 		return true;
-	if (cf->identity.header_enabled &&
-	    alike(h, cf->identity.header_name, strlen(cf->identity.header_name), !v->trusted_peer))
+	if (g->identity_len > 0 &&
+	    alike(h, cf->identity.header_name, g->identity_len, !v->trusted_peer))
 		return true;
 	for (size_t i = 0; i < cf->upstream.nstrip_request_headers; i++)
 		if (h->name_len == g->strip_len[i] &&
@@ -564,6 +569,17 @@ simple_body(const struct lg_gate_verdict *v, struct lg_buf *body)
 	LG_BUF_LIT(body, "}\n");
 }
 
+/* The RFC 6750 error of a 401: none without a token, invalid_request for several (§3.1). */
+static const char *
+bearer_error(const char *reason)
+{
+	if (strcmp(reason, LG_GATE_AMBIGUOUS) == 0)
+		return ", error=\"invalid_request\"";
+	if (strcmp(reason, "missing token") == 0 || strcmp(reason, "no identity") == 0)
+		return "";
+	return ", error=\"invalid_token\"";
+}
+
 /* A whole refusal response. */
 void
 lg_gate_refusal(const struct lg_gate *g, const struct lg_gate_verdict *v, int64_t now,
@@ -600,14 +616,9 @@ lg_gate_refusal(const struct lg_gate *g, const struct lg_gate_verdict *v, int64_
 	}
 	if (v->status == 451)
 		lg_buf_printf(out, "Link: <%s>; rel=\"blocked-by\"\r\n", g->cf->regulation_url);
-	if (v->status ==
-	    401) /* RFC 6750 §3.1: several ways of sending a token is invalid_request */
-		lg_buf_printf(
-		    out, "WWW-Authenticate: Bearer realm=\"lessongate\"%s\r\n",
-		    strcmp(v->reason, LG_GATE_AMBIGUOUS) == 0 ? ", error=\"invalid_request\""
-		    : strcmp(v->reason, "missing token") && strcmp(v->reason, "no identity")
-		        ? ", error=\"invalid_token\""
-		        : "");
+	if (v->status == 401)
+		lg_buf_printf(out, "WWW-Authenticate: Bearer realm=\"lessongate\"%s\r\n",
+		              bearer_error(v->reason));
 	if (v->status == 405)
 		LG_BUF_LIT(out, "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n");
 	if (!keep_alive)

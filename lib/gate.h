@@ -1,4 +1,5 @@
-/* The gate: from a parsed request to a verdict (who, which class, allowed or not). */
+/* The gate: from a parsed request to a verdict (who, which class, allowed or not, what to strip).
+ */
 #ifndef LG_GATE_H
 #define LG_GATE_H
 
