@@ -1,5 +1,4 @@
-/* The gate: from a parsed request to a verdict (who, which class, allowed or not, what to strip).
- */
+/* The gate: from a parsed request to a verdict (who, which class, allowed, what to strip). */
 #include "gate.h"
 
 #include <ctype.h>
