@@ -621,6 +621,41 @@ test_forward_header_stripped(void **state)
 	assert_false(strips(&p, &v, 3, "Lessongate-Students"));
 }
 
+/* identity.forward_header may be the trusted header's own name: the client's copy always goes
+ * (lessongate sets the verified value itself), and it still identifies from trusted peers. */
+static void
+test_forward_header_is_identity_header(void **state)
+{
+	struct lg_config *c;
+	struct lg_errors errs;
+	struct lg_gate *g;
+	struct parsed p;
+	struct lg_gate_verdict v;
+	char text[1024];
+
+	(void)state;
+	snprintf(text, sizeof(text),
+	         "identity = { forward_header = \"x-student-id\";\n header = { name = "
+	         "\"X-Student-Id\"; trusted_peers = [\"127.0.0.1/32\"]; }; };\n"
+	         "routes = ( { prefix = \"/live/\"; class = \"subject\"; } );\n"
+	         "calendar = { files = [\"%s/conf/calendar/cn-2026.conf\"]; };\n",
+	         LG_SOURCE_ROOT);
+	lg_errors_init(&errs);
+	c = lg_config_load_string(text, "fwd.conf", dir, &errs);
+	assert_non_null(c);
+	g = lg_gate_new(c, &errs);
+	assert_non_null(g);
+	parse(&p, "127.0.0.1", "GET /live/x HTTP/1.1\r\nHost: a\r\nX-Student-Id: hdr-9\r\n\r\n");
+	lg_gate_check(g, students, &p.gr, at(2026, 9, 21, 9, 0, 0), p.target, sizeof(p.target),
+	              &sink, &v);
+	assert_int_equal(v.action, LG_GATE_ALLOW);
+	assert_string_equal(v.id.student, "hdr-9");
+	assert_true(lg_gate_strips(g, &v, &p.h[1]));
+	lg_gate_free(g);
+	lg_config_free(c);
+	lg_errors_free(&errs);
+}
+
 /* The rewrite and method-override fields are stripped by default; the list is configurable. */
 static void
 test_rewrite_headers_stripped(void **state)
@@ -838,6 +873,7 @@ main(void)
 	    cmocka_unit_test(test_credential_in_connection),
 	    cmocka_unit_test(test_forward_header_stripped),
 	    cmocka_unit_test(test_rewrite_headers_stripped),
+	    cmocka_unit_test(test_forward_header_is_identity_header),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
