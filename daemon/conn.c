@@ -90,7 +90,7 @@ lgd_conn_close(struct lgd_conn *c, const char *reason)
 	lgd_worker_check_drained(w);
 }
 
-/* Drop the upstream half: a parked idle connection goes back to the pool, others close. */
+/* Drop the upstream half: a clean one (parked) goes back to the pool, others close. */
 void
 lgd_conn_release_upstream(struct lgd_conn *c)
 {
@@ -393,7 +393,7 @@ up_read_cb(struct bufferevent *bev, void *arg)
 	else if (c->state == LGD_CONN_PROXY || c->state == LGD_CONN_CONNECT)
 		lgd_proxy_response(c);
 	else {
-		c->parked = false; /* a parked connection must stay silent */
+		c->parked = false; /* an upstream between two exchanges must stay silent */
 		lgd_conn_release_upstream(c);
 	}
 	lgd_conn_flush(c);

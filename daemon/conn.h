@@ -117,8 +117,8 @@ struct lgd_conn {
 	bool dechunk; /* HTTP/1.0 client: forward the payload of a chunked response */
 	bool res_chunked;
 	bool ending;       /* end the streamed response at the next chunk boundary */
-	bool reused;       /* upstream came from the pool or was parked here */
-	bool parked;       /* upc is idle between two requests of this client */
+	bool reused;       /* upstream came from the pool */
+	bool parked;       /* upc is clean: releasing it returns it to the pool */
 	bool lingering;    /* CLOSING: output flushed, waiting for the client's EOF */
 	bool body_timeout; /* the client's read timeout is set (request body) */
 	struct lgd_chunk_track ct;

@@ -227,12 +227,7 @@ handle_request(struct lgd_conn *c, const struct lg_http_request *req, size_t hea
 		return;
 	if (!body_prevalidate(c, req, head_len))
 		return;
-	if (c->upc && c->parked) {
-		/* The connection that served this client's last request. */
-		u = c->upc;
-		c->parked = false;
-		c->reused = true;
-	} else if ((u = lgd_pool_get(c->w, rt)) != NULL) {
+	if ((u = lgd_pool_get(c->w, rt)) != NULL) {
 		c->reused = true;
 		lgd_conn_attach_upstream(c, u);
 	} else if ((u = lgd_upstream_connect(c->w, rt)) == NULL) {
@@ -415,7 +410,7 @@ void
 lgd_proxy_upstream_event(struct lgd_conn *c, short what)
 {
 	if (c->state == LGD_CONN_IDLE || c->state == LGD_CONN_HEAD || c->up.st == LGD_HALF_DONE) {
-		/* A parked connection closed or timed out: just forget it. */
+		/* A finished exchange's connection closed or timed out: just forget it. */
 		c->parked = false;
 		lgd_conn_release_upstream(c);
 		return;
@@ -474,7 +469,10 @@ finish_ending(struct lgd_conn *c)
 	lgd_proxy_response_done(c);
 }
 
-/* The response is complete: pool the upstream, then read the next request or close. */
+/*
+ * The response is complete: a clean upstream connection goes back to the pool
+ * (an idle client never holds one), then read the next request or close.
+ */
 void
 lgd_proxy_response_done(struct lgd_conn *c)
 {
@@ -486,14 +484,8 @@ lgd_proxy_response_done(struct lgd_conn *c)
 	if (c->deadline)
 		evtimer_del(c->deadline);
 	lgd_lesson_finish(c);
-	/* Keep a clean upstream connection for this client's next request. */
 	c->parked = reuse;
-	if (!reuse || c->close_after || c->w->draining)
-		lgd_conn_release_upstream(c);
-	else if (c->up.paused) {
-		c->up.paused = false;
-		lgd_conn_update_read(c, &c->up);
-	}
+	lgd_conn_release_upstream(c);
 	if (c->close_after || c->down.st != LGD_HALF_DONE || c->w->draining ||
 	    c->rt->cf->timeouts.keepalive_ms == 0) {
 		lgd_conn_closing(c, "response complete");

@@ -188,7 +188,7 @@ start_stream(struct lgd_conn *c, const struct lg_identity *id, bool head_only, s
 	c->close_after = true;
 	c->down.st = c->up.st = LGD_HALF_DONE;
 	lgd_conn_timer(c, 0);
-	lgd_conn_release_upstream(c); /* a parked one goes back to the pool */
+	lgd_conn_release_upstream(c); /* a clean one goes back to the pool */
 	lgd_conn_set_state(c, LGD_CONN_EVENTS);
 	c->sse = lg_xcalloc(1, sizeof(*c->sse));
 	c->sse->id = *id;
