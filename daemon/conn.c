@@ -499,7 +499,7 @@ lgd_conn_accept(struct lgd_worker *w, size_t li, int fd, struct sockaddr *sa, so
 	int one = 1;
 	int open = atomic_fetch_add_explicit(&lgd_total_conns, 1, memory_order_relaxed) + 1;
 
-	if (open > rt->cf->limits.max_connections) {
+	if (open > atomic_load(&lgd_max_conns)) {
 		/* Another worker took the last slot at the same moment. */
 		atomic_fetch_sub_explicit(&lgd_total_conns, 1, memory_order_relaxed);
 		lgd_worker_pause_accept(w);
@@ -511,7 +511,7 @@ lgd_conn_accept(struct lgd_worker *w, size_t li, int fd, struct sockaddr *sa, so
 		close(fd);
 		return;
 	}
-	if (open == rt->cf->limits.max_connections)
+	if (open == atomic_load(&lgd_max_conns))
 		lgd_worker_pause_accept(w);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c = lg_xcalloc(1, sizeof(*c));

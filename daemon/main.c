@@ -31,6 +31,7 @@ static struct {
 	unsigned *last_beats;
 	bool stopping;
 	unsigned reloads;
+	long long nofile; /* the descriptor limit (soft, raised to the hard one at start) */
 } m;
 
 /* How to call us. */
@@ -100,6 +101,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	if (rt->cf->workers != m.rt->cf->workers)
 		lgd_warn("workers changed; takes effect at the next restart", "workers=%d",
 		         rt->cf->workers);
+	lgd_size_connections(rt->cf, m.nworkers, m.nofile);
 	for (int i = 0; i < m.nworkers; i++)
 		lgd_worker_post_reload(&m.workers[i], lgd_runtime_ref(rt));
 	lgd_runtime_unref(m.rt);
@@ -226,6 +228,7 @@ start_workers(void)
 			return -1;
 		}
 	m.nworkers = (int)n;
+	lgd_size_connections(m.rt->cf, m.nworkers, m.nofile);
 	m.workers = lg_xcalloc((size_t)n, sizeof(*m.workers));
 	m.last_beats = lg_xcalloc((size_t)n, sizeof(unsigned));
 	for (int i = 0; i < m.nworkers; i++)
@@ -298,6 +301,7 @@ main(int argc, char **argv)
 		         lgd_esc(m.rt->cf->warnings.msg[i], esc, sizeof(esc)));
 	}
 	signal(SIGPIPE, SIG_IGN);
+	m.nofile = lgd_raise_nofile();
 	evthread_use_pthreads();
 	m.base = event_base_new();
 	lgd_students = lg_students_new(STUDENTS_EXPECTED, STUDENTS_SHARDS);
@@ -324,8 +328,9 @@ main(int argc, char **argv)
 		m.wd_timer = event_new(m.base, -1, EV_PERSIST, watchdog_cb, NULL);
 		event_add(m.wd_timer, &tv);
 	}
-	lgd_info("started", "version=%s config=%s workers=%d pid=%d", LG_VERSION, m.conf,
-	         m.nworkers, (int)getpid());
+	lgd_info("started", "version=%s config=%s workers=%d pid=%d nofile=%lld max_connections=%d",
+	         LG_VERSION, m.conf, m.nworkers, (int)getpid(), m.nofile,
+	         atomic_load(&lgd_max_conns));
 	notify_status("READY=1");
 	event_base_dispatch(m.base);
 	lgd_info("stopped", "open=%d", atomic_load(&lgd_total_conns));

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include "http1.h"
 #include "runtime.h"
@@ -44,7 +45,11 @@ struct lgd_worker {
 	bool mbox_drain, mbox_stop;
 	struct event *tick;
 	atomic_uint heartbeat;
-	bool accept_paused; /* limits.max_connections reached: listeners off, tick checks */
+	bool accept_paused;  /* lgd_max_conns reached: listeners off, tick checks */
+	bool accept_backoff; /* out of descriptors: listeners off until backoff_ev */
+	struct event *backoff_ev;
+	unsigned accept_failures; /* accept errors not yet logged */
+	time_t accept_logged;     /* when the last accept error was logged */
 	/* Per-thread scratch space: parsed headers and the head being built. */
 	struct lg_http_header headers[LGD_MAX_HEADERS];
 	char *scratch;
@@ -57,6 +62,8 @@ struct lgd_worker {
 
 /* Connections open in all workers (limits.max_connections). */
 extern atomic_int lgd_total_conns;
+/* The connection limit in effect: limits.max_connections, lowered to what the descriptors hold. */
+extern atomic_int lgd_max_conns;
 /* Workers whose loop has ended (drained or stopped). */
 extern atomic_int lgd_workers_done;
 
@@ -78,6 +85,12 @@ int lgd_listen_socket(const char *address);
 int lgd_listen_probe(const char *address);
 /* At the connection limit: stop accepting (clients wait in the backlog) until below it. */
 void lgd_worker_pause_accept(struct lgd_worker *w);
+/* How many connections the descriptors can hold: two each (client and upstream) plus the pool. */
+int lgd_fd_capacity(const struct lg_config *cf, int nworkers, long long nofile);
+/* Raise the soft descriptor limit to the hard one; the soft limit in effect after. */
+long long lgd_raise_nofile(void);
+/* Set lgd_max_conns from cf and the descriptor limit; warn if the configured value does not fit. */
+void lgd_size_connections(const struct lg_config *cf, int nworkers, long long nofile);
 /* Called by connections: the worker may be done draining. */
 void lgd_worker_check_drained(struct lgd_worker *w);
 

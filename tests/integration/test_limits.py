@@ -45,3 +45,114 @@ def test_idle_clients_do_not_pin_upstream_connections(env):
         time.sleep(0.3)
         check(len(origin_open_since(o, m)) <= 3, "more than keepalive idle upstream connections")
 test_idle_clients_do_not_pin_upstream_connections.timeout = 30
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def nofile_limits(pid):
+    """(soft, hard) RLIMIT_NOFILE of a running process."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                return int(soft), int(hard)
+    raise TestFailure("no 'Max open files' in /proc/%d/limits" % pid)
+
+
+def log_lines(d, needle):
+    with open(d.logpath, "rb") as f:
+        return [l for l in f.read().decode("utf-8", "replace").splitlines() if needle in l]
+
+
+def ulimit_wrapper(env, soft, hard):
+    """A script that starts lessongated with RLIMIT_NOFILE soft/hard (the daemon replaces it)."""
+    path = os.path.join(env.dir, "lessongated-nofile-%d-%d" % (soft, hard))
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\nulimit -n %d && ulimit -Sn %d && exec %s \"$@\"\n" %
+                (hard, soft, env.binary))
+    os.chmod(path, 0o755)
+    return path
+
+
+def test_descriptor_limit_sizes_max_connections(env):
+    o = env.origin()
+    real = env.binary
+    env.binary = ulimit_wrapper(env, 40, 80)
+    try:
+        d = env.daemon(upstream={"address": "127.0.0.1:%d" % o.port, "keepalive": 4})
+    finally:
+        env.binary = real
+    with d:
+        soft, hard = nofile_limits(d.pid)
+        check(soft == hard == 80, "the soft descriptor limit was not raised to the hard one: "
+                                  "%d/%d" % (soft, hard))
+        warn = log_lines(d, "max_connections does not fit")
+        check(len(warn) == 1 and "max_connections=10000" in warn[0] and "nofile=80" in warn[0],
+              "no start-up warning that max_connections does not fit 80 descriptors: %r" % warn)
+        usable = int(warn[0].split("usable=")[1].split()[0])
+        check(4 <= usable <= 30, "usable connections %d for 80 descriptors" % usable)
+        # Twice as many idle clients as fit: the rest wait in the backlog, nothing fails.
+        conns = [HttpConn(d.port, timeout=3) for _ in range(2 * usable)]
+        t0 = cpu_seconds(d.pid)
+        time.sleep(1.5)
+        check(cpu_seconds(d.pid) - t0 < 0.5, "the daemon spins with %d idle clients" % len(conns))
+        for c in conns[:usable]:
+            r = c.request("GET", "/small")
+            check(r.status == 200, "an accepted client: %r" % r)
+        check(not log_lines(d, "accept failed"),
+              "accept failed although max_connections was sized to the descriptors: %r" %
+              log_lines(d, "accept failed")[:2])
+        for c in conns[:usable]:
+            c.close()
+        for i, c in enumerate(conns[usable:]):
+            r = c.request("GET", "/small")
+            check(r.status == 200, "client %d waiting in the backlog: %r" % (usable + i, r))
+            c.close()
+test_descriptor_limit_sizes_max_connections.timeout = 30
+
+
+def test_out_of_descriptors_backs_off(env):
+    with env.daemon() as d:
+        idle = [HttpConn(d.port) for _ in range(4)]
+        for c in idle:
+            check(c.request("GET", "/small").status == 200, "before the descriptor shortage")
+        time.sleep(0.2)
+        nfd = len(os.listdir("/proc/%d/fd" % d.pid))
+        # The limit drops under the running daemon (as if something else took the descriptors).
+        resource.prlimit(d.pid, resource.RLIMIT_NOFILE, (nfd + 1, nfd + 64))
+        flood = []
+        for _ in range(20):
+            c = HttpConn(d.port, timeout=3)
+            c.send(b"GET /small HTTP/1.1\r\nHost: t\r\n\r\n")
+            flood.append(c)
+        time.sleep(0.3)
+        t0 = cpu_seconds(d.pid)
+        time.sleep(2)
+        used = cpu_seconds(d.pid) - t0
+        check(used < 0.4, "out of descriptors, the daemon used %.2f s of CPU in 2 s" % used)
+        lines = log_lines(d, "accept failed")
+        check(1 <= len(lines) <= 3, "%d 'accept failed' lines in 2 s (want one per interval)" %
+              len(lines))
+        check("Too many open files" in lines[0] and "pause_ms=" in lines[0],
+              "the accept failure line does not say why: %r" % lines[0])
+        d.check_alive()
+        for c in idle + flood:
+            c.close()
+        resource.prlimit(d.pid, resource.RLIMIT_NOFILE, (nfd + 64, nfd + 64))
+        ok = False
+        for _ in range(20):
+            try:
+                ok = get(d.port, "/small", timeout=2).status == 200
+                break
+            except Exception:
+                time.sleep(0.2)
+        check(ok, "no request served once descriptors were free again")
+        again = log_lines(d, "accepting again")
+        check(again and "failures=" in again[-1],
+              "no 'accepting again' line with the failures counted: %r" % again)
+test_out_of_descriptors_backs_off.timeout = 30
