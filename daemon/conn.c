@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -27,6 +28,16 @@ lgd_conn_set_state(struct lgd_conn *c, enum lgd_conn_state st)
 	lgd_debug("state", "worker=%d peer=%s from=%s to=%s", c->w->id, c->peer,
 	          state_names[c->state], state_names[st]);
 	c->state = st;
+}
+
+/* Microseconds on the monotonic clock (durations, not deadlines of the day). */
+int64_t
+lgd_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* (Re)arm the connection timer; 0 cancels it. */
@@ -79,6 +90,8 @@ lgd_conn_close(struct lgd_conn *c, const char *reason)
 		event_free(c->deadline);
 	if (c->lesson_timer)
 		event_free(c->lesson_timer);
+	if (c->body_timer)
+		event_free(c->body_timer);
 	free(c->sse);
 	c->sse = NULL;
 	if (c->retry)
@@ -112,6 +125,11 @@ lgd_conn_update_read(struct lgd_conn *c, struct lgd_half *h)
 {
 	if (h->bev == NULL)
 		return;
+	if (h == &c->down && !h->paused && c->body_paused_us) {
+		/* Time the upstream kept the client waiting is not the client's. */
+		c->body_start_us += lgd_mono_us() - c->body_paused_us;
+		c->body_paused_us = 0;
+	}
 	if (h->paused || h->waiting)
 		bufferevent_disable(h->bev, EV_READ);
 	else
@@ -123,6 +141,8 @@ void
 lgd_conn_pause(struct lgd_conn *c, struct lgd_half *src)
 {
 	src->paused = true;
+	if (src == &c->down && c->body_paused_us == 0)
+		c->body_paused_us = lgd_mono_us();
 	lgd_conn_update_read(c, src);
 }
 

@@ -122,6 +122,11 @@ struct lgd_conn {
 	bool lingering;    /* CLOSING: output flushed, waiting for the client's EOF */
 	bool body_timeout; /* the client's read timeout is set (request body) */
 	struct lgd_chunk_track ct;
+	/* Request body pace (timeouts.body_min_rate, body_total), on the monotonic clock. */
+	struct event *body_timer;
+	int64_t body_start_us;  /* the body began; moved on by the time the client was paused */
+	int64_t body_paused_us; /* reading the client stopped for the upstream's sake, or 0 */
+	uint64_t body_bytes;
 	/* Test hook (Lessongate-Test-Close): close the tunnel or end the stream later. */
 	int64_t hook_ms;
 	uint16_t hook_code;
@@ -157,6 +162,7 @@ void lgd_conn_pause(struct lgd_conn *c, struct lgd_half *src);
 void lgd_conn_update_read(struct lgd_conn *c, struct lgd_half *h);
 void lgd_conn_closing(struct lgd_conn *c, const char *reason);
 void lgd_conn_arm_hook(struct lgd_conn *c);
+int64_t lgd_mono_us(void);
 
 void lgd_conn_attach_upstream(struct lgd_conn *c, struct lgd_upconn *u);
 void lgd_conn_release_upstream(struct lgd_conn *c);

@@ -156,3 +156,65 @@ def test_out_of_descriptors_backs_off(env):
         check(again and "failures=" in again[-1],
               "no 'accepting again' line with the failures counted: %r" % again)
 test_out_of_descriptors_backs_off.timeout = 30
+
+
+def trickle(port, n, step, every, limit_s):
+    """POST /upload with Content-Length n, sent step bytes every `every` s; (status, seconds)."""
+    c = HttpConn(port, timeout=limit_s + 5)
+    t0 = time.monotonic()
+    c.send(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % n)
+    sent = 0
+    c.s.settimeout(0.01)
+    status = None
+    try:
+        while sent < n and time.monotonic() - t0 < limit_s:
+            k = min(step, n - sent)
+            c.s.sendall(b"x" * k)
+            sent += k
+            time.sleep(every)
+            try:
+                if c.s.recv(1, socket.MSG_PEEK) is not None:
+                    break  # an answer (or EOF) came early
+            except (BlockingIOError, socket.timeout):
+                pass
+    except OSError:
+        pass  # the proxy closed while we were sending
+    c.s.settimeout(5)
+    try:
+        status = c.read_response().status
+    except (ConnClosed, OSError, TestFailure):
+        pass
+    dt = time.monotonic() - t0
+    c.close()
+    return status, dt, sent
+
+
+def test_trickled_body_gets_408(env):
+    o = env.origin()
+    with env.daemon(timeouts={"body": "1s", "body_min_rate": 100}) as d:
+        m = o.mark()
+        # One byte every 0.3 s: never 1 s without progress, but 3 bytes a second.
+        status, dt, sent = trickle(d.port, 1000, 1, 0.3, 8)
+        check(status == 408, "a body trickled at 3 B/s with body_min_rate 100 got %r after "
+                             "%.1f s (want 408)" % (status, dt))
+        check(dt < 3, "the trickled body was cut only after %.1f s" % dt)
+        time.sleep(0.3)
+        for conn in o.conns(since=m[0]):
+            check(conn["closed"] is not None,
+                  "the upstream connection of the trickled body is still open")
+        # A body at 2 kB/s is well above the rate: served.
+        status, dt, sent = trickle(d.port, 6000, 400, 0.2, 8)
+        check(status == 200 and sent == 6000,
+              "a 2 kB/s body (3 s long) got %r after %.1f s, %d bytes" % (status, dt, sent))
+test_trickled_body_gets_408.timeout = 30
+
+
+def test_body_total_bounds_a_body(env):
+    with env.daemon(timeouts={"body": "1s", "body_min_rate": 0, "body_total": "2s"}) as d:
+        # 25 bytes every 0.1 s goes on for 4 s: over body_total although never idle.
+        status, dt, sent = trickle(d.port, 1000, 25, 0.1, 8)
+        check(status == 408, "a 4 s body with body_total 2s got %r after %.1f s" % (status, dt))
+        check(1.8 <= dt < 3.5, "cut after %.1f s with body_total 2s" % dt)
+        status, dt, sent = trickle(d.port, 1000, 250, 0.1, 8)
+        check(status == 200, "a body within body_total got %r" % status)
+test_body_total_bounds_a_body.timeout = 30
