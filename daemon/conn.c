@@ -260,8 +260,9 @@ lgd_conn_error(struct lgd_conn *c, int status, const char *reason)
 		lgd_conn_close(c, reason);
 		return;
 	}
-	lgd_info("request refused", "worker=%d peer=%s status=%d reason=\"%s\"", c->w->id, c->peer,
-	         status, reason);
+	lgd_log_count_status(status); /* any client can cause these: one line per interval */
+	lgd_debug("request refused", "worker=%d peer=%s status=%d reason=\"%s\"", c->w->id, c->peer,
+	          status, reason);
 	c->res_started = true;
 	lgd_head_error(bufferevent_get_output(c->down.bev), status, reason);
 	lgd_conn_closing(c, reason);
@@ -483,9 +484,10 @@ static void
 deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct lgd_conn *c = arg;
+	char esc[256];
 
 	lgd_info("test hook fired", "worker=%d peer=%s code=%u reason=\"%s\"", c->w->id, c->peer,
-	         c->hook_code, c->hook_reason);
+	         c->hook_code, lgd_esc(c->hook_reason, esc, sizeof(esc)));
 	if (c->state == LGD_CONN_TUNNEL)
 		lgd_conn_close_tunnel(c, c->hook_code, c->hook_reason);
 	else

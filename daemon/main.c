@@ -27,7 +27,7 @@ static struct {
 	int nworkers;
 	struct event_base *base;
 	struct event *sigs[4];
-	struct event *drain_timer, *poll_timer, *wd_timer, *sweep_timer;
+	struct event *drain_timer, *poll_timer, *wd_timer, *sweep_timer, *counts_timer;
 	unsigned *last_beats;
 	bool stopping;
 	unsigned reloads;
@@ -174,6 +174,9 @@ watchdog_cb(evutil_socket_t fd, short what, void *arg)
 		lgd_notify("WATCHDOG=1");
 }
 
+/* At exit, queued log lines get this long to reach a slow stderr. */
+#define LOG_FLUSH_MS 5000
+
 /* Students expected at first (the table grows past this), and its independently locked shards. */
 #define STUDENTS_EXPECTED 100000
 #define STUDENTS_SHARDS   64
@@ -185,6 +188,13 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	unsigned n = lg_students_shards(lgd_students) / 16;
 
 	lg_students_expire(lgd_students, m.rt->cf->policy, time(NULL), n ? n : 1);
+}
+
+/* Write the counts of client-caused errors (log.c) once per interval. */
+static void
+counts_cb(evutil_socket_t fd, short what, void *arg)
+{
+	lgd_log_flush_counts(LGD_COUNT_INTERVAL_S);
 }
 
 /* -t: check the configuration, certificates and keys; 0 if good. */
@@ -301,6 +311,7 @@ main(int argc, char **argv)
 		         lgd_esc(m.rt->cf->warnings.msg[i], esc, sizeof(esc)));
 	}
 	signal(SIGPIPE, SIG_IGN);
+	lgd_log_start(); /* from here on, no thread waits for stderr */
 	m.nofile = lgd_raise_nofile();
 	evthread_use_pthreads();
 	m.base = event_base_new();
@@ -320,8 +331,11 @@ main(int argc, char **argv)
 		event_add(m.sigs[i], NULL);
 	{
 		struct timeval sweep = {1, 0};
+		struct timeval counts = {LGD_COUNT_INTERVAL_S, 0};
 		m.sweep_timer = event_new(m.base, -1, EV_PERSIST, sweep_cb, NULL);
 		event_add(m.sweep_timer, &sweep);
+		m.counts_timer = event_new(m.base, -1, EV_PERSIST, counts_cb, NULL);
+		event_add(m.counts_timer, &counts);
 	}
 	if ((wd = lgd_notify_watchdog_usec()) > 0) {
 		struct timeval tv = {(time_t)(wd / 2 / 1000000), (suseconds_t)(wd / 2 % 1000000)};
@@ -349,10 +363,14 @@ out:
 		event_free(m.wd_timer);
 	if (m.sweep_timer)
 		event_free(m.sweep_timer);
+	if (m.counts_timer)
+		event_free(m.counts_timer);
 	event_base_free(m.base);
 	free(m.workers);
 	free(m.last_beats);
 	lgd_runtime_unref(m.rt);
 	lg_students_free(lgd_students);
+	lgd_log_flush_counts(LGD_COUNT_INTERVAL_S);
+	lgd_log_stop(LOG_FLUSH_MS);
 	return rc;
 }

@@ -721,10 +721,12 @@ lgd_proxy_response(struct lgd_conn *c)
 int
 lgd_conn_end_stream(struct lgd_conn *c, const char *reason)
 {
+	char esc[256];
+
 	if (c->state != LGD_CONN_PROXY || c->up.st != LGD_HALF_BODY)
 		return -1;
 	lgd_info("ending streamed response", "worker=%d peer=%s reason=\"%s\"", c->w->id, c->peer,
-	         reason);
+	         lgd_esc(reason, esc, sizeof(esc)));
 	if (c->res_chunked && !c->dechunk) {
 		c->ending = true;
 		if (chunk_at_boundary(&c->ct))

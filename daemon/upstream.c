@@ -1,5 +1,4 @@
-/* Upstream connections: connecting (plain or TLS) and the keep-alive pools (bounded per process).
- */
+/* Upstream connections: connecting (plain or TLS) and the keep-alive pools (one bound). */
 #include "upstream.h"
 
 #include <arpa/inet.h>

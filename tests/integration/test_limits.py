@@ -218,3 +218,90 @@ def test_body_total_bounds_a_body(env):
         status, dt, sent = trickle(d.port, 1000, 250, 0.1, 8)
         check(status == 200, "a body within body_total got %r" % status)
 test_body_total_bounds_a_body.timeout = 30
+
+
+def start_with_stderr_pipe(env, args_extra=(), **kw):
+    """A lessongated whose stdout/stderr is a pipe that nobody reads (until the test does)."""
+    import harness
+    d = env.daemon(wait=False, **kw)
+    d.proc.kill()
+    d.proc.wait()
+    r, w = os.pipe()
+    d.proc = subprocess.Popen([env.binary] + list(args_extra) + ["-c", d.conf], stdout=w,
+                              stderr=w, stdin=subprocess.DEVNULL)
+    os.close(w)
+    d.pid = d.proc.pid
+    check(harness.wait_port(d.port, 10, d.proc), "lessongated did not listen")
+    return d, r
+
+
+def read_all(fd, timeout=10):
+    """Everything written to the pipe until its writers are gone (or timeout)."""
+    import select
+    out = bytearray()
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            b = os.read(fd, 65536)
+            if not b:
+                break
+            out += b
+    return out.decode("utf-8", "replace")
+
+
+def test_unread_log_pipe_never_stalls_requests(env):
+    # -d: several lines per request, far more than the pipe and the queue hold.
+    d, r = start_with_stderr_pipe(env, ["-d"])
+    try:
+        failed = 0
+        t0 = time.monotonic()
+        with HttpConn(d.port, timeout=3) as c:
+            for i in range(2000):
+                try:
+                    if c.request("GET", "/small?i=%d" % i).status != 200:
+                        failed += 1
+                except (ConnClosed, OSError, TestFailure) as e:
+                    check(False, "request %d stalled with the log pipe unread: %s" % (i, e))
+        for i in range(200):  # and on new connections
+            check(get(d.port, "/small?n=%d" % i, timeout=3).status == 200, "new connection %d" % i)
+        check(failed == 0, "%d of 2000 requests failed" % failed)
+        note_dt = time.monotonic() - t0
+        d.proc.send_signal(15)
+        log = read_all(r, 15)
+        d.proc.wait(10)
+        dropped = [l for l in log.splitlines() if 'msg="log lines dropped"' in l]
+        check(dropped and "count=" in dropped[0],
+              "no 'log lines dropped' line with a count (%d bytes of log, %.1f s)" %
+              (len(log), note_dt))
+        total = sum(int(l.split("count=")[1].split()[0]) for l in dropped)
+        check(total > 100, "only %d lines dropped" % total)
+        # What fit in the queue reached the pipe: the graceful stop's lines are the last ones.
+        check('msg="stopped"' in log.splitlines()[-1], "the log does not end with 'stopped': %r" %
+              log.splitlines()[-1:])
+    finally:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
+        os.close(r)
+        d.stop()
+test_unread_log_pipe_never_stalls_requests.timeout = 60
+
+
+def test_client_errors_logged_once_per_interval(env):
+    with env.daemon() as d:
+        for i in range(60):
+            with HttpConn(d.port) as c:
+                c.send(b"GET /x HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")
+                check(c.read_response().status == 400, "a bad request")
+        for i in range(5):
+            with HttpConn(d.port) as c:
+                c.send(b"GET /x\x01 HTTP/1.1\r\nHost: t\r\n\r\n")
+                check(c.read_response().status == 400, "a bad request target")
+        d.stop()  # the counts are written at exit too
+        refused = log_lines(d, "request refused")
+        check(not refused, "%d 'request refused' lines for client errors" % len(refused))
+        agg = log_lines(d, "client errors (aggregated)")
+        check(len(agg) == 1 and "refused_400=65" in agg[0],
+              "no single aggregated line counting 65 refusals: %r" % agg)
+test_client_errors_logged_once_per_interval.timeout = 30
