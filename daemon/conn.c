@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "log.h"
 #include "upstream.h"
 
@@ -92,8 +93,9 @@ lgd_conn_close(struct lgd_conn *c, const char *reason)
 		event_free(c->lesson_timer);
 	if (c->body_timer)
 		event_free(c->body_timer);
-	free(c->sse);
-	c->sse = NULL;
+	lgd_status_end(c);
+	if (c->addr_counted)
+		lgd_limit_address_release((struct sockaddr *)&c->peer_sa);
 	if (c->retry)
 		evbuffer_free(c->retry);
 	TAILQ_REMOVE(&w->conns, c, link);
@@ -533,6 +535,13 @@ lgd_conn_accept(struct lgd_worker *w, size_t li, int fd, struct sockaddr *sa, so
 		close(fd);
 		return;
 	}
+	if (!lgd_limit_address_acquire(sa, rt->cf->limits.max_connections_per_address)) {
+		/* Over limits.max_connections_per_address: counted, one log line per interval. */
+		atomic_fetch_sub_explicit(&lgd_total_conns, 1, memory_order_relaxed);
+		lgd_log_count(LGD_COUNT_PER_ADDRESS);
+		close(fd);
+		return;
+	}
 	if (open == atomic_load(&lgd_max_conns))
 		lgd_worker_pause_accept(w);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -541,6 +550,7 @@ lgd_conn_accept(struct lgd_worker *w, size_t li, int fd, struct sockaddr *sa, so
 	c->rt = lgd_runtime_ref(rt);
 	c->lc = &rt->cf->listen[li];
 	c->hook_ms = -1;
+	c->addr_counted = rt->cf->limits.max_connections_per_address > 0;
 	if (salen <= sizeof(c->peer_sa))
 		memcpy(&c->peer_sa, sa, salen);
 	if (sa->sa_family == AF_INET)

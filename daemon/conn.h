@@ -104,6 +104,7 @@ struct lgd_conn {
 	struct evbuffer *retry; /* the head sent on a reused upstream connection */
 	char peer[INET6_ADDRSTRLEN];
 	struct sockaddr_storage peer_sa;
+	bool addr_counted; /* counted in limits.max_connections_per_address */
 	bool tls;
 	uint64_t requests;
 	/* The current exchange. */
@@ -195,6 +196,7 @@ int64_t lgd_now_us(void);
 void lgd_status_answer(struct lgd_conn *c, const struct lg_gate_request *gr, size_t head_len,
                        int64_t now);
 void lgd_status_tick(struct lgd_conn *c);
+void lgd_status_end(struct lgd_conn *c);
 
 /* head.c: building heads */
 void lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "log.h"
 #include "notify.h"
 #include "runtime.h"
@@ -316,6 +317,7 @@ main(int argc, char **argv)
 	evthread_use_pthreads();
 	m.base = event_base_new();
 	lgd_students = lg_students_new(STUDENTS_EXPECTED, STUDENTS_SHARDS);
+	lgd_limits_init();
 	if (start_workers() != 0) {
 		lgd_err("start-up failed", "file=%s", m.conf);
 		for (int i = 0; i < m.nworkers; i++)
@@ -370,6 +372,7 @@ out:
 	free(m.last_beats);
 	lgd_runtime_unref(m.rt);
 	lg_students_free(lgd_students);
+	lgd_limits_free();
 	lgd_log_flush_counts(LGD_COUNT_INTERVAL_S);
 	lgd_log_stop(LOG_FLUSH_MS);
 	return rc;

@@ -305,3 +305,97 @@ def test_client_errors_logged_once_per_interval(env):
         check(len(agg) == 1 and "refused_400=65" in agg[0],
               "no single aggregated line counting 65 refusals: %r" % agg)
 test_client_errors_logged_once_per_interval.timeout = 30
+
+
+def closed_at_once(c, timeout=2.0):
+    """The proxy closed the connection without answering."""
+    try:
+        c.send(b"GET /small HTTP/1.1\r\nHost: t\r\n\r\n")
+        c.read_response()
+        return False
+    except (ConnClosed, OSError, TestFailure):
+        return True
+
+
+def test_connections_per_address_capped_across_workers(env):
+    with env.daemon(workers=2, limits={"max_connections_per_address": 3}) as d:
+        conns = [HttpConn(d.port) for _ in range(3)]
+        for c in conns:
+            check(c.request("GET", "/small").status == 200, "within the per-address cap")
+        for i in range(4):
+            extra = HttpConn(d.port, timeout=2)
+            check(closed_at_once(extra), "connection %d over max_connections_per_address = 3 "
+                                         "(2 workers) was served" % (4 + i))
+            extra.close()
+        # Another client address is not affected.
+        s = socket.socket()
+        s.bind(("127.0.0.2", 0))
+        s.settimeout(5)
+        s.connect(("127.0.0.1", d.port))
+        other = HttpConn(d.port, sock=s)
+        check(other.request("GET", "/small").status == 200, "a client from 127.0.0.2 was refused")
+        other.close()
+        conns[0].close()
+        ok = False
+        for _ in range(20):
+            time.sleep(0.1)
+            c = HttpConn(d.port, timeout=2)
+            try:
+                ok = c.request("GET", "/small").status == 200
+            except (ConnClosed, OSError, TestFailure):
+                pass
+            c.close()
+            if ok:
+                break
+        check(ok, "no connection accepted after one of the address's connections closed")
+        for c in conns[1:]:
+            c.close()
+        d.stop()
+        agg = log_lines(d, "client errors (aggregated)")
+        check(any("refused_per_address=" in l for l in agg),
+              "the refused connections are not counted in the log: %r" % agg)
+test_connections_per_address_capped_across_workers.timeout = 30
+
+
+def open_stream(port, student):
+    c = HttpConn(port, timeout=5)
+    c.send(("GET /.well-known/lessongate/status HTTP/1.1\r\nHost: t\r\n"
+            "Accept: text/event-stream\r\nX-Student-Id: %s\r\n\r\n" % student).encode())
+    status, _, headers, _ = c.read_head()
+    return c, status, headers
+
+
+def test_status_streams_per_student_capped(env):
+    ident = {"header": {"name": "X-Student-Id", "trusted_peers": ["127.0.0.1/32"]}}
+    with env.daemon(workers=2, limits={"max_event_streams_per_student": 2},
+                    extra={"identity": ident}) as d:
+        a1, s1, _ = open_stream(d.port, "stu-a")
+        a2, s2, _ = open_stream(d.port, "stu-a")
+        check(s1 == 200 and s2 == 200, "two streams within the cap: %d %d" % (s1, s2))
+        with HttpConn(d.port) as c:
+            r = c.request("GET", "/.well-known/lessongate/status",
+                          headers=[("Accept", "text/event-stream"), ("X-Student-Id", "stu-a")])
+            check(r.status == 429, "a third stream for one student: %r (want 429)" % r)
+            body = r.json()
+            check(body.get("error") == "too_many_streams" and body.get("limit") == 2 and
+                  "max_event_streams_per_student" in body.get("reason", ""),
+                  "the 429 does not say why: %r" % body)
+            # The JSON status (not a stream) is not limited.
+            r = c.request("GET", "/.well-known/lessongate/status",
+                          headers=[("X-Student-Id", "stu-a")])
+            check(r.status == 200, "the JSON status with two streams open: %r" % r)
+        b1, sb, _ = open_stream(d.port, "stu-b")
+        check(sb == 200, "another student's stream: %d" % sb)
+        a1.close()
+        ok = False
+        for _ in range(20):
+            time.sleep(0.1)
+            a3, s3, _ = open_stream(d.port, "stu-a")
+            if s3 == 200:
+                ok = True
+                break
+            a3.close()
+        check(ok, "no new stream after one of the student's streams closed")
+        for c in (a2, a3, b1):
+            c.close()
+test_status_streams_per_student_capped.timeout = 30
