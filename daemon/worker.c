@@ -25,6 +25,8 @@ atomic_int lgd_max_conns = 1;
 #define ACCEPT_BACKOFF_MS 500
 /* Accept failures are logged at most once per interval, with a count. */
 #define ACCEPT_LOG_INTERVAL_S 10
+/* This long without a failure ends an accept failure episode ("accepting again"). */
+#define ACCEPT_QUIET_US 1000000
 /* Descriptors kept back: stdio, the main loop, signals, log writer, files read at reload. */
 #define FD_RESERVED_PROCESS 48
 /* Per worker, besides its listeners: epoll, the mailbox pipe. */
@@ -159,11 +161,6 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 	struct lgd_listener *l = arg;
 	struct lgd_worker *w = l->w;
 
-	if (w->accept_failures > 0) {
-		lgd_warn("accepting again", "worker=%d failures=%u", w->id, w->accept_failures);
-		w->accept_failures = 0;
-		w->accept_logged = 0;
-	}
 	lgd_conn_accept(w, l->index, fd, sa, (socklen_t)salen);
 }
 
@@ -193,13 +190,15 @@ accept_error_cb(struct evconnlistener *lev, void *arg)
 	time_t now = time(NULL);
 
 	w->accept_failures++;
-	if (now - w->accept_logged >= ACCEPT_LOG_INTERVAL_S) {
+	w->accept_failed_us = lgd_mono_us();
+	if (!w->accept_trouble || now - w->accept_logged >= ACCEPT_LOG_INTERVAL_S) {
 		lgd_warn(scarce ? "accept failed, pausing accept" : "accept failed",
 		         "worker=%d address=%s error=\"%s\" failures=%u pause_ms=%d", w->id,
 		         l->address, strerror(e), w->accept_failures,
 		         scarce ? ACCEPT_BACKOFF_MS : 0);
 		w->accept_logged = now;
 		w->accept_failures = 0;
+		w->accept_trouble = true;
 	}
 	if (scarce && !w->accept_backoff) {
 		struct timeval tv = {0, ACCEPT_BACKOFF_MS * 1000};
@@ -362,7 +361,7 @@ resume_accept(struct lgd_worker *w)
 	lgd_info("accepting again", "worker=%d open=%d", w->id, atomic_load(&lgd_total_conns));
 }
 
-/* The heartbeat the main thread's watchdog checks; also lifts a connection-limit pause. */
+/* The watchdog's heartbeat; also lifts a connection-limit pause and ends accept trouble. */
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -370,6 +369,14 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	atomic_fetch_add_explicit(&w->heartbeat, 1, memory_order_relaxed);
 	resume_accept(w);
+	if (w->accept_trouble && !w->accept_backoff &&
+	    lgd_mono_us() - w->accept_failed_us >= ACCEPT_QUIET_US) {
+		/* A quiet second after accept failures: say it is over, with the unlogged count. */
+		lgd_warn("accept failures over, accepting again", "worker=%d failures=%u", w->id,
+		         w->accept_failures);
+		w->accept_trouble = false;
+		w->accept_failures = 0;
+	}
 }
 
 /* Prepare a worker: its event loop and listeners for rt; -1 if a listener cannot be bound. */

@@ -48,8 +48,10 @@ struct lgd_worker {
 	bool accept_paused;  /* lgd_max_conns reached: listeners off, tick checks */
 	bool accept_backoff; /* out of descriptors: listeners off until backoff_ev */
 	struct event *backoff_ev;
+	bool accept_trouble;      /* accept failed lately: lines at most once per interval */
 	unsigned accept_failures; /* accept errors not yet logged */
-	time_t accept_logged;     /* when the last accept error was logged */
+	time_t accept_logged;     /* when the last accept error line was written */
+	int64_t accept_failed_us; /* the last accept error (lgd_mono_us) */
 	/* Per-thread scratch space: parsed headers and the head being built. */
 	struct lg_http_header headers[LGD_MAX_HEADERS];
 	char *scratch;

@@ -152,9 +152,13 @@ def test_out_of_descriptors_backs_off(env):
             except Exception:
                 time.sleep(0.2)
         check(ok, "no request served once descriptors were free again")
-        again = log_lines(d, "accepting again")
+        for _ in range(30):  # said after a quiet second
+            again = log_lines(d, "accept failures over")
+            if again:
+                break
+            time.sleep(0.1)
         check(again and "failures=" in again[-1],
-              "no 'accepting again' line with the failures counted: %r" % again)
+              "no "accept failures over" line with the failures counted: %r" % again)
 test_out_of_descriptors_backs_off.timeout = 30
 
 
