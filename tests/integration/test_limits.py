@@ -158,7 +158,7 @@ def test_out_of_descriptors_backs_off(env):
                 break
             time.sleep(0.1)
         check(again and "failures=" in again[-1],
-              "no "accept failures over" line with the failures counted: %r" % again)
+              "no 'accept failures over' line with the failures counted: %r" % again)
 test_out_of_descriptors_backs_off.timeout = 30
 
 
