@@ -185,7 +185,7 @@ body_pace_start(struct lgd_conn *c)
 	bool total;
 
 	c->body_start_us = lgd_mono_us();
-	c->body_paused_us = 0;
+	c->body_paused_us = c->down.paused ? c->body_start_us : 0;
 	c->body_bytes = 0;
 	if (t->body_min_rate == 0 && t->body_total_ms == 0)
 		return;

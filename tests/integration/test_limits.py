@@ -403,3 +403,25 @@ def test_status_streams_per_student_capped(env):
         for c in (a2, a3, b1):
             c.close()
 test_status_streams_per_student_capped.timeout = 30
+
+
+def test_body_pace_does_not_count_upstream_pauses(env):
+    # The origin reads 2 MB a second, the pace asks for 8 MB a second: the client is held back
+    # by the upstream (the proxy stops reading it), and that time is not the client's.
+    with env.daemon(timeouts={"body": "2s", "body_min_rate": "8M"}) as d:
+        n = 20 << 20
+        with HttpConn(d.port, timeout=30) as c:
+            c.send(b"POST /upload?rate=2000000 HTTP/1.1\r\nHost: t\r\n"
+                   b"Content-Length: %d\r\n\r\n" % n)
+            chunk = b"y" * (1 << 20)
+            t0 = time.monotonic()
+            try:
+                for _ in range(n >> 20):
+                    c.s.sendall(chunk)
+            except OSError as e:
+                check(False, "the proxy cut the body after %.1f s: %s" % (time.monotonic() - t0, e))
+            r = c.read_response()
+            dt = time.monotonic() - t0
+            check(r.status == 200, "a body the upstream read slowly got %r after %.1f s" % (r, dt))
+            check(dt >= 5, "the origin read fast (%.1f s): the test proves nothing" % dt)
+test_body_pace_does_not_count_upstream_pauses.timeout = 40
