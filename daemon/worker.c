@@ -24,7 +24,7 @@ atomic_int lgd_max_conns = 1;
 /* After EMFILE/ENFILE: listeners stay off this long, then try again (nginx: 500 ms). */
 #define ACCEPT_BACKOFF_MS 500
 /* Accept failures are logged at most once per interval, with a count. */
-#define ACCEPT_LOG_INTERVAL_S 10
+#define ACCEPT_LOG_INTERVAL_US 10000000
 /* This long without a failure ends an accept failure episode ("accepting again"). */
 #define ACCEPT_QUIET_US 1000000
 /* Descriptors kept back: stdio, the main loop, signals, log writer, files read at reload. */
@@ -54,8 +54,7 @@ lgd_raise_nofile(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return 1024;
 	if (rl.rlim_cur < rl.rlim_max) {
-		rlim_t want = rl.rlim_max;
-		rl.rlim_cur = want;
+		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
 			getrlimit(RLIMIT_NOFILE, &rl);
 	}
@@ -70,9 +69,8 @@ lgd_size_connections(const struct lg_config *cf, int nworkers, long long nofile)
 
 	if (cf->limits.max_connections > cap) {
 		lgd_warn("limits.max_connections does not fit the descriptor limit; using fewer",
-		         "max_connections=%lld nofile=%lld usable=%d hint=\"raise LimitNOFILE= "
-		         "(systemd) "
-		         "or lower limits.max_connections\"",
+		         "max_connections=%lld nofile=%lld usable=%d "
+		         "hint=\"raise LimitNOFILE= (systemd) or lower limits.max_connections\"",
 		         (long long)cf->limits.max_connections, nofile, cap);
 		atomic_store(&lgd_max_conns, cap);
 	} else {
@@ -159,9 +157,8 @@ static void
 accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
 	struct lgd_listener *l = arg;
-	struct lgd_worker *w = l->w;
 
-	lgd_conn_accept(w, l->index, fd, sa, (socklen_t)salen);
+	lgd_conn_accept(l->w, l->index, fd, sa, (socklen_t)salen);
 }
 
 /* The accept back-off is over: listen again. */
@@ -187,16 +184,16 @@ accept_error_cb(struct evconnlistener *lev, void *arg)
 	struct lgd_worker *w = l->w;
 	int e = EVUTIL_SOCKET_ERROR();
 	bool scarce = e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
-	time_t now = time(NULL);
+	int64_t now = lgd_mono_us();
 
 	w->accept_failures++;
-	w->accept_failed_us = lgd_mono_us();
-	if (!w->accept_trouble || now - w->accept_logged >= ACCEPT_LOG_INTERVAL_S) {
+	w->accept_failed_us = now;
+	if (!w->accept_trouble || now - w->accept_logged_us >= ACCEPT_LOG_INTERVAL_US) {
 		lgd_warn(scarce ? "accept failed, pausing accept" : "accept failed",
 		         "worker=%d address=%s error=\"%s\" failures=%u pause_ms=%d", w->id,
 		         l->address, strerror(e), w->accept_failures,
 		         scarce ? ACCEPT_BACKOFF_MS : 0);
-		w->accept_logged = now;
+		w->accept_logged_us = now;
 		w->accept_failures = 0;
 		w->accept_trouble = true;
 	}

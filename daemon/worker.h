@@ -6,8 +6,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/queue.h>
-#include <time.h>
 
 #include "http1.h"
 #include "runtime.h"
@@ -50,7 +50,7 @@ struct lgd_worker {
 	struct event *backoff_ev;
 	bool accept_trouble;      /* accept failed lately: lines at most once per interval */
 	unsigned accept_failures; /* accept errors not yet logged */
-	time_t accept_logged;     /* when the last accept error line was written */
+	int64_t accept_logged_us; /* when the last accept error line was written (lgd_mono_us) */
 	int64_t accept_failed_us; /* the last accept error (lgd_mono_us) */
 	/* Per-thread scratch space: parsed headers and the head being built. */
 	struct lg_http_header headers[LGD_MAX_HEADERS];
