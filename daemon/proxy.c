@@ -130,9 +130,10 @@ body_deadline_us(const struct lgd_conn *c, int64_t now, bool *total)
 
 	*total = false;
 	if (t->body_min_rate > 0) {
-		uint64_t r = (uint64_t)t->body_min_rate;
-		d = start + t->body_ms * 1000 + (int64_t)(c->body_bytes / r * 1000000) +
-		    (int64_t)(c->body_bytes % r * 1000000 / r);
+		uint64_t r = (uint64_t)t->body_min_rate, secs = c->body_bytes / r;
+		if (secs < (uint64_t)1 << 32) /* else: earned more time than anyone waits */
+			d = start + t->body_ms * 1000 + (int64_t)(secs * 1000000) +
+			    (int64_t)(c->body_bytes % r * 1000000 / r);
 	}
 	if (t->body_total_ms > 0 && start + t->body_total_ms * 1000 <= d) {
 		d = start + t->body_total_ms * 1000;
