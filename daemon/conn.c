@@ -296,6 +296,8 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		lgd_conn_error(c, 504, "upstream connect timeout");
 		break;
 	case LGD_CONN_PROXY:
+		lgd_warn("upstream response timeout", "worker=%d upstream=%s", c->w->id,
+		         c->rt->cf->upstream.address);
 		lgd_conn_error(c, 504, "upstream response timeout");
 		break;
 	default:

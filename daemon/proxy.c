@@ -518,10 +518,13 @@ lgd_proxy_upstream_event(struct lgd_conn *c, short what)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		if (c->up.st == LGD_HALF_HEAD)
+		if (c->up.st == LGD_HALF_HEAD) {
+			lgd_warn("upstream response timeout", "worker=%d upstream=%s", c->w->id,
+			         c->rt->cf->upstream.address);
 			lgd_conn_error(c, 504, "upstream response timeout");
-		else
+		} else {
 			lgd_conn_close(c, "upstream timeout");
+		}
 		return;
 	}
 	if ((what & BEV_EVENT_EOF) && c->up.st == LGD_HALF_BODY) {
@@ -669,6 +672,9 @@ response_head(struct lgd_conn *c)
 	lgd_conn_timer(c, 0);
 	if (res.status == 101) {
 		if (!c->req_websocket || !res.upgrade_websocket) {
+			lgd_warn("bad upstream response", "worker=%d upstream=%s reason=\"%s\"",
+			         c->w->id, c->rt->cf->upstream.address,
+			         "unexpected 101 Switching Protocols");
 			lgd_conn_error(c, 502, "unexpected 101 Switching Protocols");
 			return 0;
 		}
