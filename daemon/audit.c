@@ -1,4 +1,4 @@
-/* Lesson events as structured log lines (the audit log's stand-in). */
+/* Lesson events as structured log lines (the audit log's stand-in); unidentified ones counted. */
 #include "audit.h"
 
 #include <stdio.h>
@@ -16,6 +16,12 @@ lgd_audit_emit(void *arg, const struct lg_event *ev)
 	uint32_t region = ev->region ? ev->region : cf->calendar_opts.default_region;
 	char at[32], start[32], end[32], student[300], path[300], reason[200], extra[400];
 
+	if (ev->type == LG_EV_UNIDENTIFIED) {
+		/* Any client can cause these: counted, one line per interval (log.c). */
+		lgd_log_count(LGD_COUNT_UNIDENTIFIED);
+		if (lgd_log_level > LGD_DEBUG)
+			return;
+	}
 	if (lgd_log_level > LGD_INFO)
 		return;
 	lg_format_rfc3339(ev->time, cf->tz, at);
@@ -59,7 +65,10 @@ lgd_audit_emit(void *arg, const struct lg_event *ev)
 	} else {
 		path[0] = '\0';
 	}
-	if (ev->student && region)
+	if (ev->type == LG_EV_UNIDENTIFIED)
+		lgd_debug("lesson event", "event=%s at=%s class=%s%s path=\"%s\"",
+		          lg_event_name(ev->type), at, lg_class_name(ev->cls), extra, path);
+	else if (ev->student && region)
 		lgd_info("lesson event", "event=%s at=%s%s region=%06u class=%s%s path=\"%s\"",
 		         lg_event_name(ev->type), at, student, region, lg_class_name(ev->cls),
 		         extra, path);

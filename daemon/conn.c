@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "log.h"
 #include "upstream.h"
 
@@ -27,6 +29,16 @@ lgd_conn_set_state(struct lgd_conn *c, enum lgd_conn_state st)
 	lgd_debug("state", "worker=%d peer=%s from=%s to=%s", c->w->id, c->peer,
 	          state_names[c->state], state_names[st]);
 	c->state = st;
+}
+
+/* Microseconds on the monotonic clock (durations, not deadlines of the day). */
+int64_t
+lgd_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* (Re)arm the connection timer; 0 cancels it. */
@@ -79,8 +91,11 @@ lgd_conn_close(struct lgd_conn *c, const char *reason)
 		event_free(c->deadline);
 	if (c->lesson_timer)
 		event_free(c->lesson_timer);
-	free(c->sse);
-	c->sse = NULL;
+	if (c->body_timer)
+		event_free(c->body_timer);
+	lgd_status_end(c);
+	if (c->addr_counted)
+		lgd_limit_address_release((struct sockaddr *)&c->peer_sa);
 	if (c->retry)
 		evbuffer_free(c->retry);
 	TAILQ_REMOVE(&w->conns, c, link);
@@ -90,7 +105,7 @@ lgd_conn_close(struct lgd_conn *c, const char *reason)
 	lgd_worker_check_drained(w);
 }
 
-/* Drop the upstream half: a parked idle connection goes back to the pool, others close. */
+/* Drop the upstream half: a clean one (parked) goes back to the pool, others close. */
 void
 lgd_conn_release_upstream(struct lgd_conn *c)
 {
@@ -112,6 +127,11 @@ lgd_conn_update_read(struct lgd_conn *c, struct lgd_half *h)
 {
 	if (h->bev == NULL)
 		return;
+	if (h == &c->down && !h->paused && c->body_paused_us) {
+		/* Time the upstream kept the client waiting is not the client's. */
+		c->body_start_us += lgd_mono_us() - c->body_paused_us;
+		c->body_paused_us = 0;
+	}
 	if (h->paused || h->waiting)
 		bufferevent_disable(h->bev, EV_READ);
 	else
@@ -123,6 +143,8 @@ void
 lgd_conn_pause(struct lgd_conn *c, struct lgd_half *src)
 {
 	src->paused = true;
+	if (src == &c->down && c->body_paused_us == 0)
+		c->body_paused_us = lgd_mono_us();
 	lgd_conn_update_read(c, src);
 }
 
@@ -240,8 +262,9 @@ lgd_conn_error(struct lgd_conn *c, int status, const char *reason)
 		lgd_conn_close(c, reason);
 		return;
 	}
-	lgd_info("request refused", "worker=%d peer=%s status=%d reason=\"%s\"", c->w->id, c->peer,
-	         status, reason);
+	lgd_log_count_status(status); /* any client can cause these: one line per interval */
+	lgd_debug("request refused", "worker=%d peer=%s status=%d reason=\"%s\"", c->w->id, c->peer,
+	          status, reason);
 	c->res_started = true;
 	lgd_head_error(bufferevent_get_output(c->down.bev), status, reason);
 	lgd_conn_closing(c, reason);
@@ -273,6 +296,8 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		lgd_conn_error(c, 504, "upstream connect timeout");
 		break;
 	case LGD_CONN_PROXY:
+		lgd_warn("upstream response timeout", "worker=%d upstream=%s", c->w->id,
+		         c->rt->cf->upstream.address);
 		lgd_conn_error(c, 504, "upstream response timeout");
 		break;
 	default:
@@ -393,7 +418,7 @@ up_read_cb(struct bufferevent *bev, void *arg)
 	else if (c->state == LGD_CONN_PROXY || c->state == LGD_CONN_CONNECT)
 		lgd_proxy_response(c);
 	else {
-		c->parked = false; /* a parked connection must stay silent */
+		c->parked = false; /* an upstream between two exchanges must stay silent */
 		lgd_conn_release_upstream(c);
 	}
 	lgd_conn_flush(c);
@@ -463,9 +488,10 @@ static void
 deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct lgd_conn *c = arg;
+	char esc[256];
 
 	lgd_info("test hook fired", "worker=%d peer=%s code=%u reason=\"%s\"", c->w->id, c->peer,
-	         c->hook_code, c->hook_reason);
+	         c->hook_code, lgd_esc(c->hook_reason, esc, sizeof(esc)));
 	if (c->state == LGD_CONN_TUNNEL)
 		lgd_conn_close_tunnel(c, c->hook_code, c->hook_reason);
 	else
@@ -499,7 +525,7 @@ lgd_conn_accept(struct lgd_worker *w, size_t li, int fd, struct sockaddr *sa, so
 	int one = 1;
 	int open = atomic_fetch_add_explicit(&lgd_total_conns, 1, memory_order_relaxed) + 1;
 
-	if (open > rt->cf->limits.max_connections) {
+	if (open > atomic_load(&lgd_max_conns)) {
 		/* Another worker took the last slot at the same moment. */
 		atomic_fetch_sub_explicit(&lgd_total_conns, 1, memory_order_relaxed);
 		lgd_worker_pause_accept(w);
@@ -511,7 +537,14 @@ lgd_conn_accept(struct lgd_worker *w, size_t li, int fd, struct sockaddr *sa, so
 		close(fd);
 		return;
 	}
-	if (open == rt->cf->limits.max_connections)
+	if (!lgd_limit_address_acquire(sa, rt->cf->limits.max_connections_per_address)) {
+		/* Over limits.max_connections_per_address: counted, one log line per interval. */
+		atomic_fetch_sub_explicit(&lgd_total_conns, 1, memory_order_relaxed);
+		lgd_log_count(LGD_COUNT_PER_ADDRESS);
+		close(fd);
+		return;
+	}
+	if (open == atomic_load(&lgd_max_conns))
 		lgd_worker_pause_accept(w);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c = lg_xcalloc(1, sizeof(*c));
@@ -519,6 +552,7 @@ lgd_conn_accept(struct lgd_worker *w, size_t li, int fd, struct sockaddr *sa, so
 	c->rt = lgd_runtime_ref(rt);
 	c->lc = &rt->cf->listen[li];
 	c->hook_ms = -1;
+	c->addr_counted = rt->cf->limits.max_connections_per_address > 0;
 	if (salen <= sizeof(c->peer_sa))
 		memcpy(&c->peer_sa, sa, salen);
 	if (sa->sa_family == AF_INET)

@@ -106,6 +106,7 @@ struct lgd_conn {
 	struct evbuffer *retry; /* the head sent on a reused upstream connection */
 	char peer[INET6_ADDRSTRLEN];
 	struct sockaddr_storage peer_sa;
+	bool addr_counted; /* counted in limits.max_connections_per_address */
 	bool tls;
 	uint64_t requests;
 	/* The current exchange. */
@@ -119,11 +120,16 @@ struct lgd_conn {
 	bool dechunk; /* HTTP/1.0 client: forward the payload of a chunked response */
 	bool res_chunked;
 	bool ending;       /* end the streamed response at the next chunk boundary */
-	bool reused;       /* upstream came from the pool or was parked here */
-	bool parked;       /* upc is idle between two requests of this client */
+	bool reused;       /* upstream came from the pool */
+	bool parked;       /* upc is clean: releasing it returns it to the pool */
 	bool lingering;    /* CLOSING: output flushed, waiting for the client's EOF */
 	bool body_timeout; /* the client's read timeout is set (request body) */
 	struct lgd_chunk_track ct;
+	/* Request body pace (timeouts.body_min_rate, body_total), on the monotonic clock. */
+	struct event *body_timer;
+	int64_t body_start_us;  /* the body began; moved on by the time the client was paused */
+	int64_t body_paused_us; /* reading the client stopped for the upstream's sake, or 0 */
+	uint64_t body_bytes;
 	/* Test hook (Lessongate-Test-Close): close the tunnel or end the stream later. */
 	int64_t hook_ms;
 	uint16_t hook_code;
@@ -159,6 +165,7 @@ void lgd_conn_pause(struct lgd_conn *c, struct lgd_half *src);
 void lgd_conn_update_read(struct lgd_conn *c, struct lgd_half *h);
 void lgd_conn_closing(struct lgd_conn *c, const char *reason);
 void lgd_conn_arm_hook(struct lgd_conn *c);
+int64_t lgd_mono_us(void);
 
 void lgd_conn_attach_upstream(struct lgd_conn *c, struct lgd_upconn *u);
 void lgd_conn_release_upstream(struct lgd_conn *c);
@@ -191,6 +198,7 @@ int64_t lgd_now_us(void);
 void lgd_status_answer(struct lgd_conn *c, const struct lg_gate_request *gr, size_t head_len,
                        int64_t now);
 void lgd_status_tick(struct lgd_conn *c);
+void lgd_status_end(struct lgd_conn *c);
 
 /* head.c: building heads */
 void lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,

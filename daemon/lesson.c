@@ -54,9 +54,11 @@ refuse(struct lgd_conn *c, const struct lg_gate_verdict *v, const struct lg_gate
 	struct lgd_worker *w = c->w;
 	bool keep = v->status != 400 && v->status != 405 && lgd_lesson_keep_alive(c, gr->req);
 
-	if (v->status == 400 || v->status == 405)
-		lgd_info("request refused", "worker=%d peer=%s status=%d reason=\"%s\"", w->id,
-		         c->peer, v->status, v->reason);
+	if (v->status == 400 || v->status == 405) {
+		lgd_log_count_status(v->status); /* one line per interval */
+		lgd_debug("request refused", "worker=%d peer=%s status=%d reason=\"%s\"", w->id,
+		          c->peer, v->status, v->reason);
+	}
 	w->out.len = 0;
 	lg_gate_refusal(c->rt->gate, v, now, gr, keep, &w->out);
 	evbuffer_add(bufferevent_get_output(c->down.bev), w->out.data, w->out.len);

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "log.h"
 #include "notify.h"
 #include "runtime.h"
@@ -27,11 +28,13 @@ static struct {
 	int nworkers;
 	struct event_base *base;
 	struct event *sigs[4];
-	struct event *drain_timer, *poll_timer, *wd_timer, *sweep_timer, *calendar_timer;
+	struct event *drain_timer, *poll_timer, *wd_timer, *sweep_timer, *counts_timer;
+	struct event *calendar_timer;
 	int32_t calendar_checked; /* the local day the missing-calendar check last ran */
 	unsigned *last_beats;
 	bool stopping;
 	unsigned reloads;
+	long long nofile; /* the descriptor limit (soft, raised to the hard one at start) */
 } m;
 
 /* How to call us. */
@@ -148,6 +151,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	if (rt->cf->workers != m.rt->cf->workers)
 		lgd_warn("workers changed; takes effect at the next restart", "workers=%d",
 		         rt->cf->workers);
+	lgd_size_connections(rt->cf, m.nworkers, m.nofile);
 	for (int i = 0; i < m.nworkers; i++) {
 		int *wfds = lg_xcalloc(nl + 1, sizeof(int));
 		memcpy(wfds, fds + (size_t)i * nl, nl * sizeof(int));
@@ -225,6 +229,9 @@ watchdog_cb(evutil_socket_t fd, short what, void *arg)
 		lgd_notify("WATCHDOG=1");
 }
 
+/* At exit, queued log lines get this long to reach a slow stderr. */
+#define LOG_FLUSH_MS 5000
+
 /* Students expected at first (the table grows past this), and its independently locked shards. */
 #define STUDENTS_EXPECTED 100000
 #define STUDENTS_SHARDS   64
@@ -243,6 +250,13 @@ static void
 say_stderr(void *file, int year, const char *text)
 {
 	fprintf(stderr, "%s: %s (warning)\n", (const char *)file, text);
+}
+
+/* Write the counts of client-caused errors (log.c) once per interval. */
+static void
+counts_cb(evutil_socket_t fd, short what, void *arg)
+{
+	lgd_log_flush_counts(LGD_COUNT_INTERVAL_S);
 }
 
 /* -t: check the configuration, certificates and keys; 0 if good. */
@@ -287,6 +301,7 @@ start_workers(void)
 			return -1;
 		}
 	m.nworkers = (int)n;
+	lgd_size_connections(m.rt->cf, m.nworkers, m.nofile);
 	m.workers = lg_xcalloc((size_t)n, sizeof(*m.workers));
 	m.last_beats = lg_xcalloc((size_t)n, sizeof(unsigned));
 	for (int i = 0; i < m.nworkers; i++)
@@ -359,9 +374,12 @@ main(int argc, char **argv)
 		         lgd_esc(m.rt->cf->warnings.msg[i], esc, sizeof(esc)));
 	}
 	signal(SIGPIPE, SIG_IGN);
+	lgd_log_start(); /* from here on, no thread waits for stderr */
+	m.nofile = lgd_raise_nofile();
 	evthread_use_pthreads();
 	m.base = event_base_new();
 	lgd_students = lg_students_new(STUDENTS_EXPECTED, STUDENTS_SHARDS);
+	lgd_limits_init();
 	if (start_workers() != 0) {
 		lgd_err("start-up failed", "file=%s", m.conf);
 		for (int i = 0; i < m.nworkers; i++)
@@ -377,8 +395,11 @@ main(int argc, char **argv)
 		event_add(m.sigs[i], NULL);
 	{
 		struct timeval sweep = {1, 0};
+		struct timeval counts = {LGD_COUNT_INTERVAL_S, 0};
 		m.sweep_timer = event_new(m.base, -1, EV_PERSIST, sweep_cb, NULL);
 		event_add(m.sweep_timer, &sweep);
+		m.counts_timer = event_new(m.base, -1, EV_PERSIST, counts_cb, NULL);
+		event_add(m.counts_timer, &counts);
 	}
 	if ((wd = lgd_notify_watchdog_usec()) > 0) {
 		struct timeval tv = {(time_t)(wd / 2 / 1000000), (suseconds_t)(wd / 2 % 1000000)};
@@ -390,8 +411,9 @@ main(int argc, char **argv)
 		m.calendar_timer = event_new(m.base, -1, EV_PERSIST, calendar_cb, NULL);
 		event_add(m.calendar_timer, &hourly);
 	}
-	lgd_info("started", "version=%s config=%s workers=%d pid=%d", LG_VERSION, m.conf,
-	         m.nworkers, (int)getpid());
+	lgd_info("started", "version=%s config=%s workers=%d pid=%d nofile=%lld max_connections=%d",
+	         LG_VERSION, m.conf, m.nworkers, (int)getpid(), m.nofile,
+	         atomic_load(&lgd_max_conns));
 	lgd_warn("lesson clocks are kept in memory only",
 	         "store=memory effect=\"a restart gives every student a fresh lesson clock\"");
 	check_calendars(true);
@@ -415,10 +437,15 @@ out:
 		event_free(m.sweep_timer);
 	if (m.calendar_timer)
 		event_free(m.calendar_timer);
+	if (m.counts_timer)
+		event_free(m.counts_timer);
 	event_base_free(m.base);
 	free(m.workers);
 	free(m.last_beats);
 	lgd_runtime_unref(m.rt);
 	lg_students_free(lgd_students);
+	lgd_limits_free();
+	lgd_log_flush_counts(LGD_COUNT_INTERVAL_S);
+	lgd_log_stop(LOG_FLUSH_MS);
 	return rc;
 }

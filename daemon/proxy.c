@@ -115,6 +115,86 @@ body_tv(const struct lgd_conn *c, int64_t ms)
 	return tv;
 }
 
+/*
+ * When the request body must be complete: an allowance of timeouts.body plus
+ * a second per body_min_rate bytes received, and at most body_total; time
+ * the client was paused for the upstream does not count. *total says whether
+ * body_total is the bound.
+ */
+static int64_t
+body_deadline_us(const struct lgd_conn *c, int64_t now, bool *total)
+{
+	const struct lg_timeouts_conf *t = &c->rt->cf->timeouts;
+	int64_t start = c->body_start_us + (c->body_paused_us ? now - c->body_paused_us : 0);
+	int64_t d = INT64_MAX;
+
+	*total = false;
+	if (t->body_min_rate > 0) {
+		uint64_t r = (uint64_t)t->body_min_rate, secs = c->body_bytes / r;
+		if (secs < (uint64_t)1 << 32) /* else: earned more time than anyone waits */
+			d = start + t->body_ms * 1000 + (int64_t)(secs * 1000000) +
+			    (int64_t)(c->body_bytes % r * 1000000 / r);
+	}
+	if (t->body_total_ms > 0 && start + t->body_total_ms * 1000 <= d) {
+		d = start + t->body_total_ms * 1000;
+		*total = true;
+	}
+	return d;
+}
+
+/* Arm the body pace timer after_us from now (never sooner than 1 ms). */
+static void
+body_pace_arm(struct lgd_conn *c, int64_t after_us)
+{
+	struct timeval tv;
+
+	if (after_us < 1000)
+		after_us = 1000;
+	tv.tv_sec = after_us / 1000000;
+	tv.tv_usec = after_us % 1000000;
+	evtimer_add(c->body_timer, &tv);
+}
+
+/* The body pace timer: a body that falls behind gets 408 (or, once answered, a close). */
+static void
+body_pace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lgd_conn *c = arg;
+	int64_t now = lgd_mono_us(), d;
+	bool total;
+
+	if (c->down.st != LGD_HALF_BODY ||
+	    (c->state != LGD_CONN_CONNECT && c->state != LGD_CONN_PROXY))
+		return;
+	d = body_deadline_us(c, now, &total);
+	if (c->body_paused_us || now < d) {
+		/* Paused for the upstream: the deadline moves with the clock; look again later. */
+		body_pace_arm(c, c->body_paused_us && d - now < 1000000 ? 1000000 : d - now);
+		return;
+	}
+	lgd_conn_error(c, 408,
+	               total ? "request body took longer than timeouts.body_total"
+	                     : "request body slower than timeouts.body_min_rate");
+	lgd_conn_flush(c);
+}
+
+/* A request body begins: start measuring its pace, if a rate or total time is configured. */
+static void
+body_pace_start(struct lgd_conn *c)
+{
+	const struct lg_timeouts_conf *t = &c->rt->cf->timeouts;
+	bool total;
+
+	c->body_start_us = lgd_mono_us();
+	c->body_paused_us = c->down.paused ? c->body_start_us : 0;
+	c->body_bytes = 0;
+	if (t->body_min_rate == 0 && t->body_total_ms == 0)
+		return;
+	if (c->body_timer == NULL)
+		c->body_timer = evtimer_new(c->w->base, body_pace_cb, c);
+	body_pace_arm(c, body_deadline_us(c, c->body_start_us, &total) - c->body_start_us);
+}
+
 /* The whole request went upstream: stop reading the client until the response is out. */
 static void
 request_done(struct lgd_conn *c)
@@ -124,6 +204,8 @@ request_done(struct lgd_conn *c)
 	/* The client stays readable (no epoll_ctl per request); pipelined bytes wait in its input.
 	 */
 	c->down.st = LGD_HALF_DONE;
+	if (c->body_timer)
+		evtimer_del(c->body_timer);
 	if (c->body_timeout) {
 		bufferevent_set_timeouts(c->down.bev, NULL, &wt);
 		c->body_timeout = false;
@@ -227,12 +309,7 @@ handle_request(struct lgd_conn *c, const struct lg_http_request *req, size_t hea
 		return;
 	if (!body_prevalidate(c, req, head_len))
 		return;
-	if (c->upc && c->parked) {
-		/* The connection that served this client's last request. */
-		u = c->upc;
-		c->parked = false;
-		c->reused = true;
-	} else if ((u = lgd_pool_get(c->w, rt)) != NULL) {
+	if ((u = lgd_pool_get(c->w, rt)) != NULL) {
 		c->reused = true;
 		lgd_conn_attach_upstream(c, u);
 	} else if ((u = lgd_upstream_connect(c->w, rt)) == NULL) {
@@ -264,6 +341,7 @@ handle_request(struct lgd_conn *c, const struct lg_http_request *req, size_t hea
 		bufferevent_set_timeouts(c->down.bev, &t, &t);
 		c->body_timeout = true;
 	}
+	body_pace_start(c);
 	lgd_proxy_request_body(c);
 }
 
@@ -362,6 +440,7 @@ lgd_proxy_request_body(struct lgd_conn *c)
 			return;
 		}
 		move_bytes(in, out, v.iov_base, (size_t)n);
+		c->body_bytes += (uint64_t)n;
 		if (lg_http_body_done(&c->down.body))
 			request_done(c);
 		else if (n == 0)
@@ -415,7 +494,7 @@ void
 lgd_proxy_upstream_event(struct lgd_conn *c, short what)
 {
 	if (c->state == LGD_CONN_IDLE || c->state == LGD_CONN_HEAD || c->up.st == LGD_HALF_DONE) {
-		/* A parked connection closed or timed out: just forget it. */
+		/* A finished exchange's connection closed or timed out: just forget it. */
 		c->parked = false;
 		lgd_conn_release_upstream(c);
 		return;
@@ -439,10 +518,13 @@ lgd_proxy_upstream_event(struct lgd_conn *c, short what)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		if (c->up.st == LGD_HALF_HEAD)
+		if (c->up.st == LGD_HALF_HEAD) {
+			lgd_warn("upstream response timeout", "worker=%d upstream=%s", c->w->id,
+			         c->rt->cf->upstream.address);
 			lgd_conn_error(c, 504, "upstream response timeout");
-		else
+		} else {
 			lgd_conn_close(c, "upstream timeout");
+		}
 		return;
 	}
 	if ((what & BEV_EVENT_EOF) && c->up.st == LGD_HALF_BODY) {
@@ -474,7 +556,10 @@ finish_ending(struct lgd_conn *c)
 	lgd_proxy_response_done(c);
 }
 
-/* The response is complete: pool the upstream, then read the next request or close. */
+/*
+ * The response is complete: a clean upstream connection goes back to the pool
+ * (an idle client never holds one), then read the next request or close.
+ */
 void
 lgd_proxy_response_done(struct lgd_conn *c)
 {
@@ -486,14 +571,8 @@ lgd_proxy_response_done(struct lgd_conn *c)
 	if (c->deadline)
 		evtimer_del(c->deadline);
 	lgd_lesson_finish(c);
-	/* Keep a clean upstream connection for this client's next request. */
 	c->parked = reuse;
-	if (!reuse || c->close_after || c->w->draining)
-		lgd_conn_release_upstream(c);
-	else if (c->up.paused) {
-		c->up.paused = false;
-		lgd_conn_update_read(c, &c->up);
-	}
+	lgd_conn_release_upstream(c);
 	if (c->close_after || c->down.st != LGD_HALF_DONE || c->w->draining ||
 	    c->rt->cf->timeouts.keepalive_ms == 0) {
 		lgd_conn_closing(c, "response complete");
@@ -593,6 +672,9 @@ response_head(struct lgd_conn *c)
 	lgd_conn_timer(c, 0);
 	if (res.status == 101) {
 		if (!c->req_websocket || !res.upgrade_websocket) {
+			lgd_warn("bad upstream response", "worker=%d upstream=%s reason=\"%s\"",
+			         c->w->id, c->rt->cf->upstream.address,
+			         "unexpected 101 Switching Protocols");
 			lgd_conn_error(c, 502, "unexpected 101 Switching Protocols");
 			return 0;
 		}
@@ -646,10 +728,12 @@ lgd_proxy_response(struct lgd_conn *c)
 int
 lgd_conn_end_stream(struct lgd_conn *c, const char *reason)
 {
+	char esc[256];
+
 	if (c->state != LGD_CONN_PROXY || c->up.st != LGD_HALF_BODY)
 		return -1;
 	lgd_info("ending streamed response", "worker=%d peer=%s reason=\"%s\"", c->w->id, c->peer,
-	         reason);
+	         lgd_esc(reason, esc, sizeof(esc)));
 	if (c->res_chunked && !c->dechunk) {
 		c->ending = true;
 		if (chunk_at_boundary(&c->ct))

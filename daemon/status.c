@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "caps.h"
 #include "log.h"
 
 /* The warning before the last one comes this long before the deadline. */
@@ -23,6 +24,7 @@ struct lgd_sse {
 	bool warned_before; /* the warn_before warning went out */
 	bool warned_last;   /* the one-minute warning went out */
 	int64_t last_write; /* unix time of the last event or ping */
+	bool counted;       /* counted in limits.max_event_streams_per_student */
 };
 
 /* The client asked for the event stream: Accept: text/event-stream, or ?stream=1. */
@@ -166,14 +168,52 @@ lgd_status_tick(struct lgd_conn *c)
 	lgd_lesson_timer(c, (now + 1) * 1000000 + 1000);
 }
 
-/* Turn the connection into an event stream for one student. */
+/* The stream ends with its connection: free it and give its slot back. */
+void
+lgd_status_end(struct lgd_conn *c)
+{
+	if (c->sse && c->sse->counted)
+		lgd_limit_streams_release(c->sse->id.student, c->sse->id.student_len);
+	free(c->sse);
+	c->sse = NULL;
+}
+
+/* 429: the student has limits.max_event_streams_per_student streams open already. */
+static void
+refuse_stream(struct lgd_conn *c, size_t head_len, bool keep, int64_t max)
+{
+	struct evbuffer *out = bufferevent_get_output(c->down.bev);
+	char body[256];
+	int n = snprintf(body, sizeof(body),
+	                 "{\"error\":\"too_many_streams\",\"reason\":\"this student already has "
+	                 "%lld status event streams open (limits.max_event_streams_per_student); "
+	                 "close one first\",\"limit\":%lld}\n",
+	                 (long long)max, (long long)max);
+
+	lgd_log_count(LGD_COUNT_STREAMS);
+	evbuffer_add_printf(out,
+	                    "HTTP/1.1 429 Too Many Requests\r\n"
+	                    "Content-Type: application/json; charset=utf-8\r\n"
+	                    "Content-Length: %d\r\nCache-Control: no-store\r\n%s\r\n%s",
+	                    n, keep ? "" : "Connection: close\r\n", body);
+	lgd_proxy_answered(c, head_len, keep, "status: too many streams");
+}
+
+/* Turn the connection into an event stream for one student (within the per-student cap). */
 static void
 start_stream(struct lgd_conn *c, const struct lg_identity *id, bool head_only, size_t head_len,
-             int64_t now)
+             int64_t now, bool keep)
 {
 	struct lgd_worker *w = c->w;
 	struct evbuffer *out = bufferevent_get_output(c->down.bev);
+	int64_t max = c->rt->cf->limits.max_event_streams_per_student;
 	size_t len;
+
+	if (!head_only && max > 0 &&
+	    !lgd_limit_streams_acquire(id->student, id->student_len, max)) {
+		refuse_stream(c, head_len, keep, max);
+		return;
+	}
 
 	evbuffer_add_printf(out,
 	                    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
@@ -188,10 +228,11 @@ start_stream(struct lgd_conn *c, const struct lg_identity *id, bool head_only, s
 	c->close_after = true;
 	c->down.st = c->up.st = LGD_HALF_DONE;
 	lgd_conn_timer(c, 0);
-	lgd_conn_release_upstream(c); /* a parked one goes back to the pool */
+	lgd_conn_release_upstream(c); /* a clean one goes back to the pool */
 	lgd_conn_set_state(c, LGD_CONN_EVENTS);
 	c->sse = lg_xcalloc(1, sizeof(*c->sse));
 	c->sse->id = *id;
+	c->sse->counted = max > 0;
 	w->out.len = 0;
 	lg_gate_status_json(c->rt->gate, lgd_students, id, now, &w->out);
 	len = w->out.len;
@@ -238,7 +279,7 @@ lgd_status_answer(struct lgd_conn *c, const struct lg_gate_request *gr, size_t h
 		return;
 	}
 	if (wants_stream(gr)) {
-		start_stream(c, &id, head, head_len, now);
+		start_stream(c, &id, head, head_len, now, keep);
 		return;
 	}
 	w->out.len = 0;

@@ -112,9 +112,11 @@ lgd_tunnel_forward(struct lgd_conn *c, struct lgd_half *src, struct lgd_half *ds
 			return;
 		n = lg_ws_track(&src->ws, v.iov_base, v.iov_len);
 		if (n < 0) {
-			lgd_warn("websocket protocol error",
-			         "worker=%d peer=%s from=%s reason=\"%s\"", c->w->id, c->peer,
-			         src == &c->down ? "client" : "upstream", src->ws.error.reason);
+			if (src == &c->down)
+				lgd_log_count(LGD_COUNT_WS_PROTOCOL); /* one line per interval */
+			lgd_log(src == &c->down ? LGD_DEBUG : LGD_WARN, "websocket protocol error",
+			        "worker=%d peer=%s from=%s reason=\"%s\"", c->w->id, c->peer,
+			        src == &c->down ? "client" : "upstream", src->ws.error.reason);
 			lgd_conn_close(c, "websocket protocol error");
 			return;
 		}
@@ -144,10 +146,12 @@ lgd_tunnel_flushed(struct lgd_conn *c)
 int
 lgd_conn_close_tunnel(struct lgd_conn *c, uint16_t code, const char *reason)
 {
+	char esc[256];
+
 	if (c->state != LGD_CONN_TUNNEL)
 		return -1;
 	lgd_debug("closing websocket tunnel", "worker=%d peer=%s code=%u reason=\"%s\"", c->w->id,
-	         c->peer, code, reason);
+	          c->peer, code, lgd_esc(reason, esc, sizeof(esc)));
 	c->close_code = code;
 	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason ? reason : "");
 	lgd_conn_set_state(c, LGD_CONN_TUNNEL_CLOSING);

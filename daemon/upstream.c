@@ -1,4 +1,4 @@
-/* Upstream connections: connecting (plain or TLS) and the per-worker keep-alive pool. */
+/* Upstream connections: connecting (plain or TLS) and the keep-alive pools (one bound). */
 #include "upstream.h"
 
 #include <arpa/inet.h>
@@ -11,14 +11,26 @@
 
 #include "log.h"
 
+/* Idle pooled upstream connections in all workers together (upstream.keepalive bounds it). */
+static atomic_int pool_total;
+
+/* Take u out of its worker's pool (it is not freed). */
+static void
+pool_remove(struct lgd_worker *w, struct lgd_upconn *u)
+{
+	TAILQ_REMOVE(&w->pool, u, link);
+	w->npool--;
+	u->pooled = false;
+	atomic_fetch_sub_explicit(&pool_total, 1, memory_order_relaxed);
+}
+
 /* Anything from an idle pooled connection (data, EOF, error, timeout) ends it. */
 static void
 pool_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct lgd_upconn *u = arg;
 
-	TAILQ_REMOVE(&u->w->pool, u, link);
-	u->w->npool--;
+	pool_remove(u->w, u);
 	lgd_upconn_free(u);
 }
 
@@ -36,9 +48,7 @@ lgd_pool_get(struct lgd_worker *w, struct lgd_runtime *rt)
 	struct lgd_upconn *u;
 
 	while ((u = TAILQ_FIRST(&w->pool)) != NULL) {
-		TAILQ_REMOVE(&w->pool, u, link);
-		w->npool--;
-		u->pooled = false;
+		pool_remove(w, u);
 		if (u->generation == rt->generation ||
 		    (!rt->cf->upstream.tls && u->generation == w->rt->generation &&
 		     w->rt->upstream_addrlen == rt->upstream_addrlen &&
@@ -49,14 +59,23 @@ lgd_pool_get(struct lgd_worker *w, struct lgd_runtime *rt)
 	return NULL;
 }
 
-/* Give a clean idle connection back (or close it if the pool is full or rt is stale). */
+/*
+ * Give a clean idle connection back (or close it if the pool is full or rt is
+ * stale). upstream.keepalive bounds the idle connections of all workers together.
+ */
 void
 lgd_pool_put(struct lgd_worker *w, struct lgd_upconn *u, struct lgd_runtime *rt)
 {
 	struct timeval tv;
 	int64_t ms = rt->cf->timeouts.keepalive_ms;
 
-	if (w->draining || rt != w->rt || (int)w->npool >= rt->cf->upstream.keepalive || ms == 0) {
+	if (w->draining || rt != w->rt || ms == 0) {
+		lgd_upconn_free(u);
+		return;
+	}
+	if (atomic_fetch_add_explicit(&pool_total, 1, memory_order_relaxed) >=
+	    rt->cf->upstream.keepalive) {
+		atomic_fetch_sub_explicit(&pool_total, 1, memory_order_relaxed);
 		lgd_upconn_free(u);
 		return;
 	}
@@ -80,10 +99,9 @@ lgd_pool_flush(struct lgd_worker *w)
 	struct lgd_upconn *u;
 
 	while ((u = TAILQ_FIRST(&w->pool)) != NULL) {
-		TAILQ_REMOVE(&w->pool, u, link);
+		pool_remove(w, u);
 		lgd_upconn_free(u);
 	}
-	w->npool = 0;
 }
 
 /* An SSL object for the upstream: SNI and name verification as configured. */

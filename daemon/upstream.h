@@ -1,4 +1,4 @@
-/* Upstream connections: connecting (plain or TLS) and the per-worker keep-alive pool. */
+/* Upstream connections: connecting (plain or TLS) and the keep-alive pools (one bound). */
 #ifndef LGD_UPSTREAM_H
 #define LGD_UPSTREAM_H
 
@@ -36,7 +36,7 @@ struct lgd_upconn {
 
 /* An idle pooled connection made for rt, or NULL. */
 struct lgd_upconn *lgd_pool_get(struct lgd_worker *w, struct lgd_runtime *rt);
-/* Give a clean idle connection back (or close it if the pool is full or rt is stale). */
+/* Give a clean idle connection back (or close it if the pools are full or rt is stale). */
 void lgd_pool_put(struct lgd_worker *w, struct lgd_upconn *u, struct lgd_runtime *rt);
 /* Close every pooled connection. */
 void lgd_pool_flush(struct lgd_worker *w);

@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <event2/listener.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +19,64 @@
 
 atomic_int lgd_total_conns;
 atomic_int lgd_workers_done;
+atomic_int lgd_max_conns = 1;
+
+/* After EMFILE/ENFILE: listeners stay off this long, then try again (nginx: 500 ms). */
+#define ACCEPT_BACKOFF_MS 500
+/* Accept failures are logged at most once per interval, with a count. */
+#define ACCEPT_LOG_INTERVAL_US 10000000
+/* This long without a failure ends an accept failure episode ("accepting again"). */
+#define ACCEPT_QUIET_US 1000000
+/* Descriptors kept back: stdio, the main loop, signals, log writer, files read at reload. */
+#define FD_RESERVED_PROCESS 48
+/* Per worker, besides its listeners: epoll, the mailbox pipe. */
+#define FD_RESERVED_WORKER 4
+
+/* How many connections the descriptors can hold: two each (client and upstream) plus the pool. */
+int
+lgd_fd_capacity(const struct lg_config *cf, int nworkers, long long nofile)
+{
+	long long avail = nofile - FD_RESERVED_PROCESS -
+	                  (long long)nworkers * (FD_RESERVED_WORKER + (long long)cf->nlisten) -
+	                  cf->upstream.keepalive;
+
+	if (avail < 2)
+		return 1;
+	return avail / 2 > INT_MAX ? INT_MAX : (int)(avail / 2);
+}
+
+/* Raise the soft descriptor limit to the hard one; the soft limit in effect after. */
+long long
+lgd_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? (long long)INT_MAX : (long long)rl.rlim_cur;
+}
+
+/* Set lgd_max_conns from cf and the descriptor limit; warn if the configured value does not fit. */
+void
+lgd_size_connections(const struct lg_config *cf, int nworkers, long long nofile)
+{
+	int cap = lgd_fd_capacity(cf, nworkers, nofile);
+
+	if (cf->limits.max_connections > cap) {
+		lgd_warn("limits.max_connections does not fit the descriptor limit; using fewer",
+		         "max_connections=%lld nofile=%lld usable=%d "
+		         "hint=\"raise LimitNOFILE= (systemd) or lower limits.max_connections\"",
+		         (long long)cf->limits.max_connections, nofile, cap);
+		atomic_store(&lgd_max_conns, cap);
+	} else {
+		atomic_store(&lgd_max_conns, (int)cf->limits.max_connections);
+	}
+}
 
 /* Open a listening socket on a resolved address; -1 with errno on failure. */
 int
@@ -123,6 +183,20 @@ lgd_listeners_bind(const struct lg_config *old, const struct lgd_runtime *rt, in
 	return 0;
 }
 
+/* Listeners on only while neither the connection limit nor an accept back-off holds. */
+static void
+listeners_update(struct lgd_worker *w)
+{
+	struct lgd_listener *l;
+	bool on = !w->accept_paused && !w->accept_backoff && !w->draining;
+
+	for (l = TAILQ_FIRST(&w->listeners); l; l = TAILQ_NEXT(l, link))
+		if (on)
+			evconnlistener_enable(l->lev);
+		else
+			evconnlistener_disable(l->lev);
+}
+
 /* A new client connection on one of our listeners. */
 static void
 accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
@@ -132,14 +206,50 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 	lgd_conn_accept(l->w, l->index, fd, sa, (socklen_t)salen);
 }
 
-/* Accept errors (EMFILE and friends) are logged; libevent keeps the listener. */
+/* The accept back-off is over: listen again. */
+static void
+backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lgd_worker *w = arg;
+
+	w->accept_backoff = false;
+	listeners_update(w);
+}
+
+/*
+ * Accept failed. Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS,
+ * ENOMEM) the socket stays readable, so the listeners go off for a moment
+ * instead of spinning; failures are logged at most once per interval, with
+ * how many there were.
+ */
 static void
 accept_error_cb(struct evconnlistener *lev, void *arg)
 {
 	struct lgd_listener *l = arg;
+	struct lgd_worker *w = l->w;
+	int e = EVUTIL_SOCKET_ERROR();
+	bool scarce = e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+	int64_t now = lgd_mono_us();
 
-	lgd_warn("accept failed", "worker=%d address=%s error=\"%s\"", l->w->id, l->address,
-	         strerror(errno));
+	w->accept_failures++;
+	w->accept_failed_us = now;
+	if (!w->accept_trouble || now - w->accept_logged_us >= ACCEPT_LOG_INTERVAL_US) {
+		lgd_warn(scarce ? "accept failed, pausing accept" : "accept failed",
+		         "worker=%d address=%s error=\"%s\" failures=%u pause_ms=%d", w->id,
+		         l->address, strerror(e), w->accept_failures,
+		         scarce ? ACCEPT_BACKOFF_MS : 0);
+		w->accept_logged_us = now;
+		w->accept_failures = 0;
+		w->accept_trouble = true;
+	}
+	if (scarce && !w->accept_backoff) {
+		struct timeval tv = {0, ACCEPT_BACKOFF_MS * 1000};
+		w->accept_backoff = true;
+		listeners_update(w);
+		if (w->backoff_ev == NULL)
+			w->backoff_ev = evtimer_new(w->base, backoff_cb, w);
+		evtimer_add(w->backoff_ev, &tv);
+	}
 }
 
 /* Close and free one listener. */
@@ -200,7 +310,7 @@ sync_listeners(struct lgd_worker *w, struct lgd_runtime *rt, int *fds)
 		l->lev = evconnlistener_new(w->base, accept_cb, l,
 		                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 		evconnlistener_set_error_cb(l->lev, accept_error_cb);
-		if (w->accept_paused)
+		if (w->accept_paused || w->accept_backoff)
 			evconnlistener_disable(l->lev);
 		TAILQ_INSERT_TAIL(&w->listeners, l, link);
 		if (w->id == 0)
@@ -286,33 +396,27 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 void
 lgd_worker_pause_accept(struct lgd_worker *w)
 {
-	struct lgd_listener *l;
-
 	if (w->accept_paused)
 		return;
-	lgd_warn("connection limit reached, not accepting", "worker=%d limit=%lld", w->id,
-	         (long long)w->rt->cf->limits.max_connections);
+	lgd_warn("connection limit reached, not accepting", "worker=%d limit=%d", w->id,
+	         atomic_load(&lgd_max_conns));
 	w->accept_paused = true;
-	for (l = TAILQ_FIRST(&w->listeners); l; l = TAILQ_NEXT(l, link))
-		evconnlistener_disable(l->lev);
+	listeners_update(w);
 }
 
 /* Accept again once every worker together is below the limit. */
 static void
 resume_accept(struct lgd_worker *w)
 {
-	struct lgd_listener *l;
-
 	if (!w->accept_paused || w->draining ||
-	    atomic_load(&lgd_total_conns) >= w->rt->cf->limits.max_connections)
+	    atomic_load(&lgd_total_conns) >= atomic_load(&lgd_max_conns))
 		return;
 	w->accept_paused = false;
-	for (l = TAILQ_FIRST(&w->listeners); l; l = TAILQ_NEXT(l, link))
-		evconnlistener_enable(l->lev);
+	listeners_update(w);
 	lgd_info("accepting again", "worker=%d open=%d", w->id, atomic_load(&lgd_total_conns));
 }
 
-/* The heartbeat the main thread's watchdog checks; also lifts a connection-limit pause. */
+/* The watchdog's heartbeat; also lifts a connection-limit pause and ends accept trouble. */
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -320,6 +424,14 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	atomic_fetch_add_explicit(&w->heartbeat, 1, memory_order_relaxed);
 	resume_accept(w);
+	if (w->accept_trouble && !w->accept_backoff &&
+	    lgd_mono_us() - w->accept_failed_us >= ACCEPT_QUIET_US) {
+		/* A quiet second after accept failures: say it is over, with the unlogged count. */
+		lgd_warn("accept failures over, accepting again", "worker=%d failures=%u", w->id,
+		         w->accept_failures);
+		w->accept_trouble = false;
+		w->accept_failures = 0;
+	}
 }
 
 /* Prepare a worker: its event loop and listeners for rt; -1 if a listener cannot be bound. */
@@ -443,6 +555,8 @@ lgd_worker_join(struct lgd_worker *w)
 	if (w->mbox_rt && w->mbox_fds)
 		lgd_listeners_close(w->mbox_fds, w->mbox_rt->cf->nlisten);
 	free(w->mbox_fds);
+	if (w->backoff_ev)
+		event_free(w->backoff_ev);
 	lgd_runtime_unref(w->mbox_rt);
 	lgd_runtime_unref(w->rt);
 	event_base_free(w->base);

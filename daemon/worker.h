@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/queue.h>
 
 #include "http1.h"
@@ -45,7 +46,13 @@ struct lgd_worker {
 	bool mbox_drain, mbox_stop;
 	struct event *tick;
 	atomic_uint heartbeat;
-	bool accept_paused; /* limits.max_connections reached: listeners off, tick checks */
+	bool accept_paused;  /* lgd_max_conns reached: listeners off, tick checks */
+	bool accept_backoff; /* out of descriptors: listeners off until backoff_ev */
+	struct event *backoff_ev;
+	bool accept_trouble;      /* accept failed lately: lines at most once per interval */
+	unsigned accept_failures; /* accept errors not yet logged */
+	int64_t accept_logged_us; /* when the last accept error line was written (lgd_mono_us) */
+	int64_t accept_failed_us; /* the last accept error (lgd_mono_us) */
 	/* Per-thread scratch space: parsed headers and the head being built. */
 	struct lg_http_header headers[LGD_MAX_HEADERS];
 	char *scratch;
@@ -58,6 +65,8 @@ struct lgd_worker {
 
 /* Connections open in all workers (limits.max_connections). */
 extern atomic_int lgd_total_conns;
+/* The connection limit in effect: limits.max_connections, lowered to what the descriptors hold. */
+extern atomic_int lgd_max_conns;
 /* Workers whose loop has ended (drained or stopped). */
 extern atomic_int lgd_workers_done;
 
@@ -90,6 +99,12 @@ int lgd_listeners_bind(const struct lg_config *old, const struct lgd_runtime *rt
 void lgd_listeners_close(int *fds, size_t n);
 /* At the connection limit: stop accepting (clients wait in the backlog) until below it. */
 void lgd_worker_pause_accept(struct lgd_worker *w);
+/* How many connections the descriptors can hold: two each (client and upstream) plus the pool. */
+int lgd_fd_capacity(const struct lg_config *cf, int nworkers, long long nofile);
+/* Raise the soft descriptor limit to the hard one; the soft limit in effect after. */
+long long lgd_raise_nofile(void);
+/* Set lgd_max_conns from cf and the descriptor limit; warn if the configured value does not fit. */
+void lgd_size_connections(const struct lg_config *cf, int nworkers, long long nofile);
 /* Called by connections: the worker may be done draining. */
 void lgd_worker_check_drained(struct lgd_worker *w);
 

@@ -600,8 +600,13 @@ load_upstream(struct cctx *c, const config_setting_t *root, struct lg_config *cf
 static void
 load_timeouts_limits(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 {
-	static const char *const tkeys[] = {"client_header", "keepalive", "body", "drain", NULL};
-	static const char *const lkeys[] = {"max_connections", "max_header_size", "max_body_size",
+	static const char *const tkeys[] = {"client_header", "keepalive",  "body", "drain",
+	                                    "body_min_rate", "body_total", NULL};
+	static const char *const lkeys[] = {"max_connections",
+	                                    "max_header_size",
+	                                    "max_body_size",
+	                                    "max_connections_per_address",
+	                                    "max_event_streams_per_student",
 	                                    NULL};
 	struct lg_timeouts_conf *t = &cf->timeouts;
 	struct lg_limits_conf *l = &cf->limits;
@@ -629,6 +634,39 @@ load_timeouts_limits(struct cctx *c, const config_setting_t *root, struct lg_con
 			CERR(c, config_setting_get_member(g, "max_header_size"),
 			     "limits.max_header_size: must be between 1k and 1M");
 		get_size(c, g, "limits", "max_body_size", &l->max_body_bytes);
+	}
+}
+
+/*
+ * What one slow or greedy client may hold: timeouts.body_min_rate and
+ * body_total (slow request bodies), limits.max_connections_per_address and
+ * max_event_streams_per_student (0 turns each off). Their keys are checked
+ * with the rest of their group in load_timeouts_limits().
+ */
+static void
+load_client_limits(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
+{
+	struct lg_timeouts_conf *t = &cf->timeouts;
+	struct lg_limits_conf *l = &cf->limits;
+	config_setting_t *g;
+
+	t->body_min_rate = 512;
+	t->body_total_ms = 0;
+	l->max_connections_per_address = 256;
+	l->max_event_streams_per_student = 4;
+	if ((g = get_group(c, root, "", "timeouts", false)) != NULL) {
+		if (get_size(c, g, "timeouts", "body_min_rate", &t->body_min_rate) > 0 &&
+		    t->body_min_rate > (1LL << 30))
+			CERR(c, config_setting_get_member(g, "body_min_rate"),
+			     "timeouts.body_min_rate: at most \"1G\" (bytes a second; 0 turns it "
+			     "off)");
+		get_duration(c, g, "timeouts", "body_total", 0, 86400000, &t->body_total_ms);
+	}
+	if ((g = get_group(c, root, "", "limits", false)) != NULL) {
+		get_int(c, g, "limits", "max_connections_per_address", 0, 10000000,
+		        &l->max_connections_per_address);
+		get_int(c, g, "limits", "max_event_streams_per_student", 0, 100000,
+		        &l->max_event_streams_per_student);
 	}
 }
 
@@ -1130,6 +1168,7 @@ load_tree(config_t *lc, const char *name, const char *basedir, struct lg_errors 
 	load_listen(&c, root, cf);
 	load_upstream(&c, root, cf);
 	load_timeouts_limits(&c, root, cf);
+	load_client_limits(&c, root, cf);
 	load_identity(&c, root, cf);
 	load_routes(&c, root, cf);
 	load_rules(&c, root, cf);

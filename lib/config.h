@@ -67,12 +67,17 @@ struct lg_timeouts_conf {
 	int64_t keepalive_ms;
 	int64_t body_ms;
 	int64_t drain_ms;
+	int64_t
+	    body_min_rate; /* request body bytes a second after an allowance of body_ms; 0: off */
+	int64_t body_total_ms; /* a whole request body; 0: no bound */
 };
 
 struct lg_limits_conf {
 	int64_t max_connections;
 	int64_t max_header_bytes;
 	int64_t max_body_bytes;
+	int64_t max_connections_per_address;   /* process-wide; 0: unlimited */
+	int64_t max_event_streams_per_student; /* status event streams; 0: unlimited */
 };
 
 struct lg_jwt_conf {

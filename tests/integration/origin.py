@@ -14,9 +14,10 @@ Endpoints (query parameters in brackets):
   /stream [n, chunked, pause_after, pause]
                               n pattern bytes generated on the fly, written with
                               backpressure; optionally pausing once
-  /upload [pause_after, pause, hash]
+  /upload [pause_after, pause, hash, rate]
                               reads the body (any framing) counting bytes;
-                              optionally stops reading for a while
+                              optionally stops reading for a while, or reads
+                              only `rate` bytes a second
   /close [n]                  200 without Content-Length, ended by closing
   /slow [delay]               sleeps, then 200 /small
   /slowbody [delay, n]        headers at once, the body after delay
@@ -383,7 +384,18 @@ class Handler:
             if len(keep_body) < 65536:
                 keep_body.extend(b[: 65536 - len(keep_body)])
 
-        if path == "/upload" and pause_after >= 0:
+        rate = int(q.get("rate", "0"))
+        if path == "/upload" and rate > 0:
+            # A slow reader: at most `rate` bytes a second.
+            orig_fill = self.r.fill
+
+            async def fill(limit=256 * 1024):
+                n = len(self.r.buf)
+                await orig_fill(min(limit, max(rate // 10, 1)))
+                await asyncio.sleep((len(self.r.buf) - n) / rate)
+
+            self.r.fill = fill
+        elif path == "/upload" and pause_after >= 0:
             # Read up to pause_after, stop reading for `pause` seconds, then go on.
             orig_fill = self.r.fill
 
@@ -396,7 +408,7 @@ class Handler:
 
             self.r.fill = fill
         await self.read_body(req, headers, sink)
-        if path == "/upload" and pause_after >= 0:
+        if path == "/upload" and (pause_after >= 0 or rate > 0):
             del self.r.fill
         req["complete"] = True
         req["body_sha256"] = h.hexdigest() if do_hash else None

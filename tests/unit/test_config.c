@@ -386,6 +386,51 @@ test_calendar_errors_surface(void **state)
 	unlink(cal);
 }
 
+/* The limits one slow or greedy client meets: defaults, values, and errors naming file:line. */
+static void
+test_client_limits(void **state)
+{
+	struct lg_config *cf = load_text("");
+
+	(void)state;
+	assert_non_null(cf);
+	assert_int_equal(cf->timeouts.body_min_rate, 512);
+	assert_int_equal(cf->timeouts.body_total_ms, 0);
+	assert_int_equal(cf->limits.max_connections_per_address, 256);
+	assert_int_equal(cf->limits.max_event_streams_per_student, 4);
+	lg_config_free(cf);
+	cf = load_text("timeouts = { body_min_rate = \"2k\"; body_total = \"5m\"; };\n"
+	               "limits = { max_connections_per_address = 0;\n"
+	               "           max_event_streams_per_student = 1; };\n");
+	assert_non_null(cf);
+	assert_int_equal(cf->timeouts.body_min_rate, 2048);
+	assert_int_equal(cf->timeouts.body_total_ms, 300000);
+	assert_int_equal(cf->limits.max_connections_per_address, 0);
+	assert_int_equal(cf->limits.max_event_streams_per_student, 1);
+	lg_config_free(cf);
+	cf = load_text("timeouts = { body_min_rate = 0; body_total = \"0s\"; };\n");
+	assert_non_null(cf);
+	assert_int_equal(cf->timeouts.body_min_rate, 0);
+	assert_int_equal(cf->timeouts.body_total_ms, 0);
+	lg_config_free(cf);
+	expect_error("timeouts = {\n body_min_rate = \"fast\"; };\n", 2,
+	             "timeouts.body_min_rate: expected a size");
+	expect_error("timeouts = {\n body_min_rate = \"2G\"; };\n", 2,
+	             "timeouts.body_min_rate: at most \"1G\"");
+	expect_error("timeouts = {\n\n body_total = 30; };\n", 3,
+	             "timeouts.body_total: expected a duration");
+	expect_error("timeouts = {\n body_total = \"2d\"; };\n", 2,
+	             "timeouts.body_total: \"2d\" is out of range");
+	expect_error("limits = {\n max_connections_per_address = -1; };\n", 2,
+	             "limits.max_connections_per_address: -1 is out of range (0 .. 10000000)");
+	expect_error("limits = {\n max_event_streams_per_student = \"4\"; };\n", 2,
+	             "limits.max_event_streams_per_student: expected an integer");
+	expect_error("limits = {\n max_streams_per_student = 4; };\n", 2,
+	             "unknown key \"max_streams_per_student\" in limits");
+	expect_error("timeouts = {\n body_min_ratte = 1; };\n", 2,
+	             "did you mean \"body_min_rate\"");
+}
+
 int
 main(void)
 {
@@ -400,6 +445,7 @@ main(void)
 	    cmocka_unit_test(test_syntax_and_io),
 	    cmocka_unit_test(test_all_errors_reported),
 	    cmocka_unit_test(test_calendar_errors_surface),
+	    cmocka_unit_test(test_client_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
