@@ -87,7 +87,9 @@ struct lgd_lesson {
 struct lgd_fwd {
 	const char *target;
 	size_t target_len;
-	ssize_t strip; /* untrusted identity header (every field of that name), or -1 */
+	uint64_t strip[(LGD_MAX_HEADERS + 63) / 64]; /* bit i: client field i is not forwarded */
+	const char *student; /* the verified student for identity.forward_header, or NULL */
+	size_t student_len;
 };
 
 struct lgd_conn {

@@ -1,4 +1,5 @@
-/* Building forwarded heads (hop-by-hop fields removed, X-Forwarded-*, Via) and error pages. */
+/* Building forwarded heads (hop-by-hop and stripped fields removed, X-Forwarded-*, Via, the
+ * charged student) and error pages. */
 #include "conn.h"
 
 #include <stdio.h>
@@ -44,9 +45,10 @@ lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,
                  const struct lgd_fwd *fwd, struct evbuffer *out)
 {
 	const char *instance = c->rt->cf->instance;
+	const char *student_field = c->rt->cf->identity.forward_header;
 	size_t need = head_len * 2 + fwd->target_len + strlen(instance) +
-	              strlen(c->rt->cf->upstream.address) + 256;
-	const struct lg_http_header *strip = fwd->strip >= 0 ? &h[fwd->strip] : NULL;
+	              strlen(c->rt->cf->upstream.address) + strlen(student_field) +
+	              fwd->student_len + 256;
 	char *base = scratch(c->w, need), *p = base;
 	bool host_seen = false, xff = false;
 	size_t last_xff = n;
@@ -71,9 +73,8 @@ lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct lg_http_header *f = &h[i];
-		/* An identity header from an untrusted peer: every copy of it goes. */
-		if (strip && f->name_len == strip->name_len &&
-		    strncasecmp(f->name, strip->name, f->name_len) == 0)
+		/* Identity spoofs, look-alikes, rewrite fields (lg_gate_strips). */
+		if (fwd->strip[i / 64] >> (i % 64) & 1)
 			continue;
 		switch (f->name_len) {
 		case 4:
@@ -124,6 +125,13 @@ lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,
 	if (!xff) {
 		PUTS(p, "X-Forwarded-For: ");
 		PUT(p, c->peer, strlen(c->peer));
+		PUTS(p, "\r\n");
+	}
+	if (fwd->student != NULL) {
+		/* The student the gate charged: only lessongate sets this field. */
+		PUT(p, student_field, strlen(student_field));
+		PUTS(p, ": ");
+		PUT(p, fwd->student, fwd->student_len);
 		PUTS(p, "\r\n");
 	}
 	if (c->tls)

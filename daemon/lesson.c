@@ -103,7 +103,7 @@ lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t
 	struct lg_gate_request gr = {req, w->headers, req->num_headers,
 	                             (const struct sockaddr *)&c->peer_sa};
 	struct lg_gate_verdict v;
-	size_t need = req->path.len + 3;
+	size_t need = 2 * req->path.len + 4; /* the normalised target, then the canonical path */
 	int64_t now = time(NULL);
 
 	c->lesson.active = c->lesson.tunnel = c->lesson.fired = false;
@@ -128,7 +128,12 @@ lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t
 	}
 	fwd->target = v.target;
 	fwd->target_len = v.target_len;
-	fwd->strip = v.strip_header;
+	memset(fwd->strip, 0, sizeof(fwd->strip));
+	for (size_t i = 0; i < gr.nheaders && i < LGD_MAX_HEADERS; i++)
+		if (lg_gate_strips(rt->gate, &v, &gr.headers[i]))
+			fwd->strip[i / 64] |= UINT64_C(1) << (i % 64);
+	fwd->student = v.action == LG_GATE_ALLOW ? c->lesson.student : NULL;
+	fwd->student_len = v.action == LG_GATE_ALLOW ? c->lesson.student_len : 0;
 	return 1;
 }
 

@@ -212,7 +212,6 @@ lgd_status_answer(struct lgd_conn *c, const struct lg_gate_request *gr, size_t h
 	bool keep = lgd_lesson_keep_alive(c, gr->req), head = gr->req->method == LG_HTTP_HEAD;
 	struct lg_identity id;
 	char reason[96];
-	ssize_t strip;
 
 	if (gr->req->method != LG_HTTP_GET && !head) {
 		static const char body[] = "{\"error\":\"method_not_allowed\",\"reason\":\"the "
@@ -225,7 +224,7 @@ lgd_status_answer(struct lgd_conn *c, const struct lg_gate_request *gr, size_t h
 		lgd_proxy_answered(c, head_len, keep, "status: method not allowed");
 		return;
 	}
-	if (lg_gate_identify(c->rt->gate, gr, now, &id, reason, sizeof(reason), &strip) <= 0) {
+	if (lg_gate_identify(c->rt->gate, gr, now, &id, reason, sizeof(reason)) <= 0) {
 		struct lg_gate_verdict v;
 		memset(&v, 0, sizeof(v));
 		v.action = LG_GATE_REFUSE;

@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "http1.h"
+#include "path.h"
 
 /* Where errors go while one file is read. */
 struct cctx {
@@ -510,12 +514,63 @@ load_listen(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 	}
 }
 
-/* upstream = { address; keepalive; tls; connect_timeout; response_timeout; } */
+/* A list of field names: each a token; none of the names in `forbidden` (why says why). */
+static void
+check_field_names(struct cctx *c, const config_setting_t *g, const char *where, const char *key,
+                  char *const *names, size_t n, const char *const *forbidden, const char *why)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!lg_http_is_token(names[i], strlen(names[i]))) {
+			CERR(c, config_setting_get_member(g, key),
+			     "%s.%s: \"%s\" is not a header field name (a token: letters, digits, "
+			     "\"-\", ...)",
+			     where, key, names[i]);
+			continue;
+		}
+		for (const char *const *f = forbidden; *f; f++)
+			if (strcasecmp(*f, names[i]) == 0)
+				CERR(c, config_setting_get_member(g, key), "%s.%s: \"%s\" %s",
+				     where, key, names[i], why);
+	}
+}
+
+/* The rewrite and method-override fields some origins obey: the gate never saw what they say. */
+static const char *const default_strip_request_headers[] = {
+    "X-Original-URL", "X-Rewrite-URL",     "X-HTTP-Method-Override",
+    "X-HTTP-Method",  "X-Method-Override", NULL};
+
+/* upstream.strip_request_headers: the default list, or the operator's (framing fields refused). */
+static void
+load_strip_request_headers(struct cctx *c, const config_setting_t *g, struct lg_upstream_conf *u)
+{
+	static const char *const framing[] = {"Host", "Content-Length", "Transfer-Encoding", NULL};
+
+	if (g == NULL || get_strlist(c, g, "upstream", "strip_request_headers",
+	                             &u->strip_request_headers, &u->nstrip_request_headers) == 0) {
+		for (const char *const *d = default_strip_request_headers; *d; d++) {
+			u->strip_request_headers =
+			    lg_xrealloc(u->strip_request_headers, u->nstrip_request_headers + 1,
+			                sizeof(char *));
+			u->strip_request_headers[u->nstrip_request_headers++] = lg_strdup(*d);
+		}
+		return;
+	}
+	check_field_names(c, g, "upstream", "strip_request_headers", u->strip_request_headers,
+	                  u->nstrip_request_headers, framing,
+	                  "frames the request and cannot be removed");
+}
+
+/* upstream = { address; keepalive; tls; connect_timeout; response_timeout; strip_...; } */
 static void
 load_upstream(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 {
-	static const char *const keys[] = {"address",         "keepalive",        "tls",
-	                                   "connect_timeout", "response_timeout", NULL};
+	static const char *const keys[] = {"address",
+	                                   "keepalive",
+	                                   "tls",
+	                                   "connect_timeout",
+	                                   "response_timeout",
+	                                   "strip_request_headers",
+	                                   NULL};
 	config_setting_t *g = get_group(c, root, "", "upstream", false), *tls;
 	struct lg_upstream_conf *u = &cf->upstream;
 	int64_t v;
@@ -523,6 +578,7 @@ load_upstream(struct cctx *c, const config_setting_t *root, struct lg_config *cf
 	u->keepalive = 64;
 	u->connect_timeout_ms = 5000;
 	u->response_timeout_ms = 60000;
+	load_strip_request_headers(c, g, u);
 	if (g == NULL)
 		return;
 	check_keys(c, g, "upstream", keys);
@@ -576,11 +632,45 @@ load_timeouts_limits(struct cctx *c, const config_setting_t *root, struct lg_con
 	}
 }
 
-/* identity = { jwt = {...}; } or { header = {...}; } */
+/* identity.forward_header: a field name that carries no credential and frames nothing. */
+static void
+load_forward_header(struct cctx *c, const config_setting_t *g, struct lg_identity_conf *id)
+{
+	static const char *const reserved[] = {"Host",
+	                                       "Content-Length",
+	                                       "Transfer-Encoding",
+	                                       "Connection",
+	                                       "Keep-Alive",
+	                                       "Upgrade",
+	                                       "TE",
+	                                       "Trailer",
+	                                       "Proxy-Connection",
+	                                       "Via",
+	                                       "X-Forwarded-For",
+	                                       "X-Forwarded-Proto",
+	                                       "Authorization",
+	                                       "Cookie",
+	                                       "Lessongate-Test-Close",
+	                                       NULL};
+
+	if (get_str(c, g, "identity", "forward_header", false, &id->forward_header) <= 0)
+		return;
+	check_field_names(c, g, "identity", "forward_header", &id->forward_header, 1, reserved,
+	                  "is a field lessongate or HTTP itself needs; choose another name");
+	for (size_t i = 0; i < id->jwt.nsources; i++)
+		if (strncmp(id->jwt.sources[i], "header:", 7) == 0 &&
+		    strcasecmp(id->jwt.sources[i] + 7, id->forward_header) == 0)
+			CERR(c, config_setting_get_member(g, "forward_header"),
+			     "identity.forward_header: \"%s\" is also a token source "
+			     "(identity.jwt.sources); choose another name",
+			     id->forward_header);
+}
+
+/* identity = { jwt = {...}; header = {...}; forward_header; } */
 static void
 load_identity(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 {
-	static const char *const keys[] = {"jwt", "header", NULL};
+	static const char *const keys[] = {"jwt", "header", "forward_header", NULL};
 	static const char *const jkeys[] = {"keys",          "algorithms",   "sources",
 	                                    "student_claim", "region_claim", "leeway",
 	                                    "issuer",        "audience",     NULL};
@@ -592,6 +682,7 @@ load_identity(struct cctx *c, const config_setting_t *root, struct lg_config *cf
 	struct lg_identity_conf *id = &cf->identity;
 	int64_t leeway_ms = 30000;
 
+	id->forward_header = lg_strdup("Lessongate-Student");
 	if (g == NULL)
 		return;
 	check_keys(c, g, "identity", keys);
@@ -643,7 +734,13 @@ load_identity(struct cctx *c, const config_setting_t *root, struct lg_config *cf
 		if (get_strlist(c, h, "identity.header", "trusted_peers", &id->trusted_peers,
 		                &id->ntrusted_peers) == 0)
 			CERR(c, h, "identity.header: missing required key \"trusted_peers\"");
+		if (id->header_name != NULL &&
+		    !lg_http_is_token(id->header_name, strlen(id->header_name)))
+			CERR(c, config_setting_get_member(h, "name"),
+			     "identity.header.name: \"%s\" is not a header field name",
+			     id->header_name);
 	}
+	load_forward_header(c, g, id);
 }
 
 /*
@@ -745,6 +842,22 @@ normalised_path(const char *p)
 	return true;
 }
 
+/* A route's canonical form (what canonical paths are matched against), or an error. */
+static void
+route_canon(struct cctx *c, const config_setting_t *g, const char *where, struct lg_route *r)
+{
+	const char *why = NULL;
+	ssize_t n;
+
+	r->canon = lg_xcalloc(1, r->len + 1);
+	if ((n = lg_path_canonical(r->path, r->len, r->canon, r->len + 1, &why)) < 0) {
+		CERR(c, config_setting_get_member(g, r->exact ? "path" : "prefix"),
+		     "%s: \"%s\": %s", where, r->path, why);
+		return;
+	}
+	r->canon_len = (size_t)n;
+}
+
 /* routes = ( { prefix | path; class; methods; }, ... ); */
 static void
 load_routes(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
@@ -792,6 +905,8 @@ load_routes(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 			     "%s: \"%s\" must be a normalised path: starting with \"/\", without "
 			     "\"//\", dot segments, \"%%\", \"\\\", query or spaces",
 			     where, r->path);
+		else if (r->path)
+			route_canon(c, g, where, r);
 		if (member(c, g, where, "class", true) != NULL &&
 		    get_enum(c, g, where, "class", classes, &cls) > 0)
 			r->cls = (enum lg_class)cls;
@@ -1133,6 +1248,7 @@ lg_config_free(struct lg_config *cf)
 	free(cf->listen);
 	free(cf->upstream.address);
 	free_tls(&cf->upstream.tlsc);
+	free_strlist(cf->upstream.strip_request_headers, cf->upstream.nstrip_request_headers);
 	free(cf->identity.jwt.keys);
 	free_strlist(cf->identity.jwt.algorithms, cf->identity.jwt.nalgorithms);
 	free_strlist(cf->identity.jwt.sources, cf->identity.jwt.nsources);
@@ -1141,9 +1257,11 @@ lg_config_free(struct lg_config *cf)
 	free(cf->identity.jwt.issuer);
 	free(cf->identity.jwt.audience);
 	free(cf->identity.header_name);
+	free(cf->identity.forward_header);
 	free_strlist(cf->identity.trusted_peers, cf->identity.ntrusted_peers);
 	for (size_t i = 0; i < cf->nroutes; i++) {
 		free(cf->routes[i].path);
+		free(cf->routes[i].canon);
 		free_strlist(cf->routes[i].methods, cf->routes[i].nmethods);
 	}
 	free(cf->routes);
@@ -1165,25 +1283,62 @@ lg_config_free(struct lg_config *cf)
 	free(cf);
 }
 
-/* First matching route wins; no route means free. */
-enum lg_class
-lg_config_classify(const struct lg_config *cf, const char *path, size_t len, const char *method)
+/* Whether a route's path rp (rl bytes) matches path: as a prefix ("/x/" also takes "/x"), or
+ * exactly (with or without one trailing "/"). */
+static bool
+route_path_matches(const char *rp, size_t rl, bool exact, const char *path, size_t len)
+{
+	if (!exact && rl <= len)
+		return memcmp(rp, path, rl) == 0;
+	if (exact && rl == len)
+		return memcmp(rp, path, len) == 0;
+	if (rl == len + 1 && rp[len] == '/') /* "/x/" and "/x" */
+		return len > 0 && memcmp(rp, path, len) == 0;
+	if (exact && len == rl + 1 && path[rl] == '/') /* exact "/x" and "/x/" */
+		return rl > 1 && memcmp(rp, path, rl) == 0;
+	return false;
+}
+
+/* Whether the route takes the method: any listed, ignoring case; HEAD where GET is. */
+static bool
+route_method_matches(const struct lg_route *r, const char *method)
+{
+	if (r->nmethods == 0 || method == NULL)
+		return true;
+	for (size_t k = 0; k < r->nmethods; k++)
+		if (strcasecmp(r->methods[k], method) == 0 ||
+		    (strcasecmp(method, "HEAD") == 0 && strcasecmp(r->methods[k], "GET") == 0))
+			return true;
+	return false;
+}
+
+/* First matching route wins (its path, or its canonical form); no route means free. */
+static enum lg_class
+classify(const struct lg_config *cf, bool canonical, const char *path, size_t len,
+         const char *method)
 {
 	for (size_t i = 0; i < cf->nroutes; i++) {
 		const struct lg_route *r = &cf->routes[i];
-		size_t rl = r->len;
 
-		if (r->exact ? (rl != len || memcmp(r->path, path, len) != 0)
-		             : (rl > len || memcmp(r->path, path, rl) != 0))
-			continue;
-		if (r->nmethods && method) {
-			size_t k;
-			for (k = 0; k < r->nmethods && strcmp(r->methods[k], method) != 0; k++)
-				;
-			if (k == r->nmethods)
-				continue;
-		}
-		return r->cls;
+		if (route_path_matches(canonical ? r->canon : r->path,
+		                       canonical ? r->canon_len : r->len, r->exact, path, len) &&
+		    route_method_matches(r, method))
+			return r->cls;
 	}
 	return LG_CLASS_FREE;
+}
+
+/* The class of a normalised path. */
+enum lg_class
+lg_config_classify(const struct lg_config *cf, const char *path, size_t len, const char *method)
+{
+	return classify(cf, false, path, len, method);
+}
+
+/* The class of a canonical path. */
+enum lg_class
+lg_config_classify_canonical(const struct lg_config *cf, const char *canon, size_t len,
+                             const char *method)
+{
+	return classify(cf, true, canon, len, method);
 }

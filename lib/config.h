@@ -14,11 +14,13 @@
 #define LG_METHOD_ANY 0u
 
 struct lg_route {
-	char *path; /* normalised prefix or exact path */
-	size_t len; /* strlen(path), so classifying does not measure it again */
+	char *path;  /* normalised prefix or exact path */
+	size_t len;  /* strlen(path), so classifying does not measure it again */
+	char *canon; /* its canonical form (lg_path_canonical), matched against canonical paths */
+	size_t canon_len;
 	bool exact; /* `path = ...` instead of `prefix = ...` */
 	enum lg_class cls;
-	char **methods; /* NULL: every method */
+	char **methods; /* NULL: every method; compared ignoring case, HEAD matches GET */
 	size_t nmethods;
 	int line;
 };
@@ -56,6 +58,8 @@ struct lg_upstream_conf {
 	int keepalive;
 	int64_t connect_timeout_ms;
 	int64_t response_timeout_ms;
+	char **strip_request_headers; /* client fields never forwarded (rewrite/override headers) */
+	size_t nstrip_request_headers;
 };
 
 struct lg_timeouts_conf {
@@ -91,6 +95,7 @@ struct lg_identity_conf {
 	char *header_name;
 	char **trusted_peers;
 	size_t ntrusted_peers;
+	char *forward_header; /* the verified student, told to the origin; client copies removed */
 };
 
 struct lg_state_conf {
@@ -147,8 +152,16 @@ struct lg_config *lg_config_load_string(const char *text, const char *name, cons
                                         struct lg_errors *errs);
 void lg_config_free(struct lg_config *);
 
-/* The class of a normalised path (and method; NULL matches any); LG_CLASS_FREE if no route. */
+/*
+ * The class of a normalised path (and method; NULL matches any); LG_CLASS_FREE
+ * if no route. First match wins; a prefix "/x/" also matches "/x", an exact
+ * path also matches with or without one trailing "/"; methods are compared
+ * ignoring case, and a route for GET also takes HEAD.
+ */
 enum lg_class lg_config_classify(const struct lg_config *, const char *path, size_t len,
                                  const char *method);
+/* The same, for a canonical path (lg_path_canonical) against the routes' canonical forms. */
+enum lg_class lg_config_classify_canonical(const struct lg_config *, const char *canon, size_t len,
+                                           const char *method);
 
 #endif

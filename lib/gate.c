@@ -1,4 +1,4 @@
-/* The gate: from a parsed request to a verdict (who, which class, allowed or not). */
+/* The gate: from a parsed request to a verdict (who, which class, allowed, what to strip). */
 #include "gate.h"
 
 #include <ctype.h>
@@ -15,6 +15,9 @@ struct lg_gate {
 	struct lg_cidr_set *trusted;
 	char **sources;
 	size_t nsources;
+	size_t *strip_len;   /* strlen of each upstream.strip_request_headers name */
+	size_t forward_len;  /* strlen(identity.forward_header) */
+	size_t identity_len; /* strlen(identity.header.name), 0 without one */
 };
 
 static const char *const default_sources[] = {"header:Authorization", "cookie:lg_token",
@@ -59,6 +62,11 @@ lg_gate_new(const struct lg_config *cf, struct lg_errors *errs)
 				lg_errors_add(errs, cf->file, 0,
 				              "identity.header.trusted_peers: %s", err);
 	}
+	g->forward_len = strlen(cf->identity.forward_header);
+	g->identity_len = id->header_enabled ? strlen(id->header_name) : 0;
+	g->strip_len = lg_xcalloc(cf->upstream.nstrip_request_headers + 1, sizeof(size_t));
+	for (size_t i = 0; i < cf->upstream.nstrip_request_headers; i++)
+		g->strip_len[i] = strlen(cf->upstream.strip_request_headers[i]);
 	if (errs->count != before) {
 		lg_gate_free(g);
 		return NULL;
@@ -74,6 +82,7 @@ lg_gate_free(struct lg_gate *g)
 		return;
 	lg_jwt_verifier_free(g->jwt);
 	lg_cidr_set_free(g->trusted);
+	free(g->strip_len);
 	free(g);
 }
 
@@ -109,20 +118,24 @@ valid_student(const char *s, size_t n)
 	return true;
 }
 
-/* The trusted identity header: honoured from trusted peers, removed from everyone else. */
+/* Whether the peer may set the identity header (identity.header.trusted_peers). */
+static bool
+peer_trusted(const struct lg_gate *g, const struct lg_gate_request *r)
+{
+	return g->cf->identity.header_enabled && r->peer != NULL &&
+	       lg_cidr_set_match(g->trusted, r->peer);
+}
+
+/* The identity header from a trusted peer: 1 found, 0 none, -1 invalid (reason set). */
 static int
 identify_header(struct lg_gate *g, const struct lg_gate_request *r, struct lg_identity *id,
-                char *reason, size_t rlen, ssize_t *strip)
+                char *reason, size_t rlen)
 {
-	ssize_t i = lg_http_find_header(r->headers, r->nheaders, 0, g->cf->identity.header_name);
+	ssize_t i = only_header(r, g->cf->identity.header_name);
 
-	if (i < 0)
+	if (i == -1)
 		return 0;
-	if (r->peer == NULL || !lg_cidr_set_match(g->trusted, r->peer)) {
-		*strip = i;
-		return 0;
-	}
-	if (only_header(r, g->cf->identity.header_name) == -2) {
+	if (i == -2) {
 		snprintf(reason, rlen, "more than one identity header");
 		return -1;
 	}
@@ -187,41 +200,139 @@ token_from(const struct lg_gate_request *r, const char *source, char *qbuf, cons
 	return 0;
 }
 
-/* Who the request is from. */
+/* The field a source reads its credential from ("Cookie" for cookies), or NULL (the query). */
+static const char *
+source_field(const char *source)
+{
+	if (strncmp(source, "header:", 7) == 0)
+		return source + 7;
+	if (strncmp(source, "cookie:", 7) == 0)
+		return "Cookie";
+	return NULL;
+}
+
+/* Whether a Connection header lists field (so it would not reach the origin). */
+static bool
+hidden_field(const struct lg_gate_request *r, const char *field)
+{
+	return field != NULL &&
+	       lg_http_connection_lists(r->headers, r->nheaders, field, strlen(field));
+}
+
+/* The credentials found so far: how many, and whether they agree on one valid identity. */
+struct found {
+	int count;
+	bool have;    /* *id holds the identity the valid ones name */
+	bool invalid; /* some credential did not verify (the reason says why) */
+	bool disagree;
+	bool hidden; /* a field that carried one is listed in Connection */
+};
+
+/* Whether the credentials found so far are more than one and not one valid identity. */
+static bool
+ambiguous(const struct found *f)
+{
+	return f->count > 1 && (f->invalid || f->disagree);
+}
+
+/*
+ * Count one more credential, verified (ok) as cur, against the identity found
+ * before in *id: the same student, and the same region where both name one (a
+ * trusted header names none).
+ */
+static void
+found_one(struct found *f, bool ok, const struct lg_identity *cur, struct lg_identity *id,
+          bool hidden)
+{
+	f->count++;
+	f->hidden |= hidden;
+	if (!ok) {
+		f->invalid = true;
+	} else if (!f->have) {
+		*id = *cur;
+		f->have = true;
+	} else if (cur->student_len != id->student_len ||
+	           memcmp(cur->student, id->student, cur->student_len) != 0 ||
+	           (cur->region != 0 && id->region != 0 && cur->region != id->region)) {
+		f->disagree = true;
+	} else if (id->region == 0) {
+		id->region = cur->region;
+	}
+}
+
+/* Who the request is from: every source is read, and they must agree. */
 int
 lg_gate_identify(struct lg_gate *g, const struct lg_gate_request *r, int64_t now,
-                 struct lg_identity *id, char *reason, size_t rlen, ssize_t *strip)
+                 struct lg_identity *id, char *reason, size_t rlen)
 {
-	char qbuf[LG_JWT_MAX_TOKEN + 1];
+	char qbuf[LG_JWT_MAX_TOKEN + 1], why[96] = "";
+	struct lg_identity cur;
+	struct found f = {0};
 	int rc;
 
-	*strip = -1;
 	if (rlen >= sizeof("missing token")) /* no printf on the hot path */
 		memcpy(reason, "missing token", sizeof("missing token"));
 	else if (rlen > 0)
 		reason[0] = '\0';
-	if (g->cf->identity.header_enabled &&
-	    (rc = identify_header(g, r, id, reason, rlen, strip)) != 0)
-		return rc;
-	if (g->jwt == NULL) {
+	if (peer_trusted(g, r) && (rc = identify_header(g, r, &cur, why, sizeof(why))) != 0)
+		found_one(&f, rc > 0, &cur, id, hidden_field(r, g->cf->identity.header_name));
+	if (g->jwt == NULL && f.count == 0) {
 		snprintf(reason, rlen, "no identity");
 		return 0;
 	}
-	for (size_t s = 0; s < g->nsources; s++) {
+	for (size_t s = 0; g->jwt != NULL && s < g->nsources && !ambiguous(&f); s++) {
 		const char *tok = NULL;
 		size_t toklen = 0;
 
 		rc = token_from(r, g->sources[s], qbuf, &tok, &toklen);
 		if (rc == 0)
 			continue;
-		if (rc < 0) {
-			snprintf(reason, rlen, "malformed or ambiguous token");
-			return -1;
-		}
+		if (rc < 0)
+			snprintf(why, sizeof(why), "malformed or ambiguous token");
 		/* Reasons are fixed strings of lib/jwt, never token text. */
-		return lg_jwt_verify(g->jwt, tok, toklen, now, id, reason, rlen) == 0 ? 1 : -1;
+		else if (lg_jwt_verify(g->jwt, tok, toklen, now, &cur, why, sizeof(why)) != 0)
+			rc = -1;
+		found_one(&f, rc > 0, &cur, id, hidden_field(r, source_field(g->sources[s])));
 	}
-	return 0;
+	if (f.count == 0)
+		return 0;
+	if (ambiguous(&f) || (f.have && f.hidden)) {
+		snprintf(reason, rlen, "%s", LG_GATE_AMBIGUOUS);
+		return -1;
+	}
+	if (f.invalid) {
+		snprintf(reason, rlen, "%s", why);
+		return -1;
+	}
+	return 1;
+}
+
+/* Whether a field is (or looks like) name, and, when exact_too is false, is not exactly it. */
+static bool
+alike(const struct lg_http_header *h, const char *name, size_t len, bool exact_too)
+{
+	if (!lg_http_name_alike(h->name, h->name_len, name, len))
+		return false;
+	return exact_too || strncasecmp(h->name, name, len) != 0;
+}
+
+/* Fields the origin must not get from the client. */
+bool
+lg_gate_strips(const struct lg_gate *g, const struct lg_gate_verdict *v,
+               const struct lg_http_header *h)
+{
+	const struct lg_config *cf = g->cf;
+
+	if (alike(h, cf->identity.forward_header, g->forward_len, true))
+		return true;
+	if (g->identity_len > 0 &&
+	    alike(h, cf->identity.header_name, g->identity_len, !v->trusted_peer))
+		return true;
+	for (size_t i = 0; i < cf->upstream.nstrip_request_headers; i++)
+		if (h->name_len == g->strip_len[i] &&
+		    strncasecmp(h->name, cf->upstream.strip_request_headers[i], h->name_len) == 0)
+			return true;
+	return false;
 }
 
 /* Send one event to the sink, if there is one. */
@@ -311,6 +422,31 @@ decide(struct lg_gate *g, struct lg_students *students, struct lg_gate_verdict *
 	}
 }
 
+/*
+ * The class of the normalised path (pathlen bytes at the start of buf, the
+ * target after it): that of the path or, when that is free, of its canonical
+ * form, written past the target. -1 with a reason if the path has no
+ * canonical form or buf is too small.
+ */
+static int
+classify(const struct lg_gate *g, struct lg_gate_verdict *v, char *buf, size_t pathlen, size_t cap,
+         const char *method, const char **reason)
+{
+	char *canon = buf + v->target_len + 1;
+	ssize_t n;
+
+	if (cap < v->target_len + 1 + pathlen + 1) {
+		*reason = "request target too long";
+		return -1;
+	}
+	if ((n = lg_path_canonical(buf, pathlen, canon, pathlen + 1, reason)) < 0)
+		return -1;
+	v->cls = lg_config_classify(g->cf, buf, pathlen, method);
+	if (v->cls == LG_CLASS_FREE) /* fail closed: any reading that is a lesson makes one */
+		v->cls = lg_config_classify_canonical(g->cf, canon, (size_t)n, method);
+	return 0;
+}
+
 /* Classify, identify and decide one request. */
 void
 lg_gate_check(struct lg_gate *g, struct lg_students *students, const struct lg_gate_request *r,
@@ -324,9 +460,9 @@ lg_gate_check(struct lg_gate *g, struct lg_students *students, const struct lg_g
 	int n;
 
 	memset(v, 0, sizeof(*v));
-	v->strip_header = -1;
 	v->cls = LG_CLASS_FREE;
 	v->target = target_buf;
+	v->trusted_peer = peer_trusted(g, r);
 	if (req->form == LG_HTTP_AUTHORITY_FORM) {
 		refuse(v, 405, "CONNECT is not served by a reverse proxy");
 		return;
@@ -350,18 +486,13 @@ lg_gate_check(struct lg_gate *g, struct lg_students *students, const struct lg_g
 	                                              : (int)sizeof(method) - 1;
 	memcpy(method, req->method_name.p, (size_t)n);
 	method[n] = '\0';
-	v->cls = lg_config_classify(g->cf, target_buf, pathlen, method);
-	if (v->cls == LG_CLASS_FREE) {
-		/* Free routes verify no token, but still lose an untrusted identity header. */
-		if (g->cf->identity.header_enabled) {
-			identify_header(g, r, &v->id, v->reason, sizeof(v->reason),
-			                &v->strip_header);
-			v->reason[0] = '\0';
-		}
+	if (classify(g, v, target_buf, pathlen, target_cap, method, &reason) < 0) {
+		refuse(v, 400, reason);
 		return;
 	}
-	if (lg_gate_identify(g, r, now, &v->id, v->reason, sizeof(v->reason), &v->strip_header) <=
-	    0) {
+	if (v->cls == LG_CLASS_FREE)
+		return; /* free routes verify no token (lg_gate_strips still applies) */
+	if (lg_gate_identify(g, r, now, &v->id, v->reason, sizeof(v->reason)) <= 0) {
 		struct lg_event ev = {.type = LG_EV_UNIDENTIFIED,
 		                      .time = now,
 		                      .cls = v->cls,
@@ -437,6 +568,17 @@ simple_body(const struct lg_gate_verdict *v, struct lg_buf *body)
 	LG_BUF_LIT(body, "}\n");
 }
 
+/* The RFC 6750 error of a 401: none without a token, invalid_request for several (§3.1). */
+static const char *
+bearer_error(const char *reason)
+{
+	if (strcmp(reason, LG_GATE_AMBIGUOUS) == 0)
+		return ", error=\"invalid_request\"";
+	if (strcmp(reason, "missing token") == 0 || strcmp(reason, "no identity") == 0)
+		return "";
+	return ", error=\"invalid_token\"";
+}
+
 /* A whole refusal response. */
 void
 lg_gate_refusal(const struct lg_gate *g, const struct lg_gate_verdict *v, int64_t now,
@@ -475,9 +617,7 @@ lg_gate_refusal(const struct lg_gate *g, const struct lg_gate_verdict *v, int64_
 		lg_buf_printf(out, "Link: <%s>; rel=\"blocked-by\"\r\n", g->cf->regulation_url);
 	if (v->status == 401)
 		lg_buf_printf(out, "WWW-Authenticate: Bearer realm=\"lessongate\"%s\r\n",
-		              strcmp(v->reason, "missing token") && strcmp(v->reason, "no identity")
-		                  ? ", error=\"invalid_token\""
-		                  : "");
+		              bearer_error(v->reason));
 	if (v->status == 405)
 		LG_BUF_LIT(out, "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n");
 	if (!keep_alive)

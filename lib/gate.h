@@ -1,4 +1,4 @@
-/* The gate: from a parsed request to a verdict (who, which class, allowed or not). */
+/* The gate: from a parsed request to a verdict (who, which class, allowed, what to strip). */
 #ifndef LG_GATE_H
 #define LG_GATE_H
 
@@ -83,22 +83,43 @@ struct lg_gate_verdict {
 	/* The target to forward: normalised path, then the query unchanged. */
 	char *target;
 	size_t target_len;
-	/* A trusted identity header to remove before forwarding (index in headers, or -1). */
-	ssize_t strip_header;
+	/* The peer is trusted to set the identity header (identity.header.trusted_peers). */
+	bool trusted_peer;
 };
 
 /*
- * Decide a request at unix time `now`. target_buf (at least the target's
- * length + 2 bytes) receives the normalised target. The student's state is
- * updated in `students`; events go to the sink (may be NULL).
+ * Decide a request at unix time `now`. target_buf (at least twice the
+ * target's length + 4 bytes) receives the normalised target, then the
+ * canonical path the routes are also matched on: a path is a lesson when
+ * either form matches a lesson route. The student's state is updated in
+ * `students`; events go to the sink (may be NULL).
  */
 void lg_gate_check(struct lg_gate *, struct lg_students *, const struct lg_gate_request *,
                    int64_t now, char *target_buf, size_t target_cap, const struct lg_event_sink *,
                    struct lg_gate_verdict *);
 
-/* Who the request is from: 1 identified, 0 no identity given, -1 invalid (reason set). */
+/* Why a request naming more than one student, or hiding its credential field, is refused. */
+#define LG_GATE_AMBIGUOUS "ambiguous_identity"
+
+/*
+ * Who the request is from: 1 identified, 0 no identity given, -1 invalid
+ * (reason set). Every configured source is read (a trusted identity header,
+ * each JWT source): when more than one carries a credential, all must verify
+ * and name the same student and region, else -1 with LG_GATE_AMBIGUOUS; so
+ * is a request whose Connection header lists a field that carried one.
+ */
 int lg_gate_identify(struct lg_gate *, const struct lg_gate_request *, int64_t now,
-                     struct lg_identity *, char *reason, size_t reasonlen, ssize_t *strip_header);
+                     struct lg_identity *, char *reason, size_t reasonlen);
+
+/*
+ * Whether a client's field must not reach the origin: a copy of
+ * identity.forward_header (which lessongate sets itself), the identity header
+ * from a peer that is not trusted, a look-alike of either (same name once case
+ * is folded and '_' is '-') from any peer, or a name in
+ * upstream.strip_request_headers.
+ */
+bool lg_gate_strips(const struct lg_gate *, const struct lg_gate_verdict *,
+                    const struct lg_http_header *);
 
 /* "Lessongate-Remaining: N\r\nLessongate-Deadline: ...\r\n" for an allowed lesson. */
 void lg_gate_allow_headers(const struct lg_gate *, const struct lg_gate_verdict *, struct lg_buf *);

@@ -824,6 +824,29 @@ lg_http_header_is(const struct lg_http_header *h, const char *name)
 	return str_is(h->name, h->name_len, name);
 }
 
+/* Whether s[0..n) is a token (for callers outside the parser). */
+bool
+lg_http_is_token(const char *s, size_t n)
+{
+	return is_token(s, n);
+}
+
+/* Compare names with case folded and '_' taken as '-'. */
+bool
+lg_http_name_alike(const char *a, size_t an, const char *b, size_t bn)
+{
+	if (an != bn)
+		return false;
+	for (size_t i = 0; i < an; i++) {
+		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+		x = x == '_' ? '-' : x >= 'A' && x <= 'Z' ? (unsigned char)(x + 32) : x;
+		y = y == '_' ? '-' : y >= 'A' && y <= 'Z' ? (unsigned char)(y + 32) : y;
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
 /* Index of the first header named name at or after start, or -1. */
 ssize_t
 lg_http_find_header(const struct lg_http_header *h, size_t n, size_t start, const char *name)

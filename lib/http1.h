@@ -200,6 +200,14 @@ int lg_http_parse_response(struct lg_http_parser *p, const char *buf, size_t len
 
 /* Whether h's name is name (case-insensitive). */
 bool lg_http_header_is(const struct lg_http_header *h, const char *name);
+/* Whether s[0..n) is a token (RFC 9110 §5.6.2), as a field name must be; empty is not. */
+bool lg_http_is_token(const char *s, size_t n);
+/*
+ * Whether two field names are the same once ASCII case is folded and '_' is
+ * taken as '-' (CGI and WSGI hand both X_Student_Id and X-Student-Id to the
+ * application as HTTP_X_STUDENT_ID).
+ */
+bool lg_http_name_alike(const char *a, size_t an, const char *b, size_t bn);
 /* Index of the first header named name at or after start, or -1. */
 ssize_t lg_http_find_header(const struct lg_http_header *h, size_t n, size_t start,
                             const char *name);

@@ -1,4 +1,5 @@
-/* Request paths as routes see them: one normal form, or a refusal; and trusted peer networks. */
+/* Request paths as routes see them: a normal and a canonical form, or a refusal; trusted peer
+ * networks. */
 #include "path.h"
 
 #include <arpa/inet.h>
@@ -174,6 +175,74 @@ lg_path_normalise(const char *in, size_t len, char *out, size_t outlen, const ch
 		}
 	}
 	if (kind != SEG_NAME)
+		out[n++] = '/';
+	out[n] = '\0';
+	return (ssize_t)n;
+}
+
+/* Length of segment s[0..n) without its trailing dots and encoded spaces. */
+static size_t
+trim_dots_spaces(const char *s, size_t n)
+{
+	for (;;) {
+		if (n > 0 && s[n - 1] == '.')
+			n--;
+		else if (n >= 3 && memcmp(s + n - 3, "%20", 3) == 0)
+			n -= 3;
+		else
+			return n;
+	}
+}
+
+/* Copy segment s[0..n) to out, ASCII letters folded to lower case, %XX kept as it is. */
+static size_t
+fold_segment(const char *s, size_t n, char *out)
+{
+	size_t m = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		char c = s[k];
+		if (c == '%' && n - k >= 3) {
+			memcpy(out + m, s + k, 3);
+			m += 3;
+			k += 2;
+			continue;
+		}
+		out[m++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	return m;
+}
+
+/* Canonicalise segment by segment: parameters cut, dots and spaces trimmed, case folded. */
+ssize_t
+lg_path_canonical(const char *in, size_t len, char *out, size_t outlen, const char **reason)
+{
+	size_t i = 0, n = 0;
+	bool dropped_last = true;
+
+	if (len == 0 || in[0] != '/')
+		return path_fail(reason, "path does not start with \"/\"");
+	if (outlen <= len)
+		return path_fail(reason, "path buffer too small");
+	while (i < len) {
+		size_t start = ++i, end, kept;
+		const char *semi;
+
+		while (i < len && in[i] != '/')
+			i++;
+		end = i;
+		if ((semi = memchr(in + start, ';', end - start)) != NULL)
+			end = (size_t)(semi - in);
+		kept = trim_dots_spaces(in + start, end - start);
+		if (kept == 0 && end > start)
+			return path_fail(reason, "segment of only dots and spaces in path");
+		dropped_last = kept == 0;
+		if (kept == 0)
+			continue; /* empty, or only parameters */
+		out[n++] = '/';
+		n += fold_segment(in + start, kept, out + n);
+	}
+	if (dropped_last)
 		out[n++] = '/';
 	out[n] = '\0';
 	return (ssize_t)n;

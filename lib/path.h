@@ -1,4 +1,5 @@
-/* Request paths as routes see them: one normal form, or a refusal; and trusted peer networks. */
+/* Request paths as routes see them: a normal and a canonical form, or a refusal; trusted peer
+ * networks. */
 #ifndef LG_PATH_H
 #define LG_PATH_H
 
@@ -27,6 +28,26 @@
  * gives the same result.
  */
 ssize_t lg_path_normalise(const char *in, size_t len, char *out, size_t outlen,
+                          const char **reason);
+
+/*
+ * The canonical form of a normalised path, which routes are also matched on,
+ * so that a path reaches a lesson route however lenient the origin reads it:
+ *
+ *  - ASCII letters are folded to lower case (Express, ASP.NET); the hex digits
+ *    of a %XX stay upper case;
+ *  - ";..." parameters are removed from every segment (Tomcat, Spring);
+ *  - trailing dots and spaces ("%20") are removed from every segment (IIS);
+ *  - segments left empty are dropped; the result ends in "/" when the path
+ *    did or when its last segment was dropped;
+ *  - a segment made only of dots and spaces ("...", "..%20") is refused: some
+ *    servers read it as "..".
+ *
+ * The result is never longer than the input and is its own canonical form (and
+ * a normalised path): out needs len + 1 bytes. Returns its length, or -1 with a
+ * short static reason in *reason (answer 400).
+ */
+ssize_t lg_path_canonical(const char *norm, size_t len, char *out, size_t outlen,
                           const char **reason);
 
 /*

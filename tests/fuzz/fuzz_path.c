@@ -1,5 +1,5 @@
-/* libFuzzer harness for lib/path.c: normal forms are normal and stable; networks match themselves.
- */
+/* libFuzzer harness for lib/path.c: normal and canonical forms are what they say and stable;
+ * networks match themselves. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -49,7 +49,76 @@ check_encodings(const char *s, size_t n)
 	}
 }
 
-/* Normalise, check the result's form, and normalise it again. */
+/* Whether segment s[0..n) is made only of dots and encoded spaces. */
+static int
+dots_spaces(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.')
+			continue;
+		if (n - i >= 3 && memcmp(s + i, "%20", 3) == 0) {
+			i += 2;
+			continue;
+		}
+		return 0;
+	}
+	return 1;
+}
+
+/* The canonical form of a normalised path: its form, its stability, and when it is refused. */
+static void
+fuzz_canonical(const char *norm, size_t n)
+{
+	char *out = malloc(n + 1), *again = malloc(n + 1), *renorm = malloc(n + 1);
+	const char *reason = NULL;
+	ssize_t c = lg_path_canonical(norm, n, out, n + 1, &reason), m;
+	int odd = 0;
+
+	/* Refused exactly when some segment, parameters cut, is only dots and spaces. */
+	for (size_t i = 0; i < n;) {
+		size_t s = ++i, e;
+		while (i < n && norm[i] != '/')
+			i++;
+		e = i;
+		for (size_t k = s; k < e; k++)
+			if (norm[k] == ';') {
+				e = k;
+				break;
+			}
+		odd |= e > s && dots_spaces(norm + s, e - s);
+	}
+	if (c < 0) {
+		check(odd && reason != NULL && *reason != '\0');
+		goto done;
+	}
+	check(!odd);
+	check((size_t)c <= n && out[c] == '\0' && strlen(out) == (size_t)c && out[0] == '/');
+	check(strchr(out, ';') == NULL && strstr(out, "//") == NULL);
+	check(strstr(out, "./") == NULL && !ends_with(out, (size_t)c, ".") &&
+	      strstr(out, "%20/") == NULL && !ends_with(out, (size_t)c, "%20"));
+	for (ssize_t i = 0; i < c; i++) {
+		if (out[i] == '%') { /* an escape is copied as it is */
+			i += 2;
+			continue;
+		}
+		check(!(out[i] >= 'A' && out[i] <= 'Z'));
+	}
+	/* A trailing slash is kept. */
+	check(!ends_with(norm, n, "/") || ends_with(out, (size_t)c, "/"));
+	/* Idempotent, and a normalised path itself. */
+	m = lg_path_canonical(out, (size_t)c, again, (size_t)c + 1, &reason);
+	check(m == c && memcmp(out, again, (size_t)c + 1) == 0);
+	m = lg_path_normalise(out, (size_t)c, renorm, (size_t)c + 1, &reason);
+	check(m == c && memcmp(out, renorm, (size_t)c + 1) == 0);
+	/* Too small a buffer is refused. */
+	check(lg_path_canonical(norm, n, again, n, &reason) < 0);
+done:
+	free(out);
+	free(again);
+	free(renorm);
+}
+
+/* Normalise, check the result's form, normalise it again, then check its canonical form. */
 static void
 fuzz_normalise(const uint8_t *data, size_t size)
 {
@@ -73,6 +142,7 @@ fuzz_normalise(const uint8_t *data, size_t size)
 	check_encodings(out, (size_t)n);
 	m = lg_path_normalise(out, (size_t)n, again, (size_t)n + 1, &reason);
 	check(m == n && memcmp(out, again, (size_t)n + 1) == 0);
+	fuzz_canonical(out, (size_t)n);
 done:
 	free(out);
 	free(again);

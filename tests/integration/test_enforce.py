@@ -231,7 +231,8 @@ class Gate:
     """A lessongated with enforcement under a fake clock, its FakeClock and its keys."""
 
     def __init__(self, env, start, speed=1, jwt="hs256", header=None, rules=None, mode=None,
-                 workers=1, vacations=False, routes=None):
+                 workers=1, vacations=False, routes=None, identity_extra=None,
+                 upstream_extra=None):
         self.env = env
         self.keys = keys(env)
         self.speed = speed
@@ -245,6 +246,7 @@ class Gate:
                                "region_claim": "region", "issuer": ISSUER, "leeway": "30s"}
         if header:
             identity["header"] = {"name": "X-Student-Id", "trusted_peers": header}
+        identity.update(identity_extra or {})
         r = {"regulation_url": REGULATION}
         r.update(rules or {})
         cal = {"files": [CAL_2026] + ([vacation_file(env)] if vacations else []),
@@ -259,6 +261,7 @@ class Gate:
         upstream = {"address": "127.0.0.1:%d" % env.origin().port}
         if long_:
             upstream.update({"connect_timeout": "10m", "response_timeout": "4h"})
+        upstream.update(upstream_extra or {})
         self.r0 = time.time()
         self.d = env.daemon(upstream=upstream, workers=workers, timeouts=timeouts, extra=extra,
                             env_extra=envx, name="enf")

@@ -232,11 +232,94 @@ test_routes(void **state)
 	assert_int_equal(lg_config_classify(cf, "/live/lobby", 11, "GET"), LG_CLASS_FREE);
 	assert_int_equal(lg_config_classify(cf, "/live/lobby/x", 13, "GET"), LG_CLASS_SUBJECT);
 	assert_int_equal(lg_config_classify(cf, "/live/x", 7, "GET"), LG_CLASS_SUBJECT);
-	assert_int_equal(lg_config_classify(cf, "/live", 5, "GET"), LG_CLASS_FREE);
+	/* A prefix "/live/" also takes "/live" itself (frameworks serve both alike). */
+	assert_int_equal(lg_config_classify(cf, "/live", 5, "GET"), LG_CLASS_SUBJECT);
+	assert_int_equal(lg_config_classify(cf, "/liv", 4, "GET"), LG_CLASS_FREE);
+	assert_int_equal(lg_config_classify(cf, "/lively", 7, "GET"), LG_CLASS_FREE);
+	/* An exact path also matches with one trailing slash. */
+	assert_int_equal(lg_config_classify(cf, "/live/lobby/", 12, "GET"), LG_CLASS_FREE);
 	assert_int_equal(lg_config_classify(cf, "/art/x", 6, "GET"), LG_CLASS_NON_SUBJECT);
 	assert_int_equal(lg_config_classify(cf, "/art/x", 6, "POST"), LG_CLASS_FREE);
+	/* Methods ignore case; HEAD runs the GET handler in most frameworks. */
+	assert_int_equal(lg_config_classify(cf, "/art/x", 6, "get"), LG_CLASS_NON_SUBJECT);
+	assert_int_equal(lg_config_classify(cf, "/art/x", 6, "HEAD"), LG_CLASS_NON_SUBJECT);
+	assert_int_equal(lg_config_classify(cf, "/art/x", 6, "head"), LG_CLASS_NON_SUBJECT);
 	assert_int_equal(lg_config_classify(cf, "/", 1, "GET"), LG_CLASS_FREE);
 	lg_config_free(cf);
+
+	cf = load_text("routes = ( { path = \"/ws/\"; class = \"subject\"; },\n"
+	               "  { prefix = \"/Live./\"; class = \"subject\"; methods = [\"post\"]; },\n"
+	               "  { path = \"/\"; class = \"non_subject\"; } );\n");
+	assert_non_null(cf);
+	assert_int_equal(lg_config_classify(cf, "/ws", 3, "GET"), LG_CLASS_SUBJECT);
+	assert_int_equal(lg_config_classify(cf, "/ws/", 4, "GET"), LG_CLASS_SUBJECT);
+	assert_int_equal(lg_config_classify(cf, "/wsx", 4, "GET"), LG_CLASS_FREE);
+	assert_int_equal(lg_config_classify(cf, "/", 1, "GET"), LG_CLASS_NON_SUBJECT);
+	/* Routes are canonical too: "/Live./" is matched as "/live/" on canonical paths. */
+	assert_string_equal(cf->routes[1].canon, "/live/");
+	assert_int_equal(cf->routes[1].canon_len, 6);
+	assert_int_equal(lg_config_classify(cf, "/live/x", 7, "POST"), LG_CLASS_FREE);
+	assert_int_equal(lg_config_classify_canonical(cf, "/live/x", 7, "POST"), LG_CLASS_SUBJECT);
+	assert_int_equal(lg_config_classify_canonical(cf, "/live", 5, "Post"), LG_CLASS_SUBJECT);
+	assert_int_equal(lg_config_classify_canonical(cf, "/live/x", 7, "PUT"), LG_CLASS_FREE);
+	assert_int_equal(lg_config_classify(cf, "/Live./x", 8, "POST"), LG_CLASS_SUBJECT);
+	lg_config_free(cf);
+
+	expect_error("routes = (\n { prefix = \"/a/.../\"; class = \"subject\"; } );\n", 2,
+	             "routes[0]: \"/a/.../\": segment of only dots and spaces in path");
+}
+
+/* identity.forward_header and upstream.strip_request_headers: defaults and checks. */
+static void
+test_forward_and_strip_headers(void **state)
+{
+	struct lg_config *cf;
+
+	(void)state;
+	cf = load_text("instance = \"x\";\n");
+	assert_non_null(cf);
+	assert_string_equal(cf->identity.forward_header, "Lessongate-Student");
+	assert_int_equal(cf->upstream.nstrip_request_headers, 5);
+	assert_string_equal(cf->upstream.strip_request_headers[0], "X-Original-URL");
+	assert_string_equal(cf->upstream.strip_request_headers[1], "X-Rewrite-URL");
+	assert_string_equal(cf->upstream.strip_request_headers[2], "X-HTTP-Method-Override");
+	assert_string_equal(cf->upstream.strip_request_headers[3], "X-HTTP-Method");
+	assert_string_equal(cf->upstream.strip_request_headers[4], "X-Method-Override");
+	lg_config_free(cf);
+
+	cf = load_text("identity = { forward_header = \"X-Platform-Student\"; };\n"
+	               "upstream = { address = \"127.0.0.1:9\"; strip_request_headers = []; };\n");
+	assert_non_null(cf);
+	assert_string_equal(cf->identity.forward_header, "X-Platform-Student");
+	assert_int_equal(cf->upstream.nstrip_request_headers, 0);
+	lg_config_free(cf);
+
+	expect_error("identity = {\n forward_header = \"Lessongate Student\"; };\n", 2,
+	             "identity.forward_header: \"Lessongate Student\" is not a header field name");
+	expect_error("identity = {\n forward_header = \"\"; };\n", 2,
+	             "identity.forward_header: must not be empty");
+	expect_error(
+	    "identity = {\n forward_header = \"host\"; };\n", 2,
+	    "identity.forward_header: \"host\" is a field lessongate or HTTP itself needs");
+	expect_error("identity = {\n forward_header = \"Authorization\"; };\n", 2,
+	             "\"Authorization\" is a field lessongate or HTTP itself needs");
+	expect_error("identity = { jwt = { keys = \"k\"; algorithms = [\"HS256\"]; sources = "
+	             "[\"header:X-Token\"]; };\n forward_header = \"x-token\"; };\n",
+	             2, "identity.forward_header: \"x-token\" is also a token source");
+	expect_error(
+	    "identity = {\n forward_headr = \"X\"; };\n", 2,
+	    "unknown key \"forward_headr\" in identity (did you mean \"forward_header\"?)");
+	expect_error("identity = { header = {\n name = \"X Student\"; trusted_peers = []; }; };\n",
+	             2, "identity.header.name: \"X Student\" is not a header field name");
+	expect_error("upstream = { address = \"127.0.0.1:9\";\n strip_request_headers = "
+	             "[\"X-Original-URL\", \"Content-Length\"]; };\n",
+	             2, "upstream.strip_request_headers: \"Content-Length\" frames the request");
+	expect_error("upstream = { address = \"127.0.0.1:9\";\n strip_request_headers = "
+	             "[\"X:Y\"]; };\n",
+	             2, "upstream.strip_request_headers: \"X:Y\" is not a header field name");
+	expect_error("upstream = { address = \"127.0.0.1:9\";\n strip_request_headers = "
+	             "\"X-Original-URL\"; };\n",
+	             2, "upstream.strip_request_headers: expected a list of strings");
 }
 
 /* Syntax errors come from libconfig with their line; unreadable files are said. */
@@ -313,6 +396,7 @@ main(void)
 	    cmocka_unit_test(test_bad_values),
 	    cmocka_unit_test(test_rule_consistency),
 	    cmocka_unit_test(test_routes),
+	    cmocka_unit_test(test_forward_and_strip_headers),
 	    cmocka_unit_test(test_syntax_and_io),
 	    cmocka_unit_test(test_all_errors_reported),
 	    cmocka_unit_test(test_calendar_errors_surface),

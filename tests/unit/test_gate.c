@@ -237,6 +237,23 @@ test_path_tricks(void **state)
 	    {"/../live/x", 400, NULL},
 	    {"/live/%2e%2e/x", 0, "/x"},
 	    {"/live/x?q=/../y", 401, "/live/x?q=/../y"},
+	    /* Lesson routes in other spellings an origin may serve as the lesson (issue 7):
+	     * classified as lessons, forwarded as normalised, not as canonical. */
+	    {"/LIVE/room", 401, "/LIVE/room"},
+	    {"/%4cIVE/room", 401, "/LIVE/room"},
+	    {"/live;x/room", 401, "/live;x/room"},
+	    {"/live./room", 401, "/live./room"},
+	    {"/live", 401, "/live"},
+	    {"/LIVE", 401, "/LIVE"},
+	    {"/live%20/room", 401, "/live%20/room"},
+	    {"/Live.%20;v=1/room?x=1", 401, "/Live.%20;v=1/room?x=1"},
+	    {"/;x/live/room", 401, "/;x/live/room"},
+	    {"/ART/LIVE/x", 401, "/ART/LIVE/x"},
+	    {"/livex/room", 0, "/livex/room"},
+	    {"/li%20ve/room", 0, "/li%20ve/room"},
+	    {"/live/.../x", 400, NULL},
+	    {"/live/..%20/x", 400, NULL},
+	    {"/x/...", 400, NULL},
 	};
 	struct parsed p;
 	struct lg_gate_verdict v;
@@ -252,6 +269,180 @@ test_path_tricks(void **state)
 		if (cases[i].normalised)
 			assert_string_equal(v.target, cases[i].normalised);
 	}
+}
+
+/* The canonical form is written after the target: a buffer too small for both is refused. */
+static void
+test_target_buffer(void **state)
+{
+	struct parsed p;
+	struct lg_gate_verdict v;
+	char small[26]; /* "/LIVE/room?abc" and NUL, then "/live/room" and NUL */
+
+	(void)state;
+	parse(&p, "10.0.0.1", "GET /LIVE/room?abc HTTP/1.1\r\nHost: a\r\n\r\n");
+	lg_gate_check(gate, students, &p.gr, at(2026, 9, 21, 10, 0, 0), small, sizeof(small), &sink,
+	              &v);
+	assert_int_equal(v.status, 401);
+	assert_string_equal(v.target, "/LIVE/room?abc");
+	lg_gate_check(gate, students, &p.gr, at(2026, 9, 21, 10, 0, 0), small, 25, &sink, &v);
+	assert_int_equal(v.status, 400);
+	assert_string_equal(v.reason, "request target too long");
+}
+
+/* Sources that name different students, or a bad token beside a good one: ambiguous. */
+static void
+test_ambiguous_identity(void **state)
+{
+	struct parsed p;
+	struct lg_gate_verdict v;
+	struct lg_buf out = {0};
+	char a[1024], a2[1024], b[1024], expired[1024], ar[1024];
+	int64_t now = at(2026, 9, 21, 9, 0, 0);
+
+	(void)state;
+	make_token("stu-a", now + 3600, NULL, a);
+	make_token("stu-a", now + 7200, NULL, a2); /* another token for the same student */
+	make_token("stu-b", now + 3600, NULL, b);
+	make_token("stu-a", now - 60, NULL, expired);
+	make_token("stu-a", now + 3600, "110000", ar);
+
+	/* The same student in every source (even with two different tokens): fine. */
+	parse(&p, "10.0.0.1",
+	      "GET /live/amb HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer %s\r\nCookie: lg_token=%s"
+	      "\r\n\r\n",
+	      a, a2);
+	check(&p, now, &v);
+	assert_int_equal(v.action, LG_GATE_ALLOW);
+	assert_string_equal(v.id.student, "stu-a");
+	parse(
+	    &p, "10.0.0.1",
+	    "GET /live/amb?access_token=%s HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer %s\r\n\r\n",
+	    a, a);
+	check(&p, now, &v);
+	assert_int_equal(v.action, LG_GATE_ALLOW);
+
+	/* Header for one student, cookie for another: 401 ambiguous_identity. */
+	parse(&p, "10.0.0.1",
+	      "GET /live/amb HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer %s\r\nCookie: lg_token=%s"
+	      "\r\n\r\n",
+	      a, b);
+	nevents = 0;
+	check(&p, now, &v);
+	assert_int_equal(v.status, 401);
+	assert_string_equal(v.reason, "ambiguous_identity");
+	assert_int_equal(last_event.type, LG_EV_UNIDENTIFIED);
+	lg_gate_refusal(gate, &v, now, &p.gr, true, &out);
+	assert_non_null(strstr(out.data, "WWW-Authenticate: Bearer realm=\"lessongate\", "
+	                                 "error=\"invalid_request\"\r\n"));
+	assert_non_null(
+	    strstr(out.data, "{\"error\":\"unauthorized\",\"reason\":\"ambiguous_identity\"}"));
+	lg_buf_free(&out);
+	/* ... the query for a third: the same. */
+	parse(
+	    &p, "10.0.0.1",
+	    "GET /live/amb?access_token=%s HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer %s\r\n\r\n",
+	    b, a);
+	check(&p, now, &v);
+	assert_string_equal(v.reason, "ambiguous_identity");
+	/* A present but invalid token beside a valid one is not ignored. */
+	parse(&p, "10.0.0.1",
+	      "GET /live/amb HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer %s\r\nCookie: lg_token=%s"
+	      "\r\n\r\n",
+	      a, expired);
+	check(&p, now, &v);
+	assert_string_equal(v.reason, "ambiguous_identity");
+	parse(&p, "10.0.0.1",
+	      "GET /live/amb?access_token=garbage HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer %s"
+	      "\r\n\r\n",
+	      a);
+	check(&p, now, &v);
+	assert_string_equal(v.reason, "ambiguous_identity");
+	/* The same student in two regions: which calendar applies is ambiguous too. */
+	parse(&p, "10.0.0.1",
+	      "GET /live/amb HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer %s\r\nCookie: lg_token=%s"
+	      "\r\n\r\n",
+	      ar, a);
+	check(&p, now, &v);
+	assert_int_equal(v.action, LG_GATE_ALLOW); /* a names no region: no disagreement */
+	assert_int_equal(v.id.region, 110000);
+	make_token("stu-a", now + 3600, "533100", a2);
+	parse(&p, "10.0.0.1",
+	      "GET /live/amb HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer %s\r\nCookie: lg_token=%s"
+	      "\r\n\r\n",
+	      ar, a2);
+	check(&p, now, &v);
+	assert_string_equal(v.reason, "ambiguous_identity");
+	/* One invalid token alone keeps its own reason. */
+	parse(&p, "10.0.0.1", "GET /live/amb HTTP/1.1\r\nHost: a\r\nCookie: lg_token=%s\r\n\r\n",
+	      expired);
+	check(&p, now, &v);
+	assert_string_equal(v.reason, "expired");
+
+	/* A trusted identity header and a token must agree too. */
+	parse(&p, "127.0.0.1",
+	      "GET /live/amb HTTP/1.1\r\nHost: a\r\nX-Student-Id: stu-a\r\nAuthorization: Bearer %s"
+	      "\r\n\r\n",
+	      ar);
+	check(&p, now, &v);
+	assert_int_equal(v.action, LG_GATE_ALLOW);
+	assert_int_equal(v.id.region, 110000);
+	parse(&p, "127.0.0.1",
+	      "GET /live/amb HTTP/1.1\r\nHost: a\r\nX-Student-Id: stu-a\r\nAuthorization: Bearer %s"
+	      "\r\n\r\n",
+	      b);
+	check(&p, now, &v);
+	assert_string_equal(v.reason, "ambiguous_identity");
+	/* From an untrusted peer the header is no credential: the token alone decides. */
+	parse(&p, "10.0.0.1",
+	      "GET /live/amb HTTP/1.1\r\nHost: a\r\nX-Student-Id: stu-a\r\nAuthorization: Bearer %s"
+	      "\r\n\r\n",
+	      b);
+	check(&p, now, &v);
+	assert_int_equal(v.action, LG_GATE_ALLOW);
+	assert_string_equal(v.id.student, "stu-b");
+}
+
+/* A credential in a field the Connection header lists would not reach the origin: refused. */
+static void
+test_credential_in_connection(void **state)
+{
+	struct parsed p;
+	struct lg_gate_verdict v;
+	char a[1024];
+	int64_t now = at(2026, 9, 21, 9, 0, 0);
+
+	(void)state;
+	make_token("stu-c", now + 3600, NULL, a);
+	parse(&p, "10.0.0.1",
+	      "GET /live/conn HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Authorization\r\n"
+	      "Authorization: Bearer %s\r\n\r\n",
+	      a);
+	check(&p, now, &v);
+	assert_int_equal(v.status, 401);
+	assert_string_equal(v.reason, "ambiguous_identity");
+	parse(&p, "10.0.0.1",
+	      "GET /live/conn HTTP/1.1\r\nHost: a\r\nConnection: cookie\r\nCookie: lg_token=%s\r\n"
+	      "\r\n",
+	      a);
+	check(&p, now, &v);
+	assert_string_equal(v.reason, "ambiguous_identity");
+	parse(&p, "127.0.0.1",
+	      "GET /live/conn HTTP/1.1\r\nHost: a\r\nConnection: X-Student-Id\r\nX-Student-Id: "
+	      "stu-c\r\n\r\n");
+	check(&p, now, &v);
+	assert_string_equal(v.reason, "ambiguous_identity");
+	/* Listing a field that carried nothing is harmless. */
+	parse(&p, "10.0.0.1",
+	      "GET /live/conn HTTP/1.1\r\nHost: a\r\nConnection: Cookie\r\nAuthorization: Bearer "
+	      "%s\r\n\r\n",
+	      a);
+	check(&p, now, &v);
+	assert_int_equal(v.action, LG_GATE_ALLOW);
+	parse(&p, "10.0.0.1",
+	      "GET /live/conn?access_token=%s HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", a);
+	check(&p, now, &v);
+	assert_int_equal(v.action, LG_GATE_ALLOW);
 }
 
 /* A lesson without identity is 401, reported as unidentified, and says why. */
@@ -343,6 +534,15 @@ test_tokens(void **state)
 	assert_int_equal(v.status, 401);
 }
 
+/* Whether the gate strips the request's field number i (with the expected name). */
+static bool
+strips(const struct parsed *p, const struct lg_gate_verdict *v, size_t i, const char *name)
+{
+	assert_true(i < p->req.num_headers);
+	assert_true(lg_http_header_is(&p->h[i], name));
+	return lg_gate_strips(gate, v, &p->h[i]);
+}
+
 /* The trusted header is honoured from trusted peers only, and stripped from others. */
 static void
 test_trusted_header(void **state)
@@ -356,17 +556,145 @@ test_trusted_header(void **state)
 	check(&p, now, &v);
 	assert_int_equal(v.action, LG_GATE_ALLOW);
 	assert_string_equal(v.id.student, "hdr-1");
-	assert_int_equal(v.strip_header, -1);
+	assert_true(v.trusted_peer);
+	assert_false(strips(&p, &v, 1, "X-Student-Id"));
+	assert_false(strips(&p, &v, 0, "Host"));
 
 	parse(&p, "10.9.9.9", "GET /live/room HTTP/1.1\r\nHost: a\r\nX-Student-Id: hdr-1\r\n\r\n");
 	check(&p, now, &v);
 	assert_int_equal(v.status, 401);
-	assert_int_equal(v.strip_header, 1);
+	assert_false(v.trusted_peer);
+	assert_true(strips(&p, &v, 1, "X-Student-Id"));
 
-	parse(&p, "10.9.9.9", "GET /free HTTP/1.1\r\nHost: a\r\nX-Student-Id: hdr-1\r\n\r\n");
+	parse(&p, "10.9.9.9", "GET /free HTTP/1.1\r\nHost: a\r\nx-student-id: hdr-1\r\n\r\n");
 	check(&p, now, &v);
 	assert_int_equal(v.action, LG_GATE_PASS);
-	assert_int_equal(v.strip_header, 1);
+	assert_true(strips(&p, &v, 1, "X-Student-Id"));
+}
+
+/* Look-alikes of the identity header ('_' for '-', any case) never reach the origin from
+ * untrusted peers; from trusted ones only the exact name is kept (and honoured). */
+static void
+test_identity_lookalikes(void **state)
+{
+	struct parsed p;
+	struct lg_gate_verdict v;
+	int64_t now = at(2026, 9, 21, 9, 0, 0);
+
+	(void)state;
+	parse(&p, "10.9.9.9",
+	      "GET /free HTTP/1.1\r\nHost: a\r\nX_Student_Id: s1\r\nx_STUDENT-id: s2\r\n"
+	      "X-Student-Idx: s3\r\nX-Student: s4\r\n\r\n");
+	check(&p, now, &v);
+	assert_int_equal(v.action, LG_GATE_PASS);
+	assert_true(strips(&p, &v, 1, "X_Student_Id"));
+	assert_true(strips(&p, &v, 2, "x_STUDENT-id"));
+	assert_false(strips(&p, &v, 3, "X-Student-Idx"));
+	assert_false(strips(&p, &v, 4, "X-Student"));
+
+	parse(&p, "127.0.0.1",
+	      "GET /live/alike HTTP/1.1\r\nHost: a\r\nX-Student-Id: hdr-2\r\nX_Student_Id: "
+	      "other\r\n\r\n");
+	check(&p, now, &v);
+	assert_int_equal(v.action, LG_GATE_ALLOW);
+	assert_string_equal(v.id.student, "hdr-2");
+	assert_false(strips(&p, &v, 1, "X-Student-Id"));
+	assert_true(strips(&p, &v, 2, "X_Student_Id"));
+}
+
+/* Lessongate-Student is lessongate's own: every client copy and look-alike goes, from anyone. */
+static void
+test_forward_header_stripped(void **state)
+{
+	struct parsed p;
+	struct lg_gate_verdict v;
+	int64_t now = at(2026, 9, 21, 9, 0, 0);
+
+	(void)state;
+	parse(&p, "127.0.0.1",
+	      "GET /free HTTP/1.1\r\nHost: a\r\nLessongate-Student: spoof\r\n"
+	      "lessongate_student: spoof2\r\nLessongate-Students: ok\r\n\r\n");
+	check(&p, now, &v);
+	assert_int_equal(v.action, LG_GATE_PASS);
+	assert_true(strips(&p, &v, 1, "Lessongate-Student"));
+	assert_true(strips(&p, &v, 2, "lessongate_student"));
+	assert_false(strips(&p, &v, 3, "Lessongate-Students"));
+}
+
+/* identity.forward_header may be the trusted header's own name: the client's copy always goes
+ * (lessongate sets the verified value itself), and it still identifies from trusted peers. */
+static void
+test_forward_header_is_identity_header(void **state)
+{
+	struct lg_config *c;
+	struct lg_errors errs;
+	struct lg_gate *g;
+	struct parsed p;
+	struct lg_gate_verdict v;
+	char text[1024];
+
+	(void)state;
+	snprintf(text, sizeof(text),
+	         "identity = { forward_header = \"x-student-id\";\n header = { name = "
+	         "\"X-Student-Id\"; trusted_peers = [\"127.0.0.1/32\"]; }; };\n"
+	         "routes = ( { prefix = \"/live/\"; class = \"subject\"; } );\n"
+	         "calendar = { files = [\"%s/conf/calendar/cn-2026.conf\"]; };\n",
+	         LG_SOURCE_ROOT);
+	lg_errors_init(&errs);
+	c = lg_config_load_string(text, "fwd.conf", dir, &errs);
+	assert_non_null(c);
+	g = lg_gate_new(c, &errs);
+	assert_non_null(g);
+	parse(&p, "127.0.0.1", "GET /live/x HTTP/1.1\r\nHost: a\r\nX-Student-Id: hdr-9\r\n\r\n");
+	lg_gate_check(g, students, &p.gr, at(2026, 9, 21, 9, 0, 0), p.target, sizeof(p.target),
+	              &sink, &v);
+	assert_int_equal(v.action, LG_GATE_ALLOW);
+	assert_string_equal(v.id.student, "hdr-9");
+	assert_true(lg_gate_strips(g, &v, &p.h[1]));
+	lg_gate_free(g);
+	lg_config_free(c);
+	lg_errors_free(&errs);
+}
+
+/* The rewrite and method-override fields are stripped by default; the list is configurable. */
+static void
+test_rewrite_headers_stripped(void **state)
+{
+	static const char *const names[] = {"X-Original-URL", "x-rewrite-url",
+	                                    "X-HTTP-Method-Override", "X-HTTP-Method",
+	                                    "X-Method-Override"};
+	struct lg_config *c;
+	struct lg_gate *g;
+	struct lg_errors errs;
+	struct parsed p;
+	struct lg_gate_verdict v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		parse(&p, "10.0.0.1", "GET /free HTTP/1.1\r\nHost: a\r\n%s: /live/x\r\n\r\n",
+		      names[i]);
+		check(&p, at(2026, 9, 21, 9, 0, 0), &v);
+		assert_true(strips(&p, &v, 1, names[i]));
+	}
+	parse(&p, "10.0.0.1", "GET /free HTTP/1.1\r\nHost: a\r\nX-Original-URLs: x\r\n\r\n");
+	check(&p, at(2026, 9, 21, 9, 0, 0), &v);
+	assert_false(strips(&p, &v, 1, "X-Original-URLs"));
+
+	c = load("upstream = { address = \"127.0.0.1:9\"; strip_request_headers = "
+	         "[\"X-Debug\"]; };\n");
+	assert_non_null(c);
+	lg_errors_init(&errs);
+	g = lg_gate_new(c, &errs);
+	assert_non_null(g);
+	parse(&p, "10.0.0.1",
+	      "GET /free HTTP/1.1\r\nHost: a\r\nX-Debug: 1\r\nX-Original-URL: /x\r\n\r\n");
+	lg_gate_check(g, students, &p.gr, at(2026, 9, 21, 9, 0, 0), p.target, sizeof(p.target),
+	              &sink, &v);
+	assert_true(lg_gate_strips(g, &v, &p.h[1]));
+	assert_false(lg_gate_strips(g, &v, &p.h[2]));
+	lg_gate_free(g);
+	lg_config_free(c);
+	lg_errors_free(&errs);
 }
 
 /* 21:00: 451 with Retry-After, Link and a JSON body; a browser gets the page. */
@@ -529,11 +857,23 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_free_route),      cmocka_unit_test(test_status_path),
-	    cmocka_unit_test(test_path_tricks),     cmocka_unit_test(test_unidentified),
-	    cmocka_unit_test(test_tokens),          cmocka_unit_test(test_trusted_header),
-	    cmocka_unit_test(test_day_end_refusal), cmocka_unit_test(test_lesson_limit_and_status),
-	    cmocka_unit_test(test_monitor),         cmocka_unit_test(test_bad_keys),
+	    cmocka_unit_test(test_free_route),
+	    cmocka_unit_test(test_status_path),
+	    cmocka_unit_test(test_path_tricks),
+	    cmocka_unit_test(test_unidentified),
+	    cmocka_unit_test(test_tokens),
+	    cmocka_unit_test(test_trusted_header),
+	    cmocka_unit_test(test_day_end_refusal),
+	    cmocka_unit_test(test_lesson_limit_and_status),
+	    cmocka_unit_test(test_monitor),
+	    cmocka_unit_test(test_bad_keys),
+	    cmocka_unit_test(test_identity_lookalikes),
+	    cmocka_unit_test(test_target_buffer),
+	    cmocka_unit_test(test_ambiguous_identity),
+	    cmocka_unit_test(test_credential_in_connection),
+	    cmocka_unit_test(test_forward_header_stripped),
+	    cmocka_unit_test(test_rewrite_headers_stripped),
+	    cmocka_unit_test(test_forward_header_is_identity_header),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1063,6 +1063,25 @@ test_body_length_close(void **state)
 	assert_int_equal(lg_http_body_feed(&b, "", 0, &d), LG_HTTP_ERROR);
 }
 
+/* Field names as tokens, and look-alike names ('_' for '-', any case). */
+static void
+test_field_names(void **state)
+{
+	(void)state;
+	assert_true(lg_http_is_token("X-Student-Id", 12));
+	assert_true(lg_http_is_token("x_y!#$%&'*+.^`|~", 16));
+	assert_false(lg_http_is_token("", 0));
+	assert_false(lg_http_is_token("X Student", 9));
+	assert_false(lg_http_is_token("X:Y", 3));
+	assert_false(lg_http_is_token("X\"Y", 3));
+	assert_true(lg_http_name_alike("X_Student_Id", 12, "x-student-id", 12));
+	assert_true(lg_http_name_alike("X-STUDENT_ID", 12, "X-Student-Id", 12));
+	assert_true(lg_http_name_alike("a", 1, "A", 1));
+	assert_false(lg_http_name_alike("X-Student-Idx", 13, "X-Student-Id", 12));
+	assert_false(lg_http_name_alike("X.Student.Id", 12, "X-Student-Id", 12));
+	assert_false(lg_http_name_alike("X-Student-Ie", 12, "X-Student-Id", 12));
+}
+
 /* Header lookup, Connection-listed and hop-by-hop fields, error texts. */
 static void
 test_helpers(void **state)
@@ -1115,6 +1134,7 @@ main(void)
 	    cmocka_unit_test(test_chunked_reject),
 	    cmocka_unit_test(test_body_length_close),
 	    cmocka_unit_test(test_helpers),
+	    cmocka_unit_test(test_field_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, free_kept);

@@ -1,4 +1,5 @@
-/* Tests for lib/path.c: path normalisation, every refusal, idempotence; trusted networks. */
+/* Tests for lib/path.c: path normalisation and the canonical form, every refusal, idempotence;
+ * trusted networks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -195,6 +196,103 @@ test_buffer(void **state)
 	norm_len("/a/b/..//c/./%7e", 16, "/a/c/~");
 }
 
+/* in (a normalised path) must have the canonical form want, which is its own canonical form. */
+static void
+canon(const char *in, const char *want)
+{
+	size_t len = strlen(in);
+	char *out = malloc(len + 1), again[512], norm[512];
+	const char *reason = NULL;
+	ssize_t n = lg_path_canonical(in, len, out, len + 1, &reason);
+
+	if (n < 0)
+		fail_msg("\"%s\" has no canonical form: %s", in, reason);
+	if (strcmp(out, want) != 0)
+		fail_msg("\"%s\": canonical \"%s\", want \"%s\"", in, out, want);
+	assert_int_equal((size_t)n, strlen(want));
+	assert_true((size_t)n <= len);
+	assert_int_equal(lg_path_canonical(out, (size_t)n, again, sizeof(again), &reason), n);
+	assert_string_equal(again, out);
+	assert_int_equal(lg_path_normalise(out, (size_t)n, norm, sizeof(norm), &reason), n);
+	assert_string_equal(norm, out);
+	free(out);
+}
+
+/* The raw target in normalises, then has the canonical form want. */
+static void
+norm_canon(const char *in, const char *want)
+{
+	char norm[512];
+	const char *reason = NULL;
+	ssize_t n = lg_path_normalise(in, strlen(in), norm, sizeof(norm), &reason);
+
+	if (n < 0)
+		fail_msg("\"%s\" refused: %s", in, reason);
+	canon(norm, want);
+}
+
+/* in (a normalised path) has no canonical form, for reason want. */
+static void
+canon_refused(const char *in, const char *want)
+{
+	char out[512];
+	const char *reason = NULL;
+
+	if (lg_path_canonical(in, strlen(in), out, sizeof(out), &reason) >= 0)
+		fail_msg("\"%s\" canonical as \"%s\"", in, out);
+	assert_string_equal(reason, want);
+}
+
+/* Case, ";" parameters, trailing dots and spaces: the readings lenient origins make. */
+static void
+test_canonical(void **state)
+{
+	(void)state;
+	canon("/", "/");
+	canon("/live/room", "/live/room");
+	canon("/LIVE/Room", "/live/room");
+	canon("/live;x/room", "/live/room");
+	canon("/live;jsessionid=AB/room;v=2", "/live/room");
+	canon("/live./room", "/live/room");
+	canon("/live.../room..", "/live/room");
+	canon("/live%20/room", "/live/room");
+	canon("/live.%20.%20/room", "/live/room");
+	canon("/live/", "/live/");
+	canon("/live", "/live");
+	canon("/live/;x", "/live/");
+	canon("/;x/live/room", "/live/room");
+	canon("/live/;/room", "/live/room");
+	canon("/live;x", "/live");
+	canon("/a.b/c%20d/e.json", "/a.b/c%20d/e.json");
+	canon("/%C3%A9t%C3%89/X", "/%C3%A9t%C3%89/x"); /* the hex of %XX stays as it is */
+	canon("/%3B/x", "/%3B/x");                     /* an encoded ';' is no parameter */
+	canon("/Ä/x", "/Ä/x");                         /* ASCII only */
+	norm_canon("/%4cIVE/room", "/live/room");
+	norm_canon("/%6c%69%76%65%2e/room", "/live/room");
+	norm_canon("//LIVE//./room/", "/live/room/");
+	canon_refused("/live/.../x", "segment of only dots and spaces in path");
+	canon_refused("/live/..%20/x", "segment of only dots and spaces in path");
+	canon_refused("/live/.%20/x", "segment of only dots and spaces in path");
+	canon_refused("/%20", "segment of only dots and spaces in path");
+	canon_refused("/a/...;x", "segment of only dots and spaces in path");
+	canon_refused("live", "path does not start with \"/\"");
+	canon_refused("", "path does not start with \"/\"");
+}
+
+/* The canonical form's buffer: len + 1 suffices, less is refused. */
+static void
+test_canonical_buffer(void **state)
+{
+	char out[8];
+	const char *reason;
+
+	(void)state;
+	assert_int_equal(lg_path_canonical("/ABCDEFG", 8, out, 8, &reason), -1);
+	assert_string_equal(reason, "path buffer too small");
+	assert_int_equal(lg_path_canonical("/ABCDEF", 7, out, 8, &reason), 7);
+	assert_string_equal(out, "/abcdef");
+}
+
 /* Parse a list into a set, which must succeed. */
 static struct lg_cidr_set *
 cidrs(const char *const *list)
@@ -320,6 +418,7 @@ main(void)
 	    cmocka_unit_test(test_dot_segments), cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_utf8),         cmocka_unit_test(test_buffer),
 	    cmocka_unit_test(test_cidr_match),   cmocka_unit_test(test_cidr_errors),
+	    cmocka_unit_test(test_canonical),    cmocka_unit_test(test_canonical_buffer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
