@@ -30,19 +30,25 @@ struct cal_entry {
 	enum cal_list list;
 	int idx; /* position in its list, for messages */
 	int32_t from, to;
-	uint32_t region; /* 0 for holidays and workdays */
+	uint32_t region; /* 0: national (holidays and workdays only) */
 	char *name;
 	size_t file; /* index into lg_calendar.files */
 	int line;
+	int year; /* the notice year of its file */
+	/* Built by finish: narrower regions whose entry of the same list, year and name replaces
+	 * this one. */
+	uint32_t *sub;
+	uint32_t nsub;
 };
 
 /* One loaded calendar file. */
 struct cal_file {
 	char *path;
-	int year;
-	bool national; /* it has a holidays list */
+	int year;      /* the notice year; dates may also fall in the December before */
+	bool national; /* it has national (region-less) holidays */
 	int line;      /* of the holidays list */
-	char *source;
+	char **sources;
+	size_t nsources;
 };
 
 #define CAL_DAY_KNOWN    0x1u /* a national calendar covers the day */
@@ -177,6 +183,11 @@ index_free(struct lg_calendar *cal)
 	free(cal->days);
 	free(cal->reg_off);
 	free(cal->reg);
+	for (size_t i = 0; i < cal->nentries; i++) {
+		free(cal->entries[i].sub);
+		cal->entries[i].sub = NULL;
+		cal->entries[i].nsub = 0;
+	}
 	cal->days = NULL;
 	cal->reg_off = cal->reg = NULL;
 	cal->first = 1;
@@ -194,7 +205,9 @@ lg_calendar_free(struct lg_calendar *cal)
 		free(cal->entries[i].name);
 	for (size_t i = 0; i < cal->nfiles; i++) {
 		free(cal->files[i].path);
-		free(cal->files[i].source);
+		for (size_t j = 0; j < cal->files[i].nsources; j++)
+			free(cal->files[i].sources[j]);
+		free(cal->files[i].sources);
 	}
 	free(cal->entries);
 	free(cal->files);
@@ -266,7 +279,7 @@ get_year(struct cal_load *ld, config_setting_t *root)
 	return (int)y;
 }
 
-/* Parse one date member, which must lie in the file's year. */
+/* Parse one date member, which must lie in the file's year or the December before. */
 static int
 get_date(struct cal_load *ld, config_setting_t *s, const char *what, int32_t *day)
 {
@@ -285,10 +298,12 @@ get_date(struct cal_load *ld, config_setting_t *s, const char *what, int32_t *da
 		return -1;
 	}
 	lg_civil_from_days(*day, &y, &m, &d);
-	if (ld->year != 0 && y != ld->year) {
+	if (ld->year != 0 && y != ld->year && !(y == ld->year - 1 && m == 12)) {
 		lg_format_date(*day, buf);
-		lerr(ld, s, "%s%s: %s is outside year %d of this file", what,
-		     config_setting_name(s), buf, ld->year);
+		lerr(ld, s,
+		     "%s%s: %s is outside year %d of this file (a notice's dates fall in its "
+		     "year or the December before)",
+		     what, config_setting_name(s), buf, ld->year);
 		return -1;
 	}
 	return 0;
@@ -331,7 +346,7 @@ get_range(struct cal_load *ld, config_setting_t *g, const char *what, struct cal
 	return 0;
 }
 
-/* The region member of a vacation or rest_day entry. */
+/* The region member of an entry (required for vacations and rest_days). */
 static int
 get_region(struct cal_load *ld, config_setting_t *g, const char *what, uint32_t *region)
 {
@@ -352,10 +367,10 @@ get_region(struct cal_load *ld, config_setting_t *g, const char *what, uint32_t 
 static void
 parse_entry(struct cal_load *ld, config_setting_t *g, enum cal_list list, int idx)
 {
-	static const char *const national[] = {"name", "date", "from", "to", NULL};
-	static const char *const regional[] = {"region", "name", "date", "from", "to", NULL};
-	bool is_regional = list == CAL_VACATIONS || list == CAL_REST_DAYS;
-	struct cal_entry e = {.list = list, .idx = idx, .line = config_setting_source_line(g)};
+	static const char *const keys[] = {"region", "name", "date", "from", "to", NULL};
+	bool is_regional;
+	struct cal_entry e = {
+	    .list = list, .idx = idx, .line = config_setting_source_line(g), .year = ld->year};
 	const char *name;
 	char what[48];
 	int bad = 0;
@@ -365,8 +380,9 @@ parse_entry(struct cal_load *ld, config_setting_t *g, enum cal_list list, int id
 		lerr(ld, g, "%sexpected a group { name = ...; date = ...; }", what);
 		return;
 	}
-	check_keys(ld, g, what, is_regional ? regional : national,
-	           is_regional ? "region, name, date, from, to" : "name, date, from, to");
+	is_regional = list == CAL_VACATIONS || list == CAL_REST_DAYS ||
+	              config_setting_get_member(g, "region") != NULL;
+	check_keys(ld, g, what, keys, "region, name, date, from, to");
 	if (is_regional)
 		bad |= get_region(ld, g, what, &e.region);
 	name = get_string(ld, g, what, "name", "a non-empty string such as \"春节\"");
@@ -448,7 +464,14 @@ check_clashes(struct cal_load *ld)
 				report_clash(ld->errs, &ld->e[j], ld->path, &ld->e[i], ld->path);
 }
 
-/* A make-up workday must replace a rest weekday and must not fall inside a holiday. */
+/* Whether entries for regions a and b (0: national) can apply to one student. */
+static bool
+regions_meet(uint32_t a, uint32_t b)
+{
+	return a == 0 || b == 0 || a == b || lg_region_covers(a, b) || lg_region_covers(b, a);
+}
+
+/* A make-up workday must replace a rest weekday and must not fall inside a holiday of the file. */
 static void
 check_workday(struct cal_load *ld, const struct cal_entry *w)
 {
@@ -467,7 +490,8 @@ check_workday(struct cal_load *ld, const struct cal_entry *w)
 		}
 	for (size_t i = 0; i < ld->n; i++) {
 		const struct cal_entry *h = &ld->e[i];
-		if (h->list != CAL_HOLIDAYS || h->to < w->from || w->to < h->from)
+		if (h->list != CAL_HOLIDAYS || h->to < w->from || w->to < h->from ||
+		    !regions_meet(h->region, w->region))
 			continue;
 		lg_format_date(h->from > w->from ? h->from : w->from, buf);
 		lg_errors_add(ld->errs, ld->path, w->line,
@@ -491,6 +515,16 @@ check_national(struct cal_load *ld, config_setting_t *holidays)
 			     ld->year, cal->files[i].path, cal->files[i].line);
 }
 
+/* Whether the parsed file has an entry of list `list` for the whole country. */
+static bool
+has_national(const struct cal_load *ld, enum cal_list list)
+{
+	for (size_t i = 0; i < ld->n; i++)
+		if (ld->e[i].list == list && ld->e[i].region == 0)
+			return true;
+	return false;
+}
+
 /* The rules that tie a file's lists together. */
 static void
 check_file(struct cal_load *ld, config_setting_t *holidays, config_setting_t *workdays)
@@ -498,11 +532,17 @@ check_file(struct cal_load *ld, config_setting_t *holidays, config_setting_t *wo
 	if (holidays != NULL && config_setting_type(holidays) == CONFIG_TYPE_LIST &&
 	    config_setting_length(holidays) == 0)
 		lerr(ld, holidays, "holidays: empty list (a national calendar lists its holidays)");
-	if (holidays == NULL && workdays != NULL)
+	if (has_national(ld, CAL_WORKDAYS) && !has_national(ld, CAL_HOLIDAYS) && holidays == NULL)
 		lerr(ld, workdays,
 		     "workdays: make-up workdays belong in the national calendar, a file with a "
-		     "'holidays' list; this file has none");
-	if (holidays != NULL)
+		     "'holidays' list; this file has none (a regional make-up workday needs a "
+		     "'region')");
+	else if (has_national(ld, CAL_WORKDAYS) && !has_national(ld, CAL_HOLIDAYS))
+		lerr(ld, workdays,
+		     "workdays: national make-up workdays belong in the national calendar, a file "
+		     "with national holidays; this file has only regional ones (a regional "
+		     "make-up workday needs a 'region')");
+	if (has_national(ld, CAL_HOLIDAYS))
 		check_national(ld, holidays);
 	check_clashes(ld);
 	for (size_t i = 0; i < ld->n; i++)
@@ -512,7 +552,7 @@ check_file(struct cal_load *ld, config_setting_t *holidays, config_setting_t *wo
 
 /* Move a clean file's entries into the calendar. */
 static void
-commit(struct cal_load *ld, const char *source, config_setting_t *holidays)
+commit(struct cal_load *ld, const char *const *sources, size_t nsources, config_setting_t *holidays)
 {
 	struct lg_calendar *cal = ld->cal;
 	struct cal_file *f;
@@ -521,9 +561,12 @@ commit(struct cal_load *ld, const char *source, config_setting_t *holidays)
 	f = &cal->files[cal->nfiles];
 	f->path = lg_strdup(ld->path);
 	f->year = ld->year;
-	f->national = holidays != NULL;
+	f->national = has_national(ld, CAL_HOLIDAYS);
 	f->line = holidays != NULL ? config_setting_source_line(holidays) : 0;
-	f->source = lg_strdup(source);
+	f->sources = lg_xcalloc(nsources, sizeof(*f->sources));
+	f->nsources = nsources;
+	for (size_t i = 0; i < nsources; i++)
+		f->sources[i] = lg_strdup(sources[i]);
 	cal->entries = lg_xrealloc(cal->entries, cal->nentries + ld->n, sizeof(*cal->entries));
 	for (size_t i = 0; i < ld->n; i++) {
 		ld->e[i].file = cal->nfiles;
@@ -533,6 +576,45 @@ commit(struct cal_load *ld, const char *source, config_setting_t *holidays)
 	ld->n = 0;
 }
 
+#define CAL_MAX_SOURCES 16
+
+/* `source`: one notice URL, or a list of them (a notice and the notices amending it). */
+static size_t
+get_sources(struct cal_load *ld, config_setting_t *root, const char **out)
+{
+	static const char expected[] =
+	    "a string, the URL of the official notice, or a list of them [\"...\", \"...\"]";
+	config_setting_t *s = config_setting_get_member(root, "source");
+	size_t n = 0;
+	int len;
+
+	if (s == NULL || config_setting_type(s) == CONFIG_TYPE_STRING) {
+		out[0] = get_string(ld, root, "", "source", expected);
+		return out[0] != NULL;
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST) {
+		lerr(ld, s, "source: expected %s", expected);
+		return 0;
+	}
+	len = config_setting_length(s);
+	if (len == 0 || len > CAL_MAX_SOURCES) {
+		lerr(ld, s, "source: %s list (expected 1 to %d notice URLs)",
+		     len == 0 ? "empty" : "too long a", CAL_MAX_SOURCES);
+		return 0;
+	}
+	for (int i = 0; i < len; i++) {
+		config_setting_t *el = config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(el);
+		if (v == NULL || v[strspn(v, " \t")] == '\0') {
+			lerr(ld, el, "source[%d]: expected a non-empty string (a notice URL)", i);
+			return 0;
+		}
+		out[n++] = v;
+	}
+	return n;
+}
+
 /* Validate the parsed file and keep it if it added no error. */
 static void
 load_root(struct cal_load *ld, config_setting_t *root)
@@ -540,16 +622,17 @@ load_root(struct cal_load *ld, config_setting_t *root)
 	static const char *const top[] = {"year",      "source",    "holidays", "workdays",
 	                                  "vacations", "rest_days", NULL};
 	config_setting_t *lists[CAL_NLISTS];
-	const char *source;
+	const char *sources[CAL_MAX_SOURCES];
+	size_t nsources;
 
 	check_keys(ld, root, "", top, "year, source, holidays, workdays, vacations, rest_days");
 	ld->year = get_year(ld, root);
-	source = get_string(ld, root, "", "source", "a string: the URL of the official notice");
+	nsources = get_sources(ld, root, sources);
 	for (int l = 0; l < CAL_NLISTS; l++)
 		lists[l] = parse_list(ld, root, (enum cal_list)l);
 	check_file(ld, lists[CAL_HOLIDAYS], lists[CAL_WORKDAYS]);
 	if (ld->errs->count == ld->nerrs)
-		commit(ld, source, lists[CAL_HOLIDAYS]);
+		commit(ld, sources, nsources, lists[CAL_HOLIDAYS]);
 }
 
 /* A file that libconfig can open: it exists and is not a directory. */
@@ -629,15 +712,15 @@ lg_calendar_load_text(struct lg_calendar *cal, const char *name, const char *tex
 	return rc;
 }
 
-/* A regional entry's place in the sorted order used by the index. */
+/* An entry's place in the sorted orders used by the checks and the index. */
 struct reg_key {
 	uint32_t region;
-	uint32_t list;
+	uint32_t group; /* the list; holidays and workdays share one (a notice's days) */
 	int32_t from;
 	uint32_t entry;
 };
 
-/* Order by region, then list, then start. */
+/* Order by region, then group, then start. */
 static int
 reg_key_cmp(const void *pa, const void *pb)
 {
@@ -645,43 +728,89 @@ reg_key_cmp(const void *pa, const void *pb)
 
 	if (a->region != b->region)
 		return a->region < b->region ? -1 : 1;
-	if (a->list != b->list)
-		return a->list < b->list ? -1 : 1;
+	if (a->group != b->group)
+		return a->group < b->group ? -1 : 1;
 	if (a->from != b->from)
 		return a->from < b->from ? -1 : 1;
 	return a->entry < b->entry ? -1 : a->entry > b->entry;
 }
 
-/* The regional entries, sorted by region, list and start; *n is set to their count. */
+/* The entries (regional only, or all), sorted by region, group and start; *n is their count. */
 static struct reg_key *
-sorted_regional(const struct lg_calendar *cal, size_t *n)
+sorted_entries(const struct lg_calendar *cal, bool with_national, size_t *n)
 {
 	struct reg_key *k = lg_xcalloc(cal->nentries, sizeof(*k));
 
 	*n = 0;
 	for (size_t i = 0; i < cal->nentries; i++) {
 		const struct cal_entry *e = &cal->entries[i];
-		if (e->region != 0)
-			k[(*n)++] = (struct reg_key){e->region, e->list, e->from, (uint32_t)i};
+		uint32_t group =
+		    e->list == CAL_WORKDAYS ? (uint32_t)CAL_HOLIDAYS : (uint32_t)e->list;
+		if (e->region != 0 || with_national)
+			k[(*n)++] = (struct reg_key){e->region, group, e->from, (uint32_t)i};
 	}
 	qsort(k, *n, sizeof(*k), reg_key_cmp);
 	return k;
 }
 
-/* Overlapping regional entries of one region from different files. */
+/*
+ * Two files may not set the same date for the same region: not two notices'
+ * holidays or make-up workdays (notice-year files overlap in December), not
+ * two vacations, not two regional rest days.
+ */
 static void
-check_regional(const struct lg_calendar *cal, const struct reg_key *k, size_t n,
-               struct lg_errors *errs)
+check_across_files(const struct lg_calendar *cal, struct lg_errors *errs)
 {
+	size_t n;
+	struct reg_key *k = sorted_entries(cal, true, &n);
+
 	for (size_t j = 0; j < n; j++)
 		for (size_t i = j;
-		     i-- > 0 && k[i].region == k[j].region && k[i].list == k[j].list;) {
+		     i-- > 0 && k[i].region == k[j].region && k[i].group == k[j].group;) {
 			const struct cal_entry *a = &cal->entries[k[i].entry];
 			const struct cal_entry *b = &cal->entries[k[j].entry];
-			if (a->file != b->file && clash(a, b))
+			if (a->file != b->file && a->from <= b->to && b->from <= a->to)
 				report_clash(errs, b, cal->files[b->file].path, a,
 				             cal->files[a->file].path);
 		}
+	free(k);
+}
+
+/*
+ * A narrower region's entry of the same list, notice year and name replaces a
+ * wider one's for that region (瑞丽 moving the prefecture's 泼水节): note the
+ * narrower regions on the wider entry.
+ */
+static void
+index_overrides(struct lg_calendar *cal, const struct reg_key *k, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct cal_entry *a = &cal->entries[k[i].entry];
+		for (size_t j = 0; j < n; j++) {
+			const struct cal_entry *b = &cal->entries[k[j].entry];
+			bool seen = false;
+			if (b->list != a->list || b->year != a->year || b->region == a->region ||
+			    !lg_region_covers(a->region, b->region) ||
+			    strcmp(a->name, b->name) != 0)
+				continue;
+			for (uint32_t s = 0; s < a->nsub; s++)
+				seen |= a->sub[s] == b->region;
+			if (seen)
+				continue;
+			a->sub = lg_xrealloc(a->sub, a->nsub + 1, sizeof(*a->sub));
+			a->sub[a->nsub++] = b->region;
+		}
+	}
+}
+
+/* Whether a narrower region's entry replaces e for `region`. */
+static bool
+overridden(const struct cal_entry *e, uint32_t region)
+{
+	for (uint32_t s = 0; s < e->nsub; s++)
+		if (lg_region_covers(e->sub[s], region))
+			return true;
+	return false;
 }
 
 /* The kind of a day from the rest weekdays alone. */
@@ -698,7 +827,7 @@ unknown_kind(const struct lg_calendar *cal, int32_t day)
 	return cal->opts.unknown_year == LG_UNKNOWN_BLOCK ? LG_DAY_UNKNOWN : weekly_kind(cal, day);
 }
 
-/* Fill days first..last from the rest weekdays, holidays and make-up workdays. */
+/* Fill days first..last from the rest weekdays, national holidays and make-up workdays. */
 static void
 index_national(struct lg_calendar *cal)
 {
@@ -713,7 +842,7 @@ index_national(struct lg_calendar *cal)
 	}
 	for (size_t i = 0; i < cal->nentries; i++) {
 		const struct cal_entry *e = &cal->entries[i];
-		if (e->list != CAL_HOLIDAYS && e->list != CAL_WORKDAYS)
+		if ((e->list != CAL_HOLIDAYS && e->list != CAL_WORKDAYS) || e->region != 0)
 			continue;
 		for (int32_t d = e->from; d <= e->to; d++) {
 			cal->days[d - cal->first].kind =
@@ -752,7 +881,10 @@ index_regional(struct lg_calendar *cal, const struct reg_key *k, size_t n)
 	free(fill);
 }
 
-/* Check across files, then index every day from Jan 1 of the first year to Dec 31 of the last. */
+/*
+ * Check across files, then index every day from December 1 before the first
+ * notice year (notice-year files reach into it) to December 31 of the last.
+ */
 int
 lg_calendar_finish(struct lg_calendar *cal, struct lg_errors *errs)
 {
@@ -761,18 +893,19 @@ lg_calendar_finish(struct lg_calendar *cal, struct lg_errors *errs)
 	int ymin = CAL_YEAR_MAX, ymax = CAL_YEAR_MIN;
 
 	index_free(cal);
-	k = sorted_regional(cal, &n);
-	check_regional(cal, k, n, errs);
+	check_across_files(cal, errs);
+	k = sorted_entries(cal, false, &n);
 	for (size_t i = 0; i < cal->nfiles; i++) {
 		ymin = cal->files[i].year < ymin ? cal->files[i].year : ymin;
 		ymax = cal->files[i].year > ymax ? cal->files[i].year : ymax;
 	}
 	if (cal->nfiles > 0) {
-		cal->first = lg_days_from_civil(ymin, 1, 1);
+		cal->first = lg_days_from_civil(ymin - 1, 12, 1);
 		cal->last = lg_days_from_civil(ymax, 12, 31);
 		cal->days = lg_xcalloc((size_t)(cal->last - cal->first + 1), sizeof(*cal->days));
 		index_national(cal);
 		index_regional(cal, k, n);
+		index_overrides(cal, k, n);
 	}
 	free(k);
 	return errs->count == nerrs ? 0 : -1;
@@ -794,29 +927,41 @@ reg_lower_bound(const struct lg_calendar *cal, size_t i, uint32_t region)
 	return lo;
 }
 
-/* Apply the most specific vacation, else the most specific regional rest day, to *out. */
+/*
+ * Apply day i's regional entries for `region` to *out: per list the most
+ * specific entry (county, then prefecture, then province) not replaced by a
+ * narrower one; then regional holiday > vacation > regional rest day >
+ * regional make-up workday > what the national calendar said.
+ */
 static void
 apply_regional(const struct lg_calendar *cal, size_t i, uint32_t region, struct lg_day *out)
 {
 	const uint32_t cand[3] = {region, region - region % 100, region - region % 10000};
-	const struct cal_entry *vac = NULL, *rest = NULL;
+	const struct cal_entry *best[CAL_NLISTS] = {NULL};
+	static const struct {
+		enum cal_list list;
+		enum lg_day_kind kind;
+	} order[] = {{CAL_HOLIDAYS, LG_DAY_HOLIDAY},
+	             {CAL_VACATIONS, LG_DAY_VACATION},
+	             {CAL_REST_DAYS, LG_DAY_REST},
+	             {CAL_WORKDAYS, LG_DAY_MAKEUP}};
 
-	for (int c = 0; c < 3 && vac == NULL; c++) {
+	for (int c = 0; c < 3; c++) {
 		if (c > 0 && cand[c] == cand[c - 1])
 			continue;
 		for (uint32_t j = reg_lower_bound(cal, i, cand[c]);
 		     j < cal->reg_off[i + 1] && cal->entries[cal->reg[j]].region == cand[c]; j++) {
 			const struct cal_entry *e = &cal->entries[cal->reg[j]];
-			if (e->list == CAL_VACATIONS && vac == NULL)
-				vac = e;
-			else if (e->list == CAL_REST_DAYS && rest == NULL)
-				rest = e;
+			if (best[e->list] == NULL && !overridden(e, region))
+				best[e->list] = e;
 		}
 	}
-	if (vac != NULL || rest != NULL) {
-		out->kind = vac != NULL ? LG_DAY_VACATION : LG_DAY_REST;
-		out->name = vac != NULL ? vac->name : rest->name;
-	}
+	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
+		if (best[order[o].list] != NULL) {
+			out->kind = order[o].kind;
+			out->name = best[order[o].list]->name;
+			return;
+		}
 }
 
 /* An array lookup; regional entries are searched only on days that have some. */
@@ -837,8 +982,9 @@ lg_calendar_day(const struct lg_calendar *cal, int32_t day, uint32_t region, str
 	out->unknown_year = !(cd->flags & CAL_DAY_KNOWN);
 	if (region == 0)
 		region = cal->opts.default_region;
-	if ((cd->flags & CAL_DAY_REGIONAL) && region != 0 && cd->kind != LG_DAY_HOLIDAY &&
-	    cd->kind != LG_DAY_UNKNOWN)
+	/* A national holiday is never undone, not even by a regional make-up workday. */
+	if ((cd->flags & CAL_DAY_REGIONAL) && region != 0 && region != LG_REGION_NONE &&
+	    cd->kind != LG_DAY_HOLIDAY && cd->kind != LG_DAY_UNKNOWN)
 		apply_regional(cal, (size_t)(day - cal->first), region, out);
 }
 
@@ -905,12 +1051,45 @@ lg_calendar_missing_years(const struct lg_calendar *cal, int32_t from, int ndays
 	return n;
 }
 
-/* The source of the national calendar for the year. */
+/* The first source of the national calendar for the year. */
 const char *
 lg_calendar_source(const struct lg_calendar *cal, int year)
 {
 	for (size_t i = 0; i < cal->nfiles; i++)
 		if (cal->files[i].national && cal->files[i].year == year)
-			return cal->files[i].source;
+			return cal->files[i].sources[0];
 	return NULL;
+}
+
+/* The indexed days, from December 1 before the first notice year to the last December 31. */
+bool
+lg_calendar_range(const struct lg_calendar *cal, int32_t *first, int32_t *last)
+{
+	if (cal->days == NULL)
+		return false;
+	*first = cal->first;
+	*last = cal->last;
+	return true;
+}
+
+/* Every distinct region named by a regional entry, ascending. */
+size_t
+lg_calendar_regions(const struct lg_calendar *cal, uint32_t *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < cal->nentries; i++) {
+		uint32_t r = cal->entries[i].region;
+		size_t j = 0;
+		if (r == 0)
+			continue;
+		while (j < n && out[j] < r)
+			j++;
+		if ((j < n && out[j] == r) || n == max)
+			continue;
+		memmove(out + j + 1, out + j, (n - j) * sizeof(*out));
+		out[j] = r;
+		n++;
+	}
+	return n;
 }
