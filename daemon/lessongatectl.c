@@ -8,6 +8,7 @@
 
 #include "calendar.h"
 #include "config.h"
+#include "ctl.h"
 #include "gate.h"
 #include "policy.h"
 #include "students.h"
@@ -38,7 +39,7 @@ usage(FILE *f)
 }
 
 /* Load the configuration or print every error and exit 1. */
-static struct lg_config *
+struct lg_config *
 load_or_die(const char *path, bool show_warnings)
 {
 	struct lg_errors errs;
@@ -60,7 +61,7 @@ load_or_die(const char *path, bool show_warnings)
 }
 
 /* A region code from --region, or exit 2. */
-static uint32_t
+uint32_t
 parse_region_or_die(const char *s)
 {
 	uint32_t r;
@@ -430,6 +431,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind++];
+	if (strcmp(cmd, "calendar") == 0)
+		return ctl_calendar(path, region, argc - optind + 1, argv + optind - 1);
 	{
 		char *rest[8];
 		int nrest = 0;
