@@ -2,7 +2,10 @@
 #include "calendar_ics.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "hash.h"
 
 #define ICS_LINE_OCTETS 75
 
@@ -195,4 +198,51 @@ lg_calendar_ics(const struct lg_calendar *cal, const struct lg_ics_feed *f, stru
 		i = j;
 	}
 	LG_BUF_LIT(out, "END:VCALENDAR\r\n");
+}
+
+/* Hash the feed as written with DTSTAMP 0 (SipHash under a fixed key: not a secret, a checksum). */
+void
+lg_calendar_ics_etag(const struct lg_calendar *cal, const struct lg_ics_feed *f, char *tag)
+{
+	static const uint8_t key[16] = "lessongate-feed";
+	struct lg_ics_feed zero = *f;
+	struct lg_buf b = {0};
+	uint64_t h[2];
+
+	zero.stamp = 0;
+	lg_calendar_ics(cal, &zero, &b);
+	lg_siphash128(key, b.data, b.len, h);
+	snprintf(tag, LG_ICS_ETAG_SIZE, "W/\"%016llx%016llx\"", (unsigned long long)h[0],
+	         (unsigned long long)h[1]);
+	lg_buf_free(&b);
+}
+
+/* RFC 9110, 13.1.2: "*", or a comma-separated list of tags; W/ is ignored on both sides. */
+bool
+lg_ics_etag_match(const char *value, size_t len, const char *tag)
+{
+	const char *opaque = strncmp(tag, "W/", 2) == 0 ? tag + 2 : tag;
+	size_t olen = strlen(opaque);
+
+	for (size_t i = 0; i < len;) {
+		size_t j;
+		while (i < len && (value[i] == ' ' || value[i] == '\t' || value[i] == ','))
+			i++;
+		j = i;
+		while (j < len && value[j] != ',')
+			j++;
+		{
+			size_t a = i, b = j;
+			while (b > a && (value[b - 1] == ' ' || value[b - 1] == '\t'))
+				b--;
+			if (b - a == 1 && value[a] == '*')
+				return true;
+			if (b - a > 2 && value[a] == 'W' && value[a + 1] == '/')
+				a += 2;
+			if (b - a == olen && memcmp(value + a, opaque, olen) == 0)
+				return true;
+		}
+		i = j;
+	}
+	return false;
 }

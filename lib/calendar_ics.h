@@ -2,6 +2,8 @@
 #ifndef LG_CALENDAR_ICS_H
 #define LG_CALENDAR_ICS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "calendar.h"
@@ -26,5 +28,16 @@ struct lg_ics_feed {
  * bounds from..to (at most LG_ICS_MAX_DAYS days).
  */
 void lg_calendar_ics(const struct lg_calendar *, const struct lg_ics_feed *, struct lg_buf *out);
+
+/*
+ * A weak entity tag for the feed, W/"<32 hex digits>": a hash of the feed
+ * written with DTSTAMP 0, so it changes only when the events do (whatever the
+ * stamp, reload or worker). tag holds at least LG_ICS_ETAG_SIZE bytes.
+ */
+#define LG_ICS_ETAG_SIZE 40
+void lg_calendar_ics_etag(const struct lg_calendar *, const struct lg_ics_feed *, char *tag);
+
+/* Whether an If-None-Match value ("*" or a list of tags) matches tag, compared weakly. */
+bool lg_ics_etag_match(const char *value, size_t len, const char *tag);
 
 #endif

@@ -122,12 +122,44 @@ test_folding(void **state)
 	lg_calendar_free(cal);
 }
 
+/* The tag ignores DTSTAMP and follows the events; If-None-Match is compared weakly. */
+static void
+test_etag(void **state)
+{
+	struct lg_calendar *cal = load(cal_text);
+	struct lg_ics_feed f = {.region = 533102, .stamp = 1780000000, .subject_blocked = 7};
+	char a[LG_ICS_ETAG_SIZE], b[LG_ICS_ETAG_SIZE], c[LG_ICS_ETAG_SIZE], list[128];
+
+	(void)state;
+	assert_int_equal(lg_parse_date("2026-01-01", &f.from), 0);
+	assert_int_equal(lg_parse_date("2026-12-31", &f.to), 0);
+	lg_calendar_ics_etag(cal, &f, a);
+	f.stamp = 1790000000;
+	lg_calendar_ics_etag(cal, &f, b);
+	f.region = 110000;
+	lg_calendar_ics_etag(cal, &f, c);
+	assert_string_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_int_equal(strlen(a), 36);
+	assert_int_equal(strncmp(a, "W/\"", 3), 0);
+	assert_true(lg_ics_etag_match(a, strlen(a), a));
+	assert_true(lg_ics_etag_match(a + 2, strlen(a + 2), a)); /* the strong form */
+	assert_true(lg_ics_etag_match("*", 1, a));
+	snprintf(list, sizeof(list), "\"x\", %s , W/\"y\"", a);
+	assert_true(lg_ics_etag_match(list, strlen(list), a));
+	assert_false(lg_ics_etag_match(c, strlen(c), a));
+	assert_false(lg_ics_etag_match("", 0, a));
+	assert_false(lg_ics_etag_match(a, strlen(a) - 1, a));
+	lg_calendar_free(cal);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_events),
 	    cmocka_unit_test(test_folding),
+	    cmocka_unit_test(test_etag),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
