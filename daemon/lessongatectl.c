@@ -32,6 +32,13 @@ usage(FILE *f)
 	    "  simulate [FILE|-] [--region CODE]  run the policy over\n"
 	    "                                     \"YYYY-MM-DDTHH:MM:SS STUDENT CLASS [REGION]\" "
 	    "lines\n"
+	    "  calendar import FILE [-o OUT]      holiday-cn JSON or iCalendar -> a calendar file\n"
+	    "      [--year Y] [--region CODE] [--source URL]... [--workday-pattern TEXT]...\n"
+	    "      [--format json|ics]            (.ics: SUMMARY with 上班/补班 = make-up workday)\n"
+	    "  calendar export --ics [--region CODE] [--from DATE] [--to DATE]\n"
+	    "                                     the calendar feed lessongated serves\n"
+	    "  calendar diff A B [--region CODE]  what changes, day by day (A, B: a configuration,\n"
+	    "                                     or calendar files joined by commas)\n"
 	    "\n"
 	    "  -c FILE    configuration (default " DEFAULT_CONFIG ")\n"
 	    "  -V         print the version\n",
