@@ -505,7 +505,7 @@ diff_region(const struct diff_side *a, const struct diff_side *b, uint32_t regio
 static int
 calendar_diff(const char *region_s, int argc, char **argv)
 {
-	uint32_t given = parse_region_or_die(region_s), regions[256];
+	uint32_t given = parse_region_or_die(region_s), regions[1 + 2 * 128];
 	struct diff_side a, b;
 	int32_t af, al, bf, bl, first, last;
 	size_t nregions = 0;

@@ -12,9 +12,9 @@
 enum lg_day_kind {
 	LG_DAY_WORKDAY = 0,
 	LG_DAY_REST,     /* a configured rest weekday, or a regional rest day */
-	LG_DAY_MAKEUP,   /* official make-up workday (调休上班) */
+	LG_DAY_MAKEUP,   /* official make-up workday (调休上班), national or regional */
 	LG_DAY_VACATION, /* school vacation for the region */
-	LG_DAY_HOLIDAY,  /* statutory holiday */
+	LG_DAY_HOLIDAY,  /* statutory holiday, or a regional one (a prefecture's notice) */
 	LG_DAY_UNKNOWN,  /* no calendar for the year and unknown_year = "block" */
 };
 
