@@ -90,3 +90,45 @@ def test_calendar_feed_bad_requests(env):
         r = c.request("POST", FEED, body=b"x")
         check(r.status == 405 and r.header("allow") == "GET, HEAD", "POST: %r" % r)
     o.assert_nothing_since(m, what="refused feed requests")
+
+
+# ---------------------------------------------------------------- enforcement of a regional notice
+
+REGIONAL_2026 = """year = 2026;
+source = "test: a prefecture's notice";
+holidays = ( { region = "533100"; name = "泼水节"; from = "2026-04-13"; to = "2026-04-15"; } );
+workdays = ( { region = "533100"; name = "泼水节调休"; date = "2026-04-19"; } );
+"""
+
+
+def regional_lesson(env, when, default_region):
+    """The response to a subject request (/small is a lesson route here; the origin answers
+    200) by a student of default_region at Shanghai time `when`."""
+    from test_enforce import faketime_lib  # the libfaketime set-up shared with enforcement
+    path = os.path.join(env.dir, "regional-2026.conf")
+    with open(path, "w") as f:
+        f.write(REGIONAL_2026)
+    extra = {"routes": [{"prefix": "/small", "class": "subject"}],
+             "identity": {"header": {"name": "X-Student-Id", "trusted_peers": ["127.0.0.1/32"]}},
+             "calendar": {"files": [os.path.join(CAL, "cn-2026.conf"), path],
+                          "default_region": default_region}}
+    envx = {"LD_PRELOAD": faketime_lib(), "FAKETIME": "@" + when, "TZ": "Asia/Shanghai"}
+    with env.daemon(extra=extra, env_extra=envx) as d:
+        with HttpConn(d.port) as c:
+            r = c.request("GET", "/small", headers=[("X-Student-Id", "stu-r")])
+    return r
+
+
+def test_calendar_regional_makeup_sunday_allows_lessons(env):
+    r = regional_lesson(env, "2026-04-19 10:00:00", "533102")
+    check(r.status == 200, "a regional make-up Sunday in 533102 must allow subject lessons: %r" % r)
+    r = regional_lesson(env, "2026-04-19 10:00:00", "110000")
+    check(r.status == 451, "the same Sunday in 110000 is a rest day: %r" % r)
+
+
+def test_calendar_regional_holiday_blocks_only_its_region(env):
+    r = regional_lesson(env, "2026-04-14 10:00:00", "533102")
+    check(r.status == 451, "a regional holiday in 533102 must block subject lessons: %r" % r)
+    check(b"holiday" in r.body, "the refusal names the holiday kind: %r" % r.body[:300])
+    r = regional_lesson(env, "2026-04-14 10:00:00", "110000")
+    check(r.status == 200, "a workday in 110000: %r" % r)
