@@ -49,6 +49,17 @@ name_with(char *buf, size_t cap, const char *s, size_t n, const char *suffix)
 	return true;
 }
 
+/* The length of s up to a closing parenthesis, ASCII ")" or full-width "）" (UTF-8). */
+static size_t
+until_paren(const char *s)
+{
+	const char *a = strchr(s, ')'), *b = strstr(s, "）");
+
+	if (a == NULL || (b != NULL && b < a))
+		a = b;
+	return a != NULL ? (size_t)(a - s) : strlen(s);
+}
+
 /* The entry name: "上班(补X假期)" → "X调休", "X假期" → "X", otherwise the summary. */
 static void
 event_name(const char *summary, bool workday, char *buf, size_t cap)
@@ -59,7 +70,7 @@ event_name(const char *summary, bool workday, char *buf, size_t cap)
 
 	if (bu != NULL) {
 		const char *x = bu + strlen("补");
-		size_t n = strcspn(x, ")）");
+		size_t n = until_paren(x);
 		if (n >= jl && memcmp(x + n - jl, jiaqi, jl) == 0)
 			n -= jl;
 		if (name_with(buf, cap, x, n, "调休"))

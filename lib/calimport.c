@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "ws.h"
 
 #define IMPORT_NAME_MAX    256
 #define IMPORT_SOURCES_MAX 16
@@ -46,7 +47,7 @@ lg_import_free(struct lg_import *imp)
 	free(imp);
 }
 
-/* A name fit for a calendar file: non-blank, no control characters, not too long. */
+/* A name fit for a calendar file: non-blank UTF-8, no control characters, not too long. */
 static const char *
 name_problem(const char *name)
 {
@@ -57,6 +58,8 @@ name_problem(const char *name)
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			return "a control character in the name";
+	if (!lg_ws_utf8_valid(name, strlen(name)))
+		return "a name that is not UTF-8";
 	return NULL;
 }
 

@@ -236,7 +236,10 @@ test_same_day_twice(void **state)
 	                 -1);
 	assert_int_equal(lg_import_add(imp, 20005, 20004, LG_IMPORT_HOLIDAY, "a", "f", 0, &errs),
 	                 -1);
-	assert_int_equal(errs.count, 2);
+	assert_int_equal(
+	    lg_import_add(imp, 20010, 20010, LG_IMPORT_HOLIDAY, "\xe6\xb3", "f", 0, &errs), -1);
+	assert_non_null(strstr(errs.msg[2], "not UTF-8"));
+	assert_int_equal(errs.count, 3);
 	lg_import_add_source(imp, "s");
 	lg_import_add_source(imp, "s");
 	lg_import_set_year(imp, 2024);
