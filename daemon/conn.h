@@ -200,6 +200,10 @@ void lgd_status_answer(struct lgd_conn *c, const struct lg_gate_request *gr, siz
 void lgd_status_tick(struct lgd_conn *c);
 void lgd_status_end(struct lgd_conn *c);
 
+/* calfeed.c: /.well-known/lessongate/calendar.ics, the calendar as an iCalendar feed */
+void lgd_calfeed_answer(struct lgd_conn *c, const struct lg_gate_request *gr, size_t head_len,
+                        int64_t now);
+
 /* head.c: building heads */
 void lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,
                       const struct lg_http_header *h, size_t n, size_t head_len,

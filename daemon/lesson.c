@@ -119,6 +119,9 @@ lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t
 	case LG_GATE_STATUS:
 		lgd_status_answer(c, &gr, head_len, now);
 		return 0;
+	case LG_GATE_CALENDAR:
+		lgd_calfeed_answer(c, &gr, head_len, now);
+		return 0;
 	case LG_GATE_REFUSE:
 		refuse(c, &v, &gr, head_len, now);
 		return 0;

@@ -8,6 +8,7 @@
 
 #include "calendar.h"
 #include "config.h"
+#include "ctl.h"
 #include "gate.h"
 #include "policy.h"
 #include "students.h"
@@ -31,6 +32,15 @@ usage(FILE *f)
 	    "  simulate [FILE|-] [--region CODE]  run the policy over\n"
 	    "                                     \"YYYY-MM-DDTHH:MM:SS STUDENT CLASS [REGION]\" "
 	    "lines\n"
+	    "  calendar import FILE [-o OUT]      holiday-cn JSON or iCalendar -> a calendar file\n"
+	    "      [--year Y] [--region CODE] [--source URL]... [--workday-pattern TEXT]...\n"
+	    "      [--format json|ics]            (.ics: SUMMARY with 上班/补班 = make-up "
+	    "workday)\n"
+	    "  calendar export --ics [--region CODE] [--from DATE] [--to DATE]\n"
+	    "                                     the calendar feed lessongated serves\n"
+	    "  calendar diff A B [--region CODE]  what changes, day by day (A, B: a "
+	    "configuration,\n"
+	    "                                     or calendar files joined by commas)\n"
 	    "\n"
 	    "  -c FILE    configuration (default " DEFAULT_CONFIG ")\n"
 	    "  -V         print the version\n",
@@ -38,7 +48,7 @@ usage(FILE *f)
 }
 
 /* Load the configuration or print every error and exit 1. */
-static struct lg_config *
+struct lg_config *
 load_or_die(const char *path, bool show_warnings)
 {
 	struct lg_errors errs;
@@ -60,7 +70,7 @@ load_or_die(const char *path, bool show_warnings)
 }
 
 /* A region code from --region, or exit 2. */
-static uint32_t
+uint32_t
 parse_region_or_die(const char *s)
 {
 	uint32_t r;
@@ -430,6 +440,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind++];
+	if (strcmp(cmd, "calendar") == 0)
+		return ctl_calendar(path, region, argc - optind + 1, argv + optind - 1);
 	{
 		char *rest[8];
 		int nrest = 0;

@@ -12,9 +12,9 @@
 enum lg_day_kind {
 	LG_DAY_WORKDAY = 0,
 	LG_DAY_REST,     /* a configured rest weekday, or a regional rest day */
-	LG_DAY_MAKEUP,   /* official make-up workday (调休上班) */
+	LG_DAY_MAKEUP,   /* official make-up workday (调休上班), national or regional */
 	LG_DAY_VACATION, /* school vacation for the region */
-	LG_DAY_HOLIDAY,  /* statutory holiday */
+	LG_DAY_HOLIDAY,  /* statutory holiday, or a regional one (a prefecture's notice) */
 	LG_DAY_UNKNOWN,  /* no calendar for the year and unknown_year = "block" */
 };
 
@@ -28,6 +28,9 @@ enum lg_unknown_year {
 	LG_UNKNOWN_WEEKLY = 0, /* only the rest weekdays apply */
 	LG_UNKNOWN_BLOCK,      /* every day is blocked for classes that block any day */
 };
+
+/* A region that no regional entry covers (lg_calendar_day without the default region). */
+#define LG_REGION_NONE UINT32_MAX
 
 struct lg_calendar_opts {
 	unsigned rest_weekdays; /* bit w set: weekday w (0 = Sunday) is a rest day */
@@ -50,8 +53,10 @@ void lg_calendar_free(struct lg_calendar *);
 
 /*
  * Add one calendar file (libconfig syntax: year, source, holidays, workdays,
- * vacations, rest_days). Every error is appended as "file:line: message";
- * returns 0 if the file added no error.
+ * vacations, rest_days). `year` is the notice's year: dates may fall in it or
+ * in the December before. holidays and workdays may carry a region (a
+ * prefecture's own notice); vacations and rest_days must. Every error is
+ * appended as "file:line: message"; returns 0 if the file added no error.
  */
 int lg_calendar_load_file(struct lg_calendar *, const char *path, struct lg_errors *);
 
@@ -61,12 +66,18 @@ int lg_calendar_load_text(struct lg_calendar *, const char *name, const char *te
 
 /*
  * Check what can only be checked across files (one national calendar per
- * year, overlapping regional ranges) and build the lookup index. Must be
- * called once after the last file; returns 0 on success.
+ * year; no date set for the same region by two files) and build the lookup
+ * index. Must be called once after the last file; returns 0 on success.
  */
 int lg_calendar_finish(struct lg_calendar *, struct lg_errors *);
 
-/* Classify a day (days since 1970-01-01) for a region (0: the default region). O(1). */
+/*
+ * Classify a day (days since 1970-01-01) for a region (0: the default region;
+ * LG_REGION_NONE: no region). Precedence, highest first: national holiday >
+ * regional holiday > vacation > regional rest day > make-up workday (national
+ * or regional) > rest weekday > workday; of two regional entries of one list,
+ * the narrower region's wins. O(1) on days without regional entries.
+ */
 void lg_calendar_day(const struct lg_calendar *, int32_t day, uint32_t region, struct lg_day *);
 
 /* Whether a classified day is blocked for a class with these blocked_days bits. */
@@ -87,8 +98,12 @@ bool lg_calendar_has_year(const struct lg_calendar *, int year);
  */
 size_t lg_calendar_missing_years(const struct lg_calendar *, int32_t from, int ndays, int *years,
                                  size_t max);
-/* The official notice URL given for year y, or NULL. */
+/* The (first) official notice URL given for year y's national calendar, or NULL. */
 const char *lg_calendar_source(const struct lg_calendar *, int year);
+/* The span of indexed days; false before finish or without files. */
+bool lg_calendar_range(const struct lg_calendar *, int32_t *first, int32_t *last);
+/* The distinct regions of regional entries, ascending; at most max are written. */
+size_t lg_calendar_regions(const struct lg_calendar *, uint32_t *out, size_t max);
 
 /* "holiday", "rest_day", "makeup_workday", "vacation", "workday", "unknown". */
 const char *lg_day_kind_name(enum lg_day_kind);

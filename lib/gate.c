@@ -482,6 +482,11 @@ lg_gate_check(struct lg_gate *g, struct lg_students *students, const struct lg_g
 		v->action = LG_GATE_STATUS; /* never a lesson, never forwarded */
 		return;
 	}
+	if (pathlen == sizeof(LG_GATE_CALENDAR_PATH) - 1 &&
+	    memcmp(target_buf, LG_GATE_CALENDAR_PATH, pathlen) == 0) {
+		v->action = LG_GATE_CALENDAR;
+		return;
+	}
 	n = req->method_name.len < sizeof(method) - 1 ? (int)req->method_name.len
 	                                              : (int)sizeof(method) - 1;
 	memcpy(method, req->method_name.p, (size_t)n);

@@ -20,10 +20,13 @@ enum lg_gate_action {
 	LG_GATE_ALLOW,    /* lesson allowed: forward, add Lessongate-* headers */
 	LG_GATE_REFUSE,   /* answer `status` here; nothing reaches the upstream */
 	LG_GATE_STATUS,   /* the status endpoint: the proxy answers it, nothing is decided */
+	LG_GATE_CALENDAR, /* the calendar feed: the proxy answers it (free, no identity) */
 };
 
 /* The path of the status endpoint (after normalisation), answered by the proxy itself. */
 #define LG_GATE_STATUS_PATH "/.well-known/lessongate/status"
+/* The calendar feed (iCalendar, ?region=CODE), answered by the proxy itself. */
+#define LG_GATE_CALENDAR_PATH "/.well-known/lessongate/calendar.ics"
 
 /* Lesson events, for the audit sink. */
 enum lg_event_type {

@@ -1,4 +1,4 @@
-/* Tests for lib/calendar.c: the shipped calendars, precedence, regions, validation. */
+/* Tests for lib/calendar.c and lib/calendar_load.c: shipped calendars, precedence, validation. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,7 +50,7 @@ static const char *const official_workdays[] = {
 };
 
 static char tmpdir[64];
-static char made[64][128];
+static char made[128][128];
 static int nmade;
 
 /* A day number from "YYYY-MM-DD". */
@@ -76,10 +76,11 @@ opts(enum lg_unknown_year unknown, uint32_t default_region)
 static const char *
 write_conf(const char *name, const char *text)
 {
-	char *path = made[nmade++];
+	char *path;
 	FILE *f;
 
-	assert_true(nmade <= 64);
+	assert_true(nmade < 128);
+	path = made[nmade++];
 	snprintf(path, sizeof(made[0]), "%s/%s.conf", tmpdir, name);
 	f = fopen(path, "w");
 	assert_non_null(f);
@@ -661,16 +662,16 @@ test_error_unknown_keys(void **state)
 	             "holidays = (\n"
 	             "  { name = \"春节\"; form = \"2026-02-15\"; to = \"2026-02-23\"; }\n"
 	             ");\n",
-	             4, "holidays[0]: unknown key 'form'", "expected name, date, from, to");
+	             4, "holidays[0]: unknown key 'form'", "expected region, name, date, from, to");
 	expect_error("regionkey",
 	             HEAD_2026 "holidays = ( { name = \"x\"; date = \"2026-01-01\"; } );\n"
 	                       "vacations = ( { region = \"533100\"; nmae = \"寒假\";\n"
 	                       "  date = \"2026-02-02\"; } );\n",
 	             4, "vacations[0]: unknown key 'nmae'", "region, name, date");
-	expect_error("holidayregion",
-	             HEAD_2026 "holidays = ( { region = \"533100\"; name = \"x\"; date = "
-	                       "\"2026-01-01\"; } );\n",
-	             3, "unknown key 'region'", NULL);
+	expect_error("workdaykey",
+	             HEAD_2026 "workdays = ( { region = \"533100\"; name = \"x\"; date = "
+	                       "\"2026-01-04\"; colour = 1; } );\n",
+	             3, "workdays[0]: unknown key 'colour'", NULL);
 }
 
 /* year and source are required and typed. */
@@ -966,6 +967,392 @@ test_error_keeps_going(void **state)
 	lg_calendar_free(cal);
 }
 
+#define HEAD_2023 "year = 2023;\nsource = \"https://example.test/2023\";\n"
+
+/* Every row of the precedence table, highest first, for 533102 against 110000. */
+static void
+test_precedence_table(void **state)
+{
+	struct lg_calendar_opts o = opts(LG_UNKNOWN_WEEKLY, 0);
+	const char *files[] = {
+	    "conf/calendar/cn-2026.conf",
+	    write_conf(
+	        "table", HEAD_2026
+	        "holidays = (\n"
+	        "  { region = \"533100\"; name = \"RH-national\"; date = \"2026-10-02\"; },\n"
+	        "  { region = \"533100\"; name = \"RH\"; from = \"2026-03-11\"; to = "
+	        "\"2026-03-12\"; },\n"
+	        "  { region = \"533100\"; name = \"RH-makeup\"; date = \"2026-02-14\"; } );\n"
+	        "workdays = (\n"
+	        "  { region = \"533100\"; name = \"RM-national\"; date = \"2026-10-03\"; },\n"
+	        "  { region = \"533100\"; name = \"RM-rest\"; date = \"2026-03-14\"; },\n"
+	        "  { region = \"533100\"; name = \"RM\"; date = \"2026-03-15\"; } );\n"
+	        "vacations = (\n"
+	        "  { region = \"533100\"; name = \"V\"; from = \"2026-03-12\"; to = "
+	        "\"2026-03-13\"; } );\n"
+	        "rest_days = (\n"
+	        "  { region = \"533100\"; name = \"R\"; from = \"2026-03-13\"; to = "
+	        "\"2026-03-14\"; },\n"
+	        "  { region = \"533100\"; name = \"R-makeup\"; date = \"2026-05-09\"; } );\n"),
+	    NULL,
+	};
+	struct lg_calendar *cal = load_clean(&o, files);
+
+	(void)state;
+	/* national holiday > regional holiday; never undone by a regional make-up day */
+	expect_day(cal, "2026-10-02", 533102, LG_DAY_HOLIDAY, "国庆节");
+	expect_day(cal, "2026-10-03", 533102, LG_DAY_HOLIDAY, "国庆节");
+	/* regional holiday > vacation; > national make-up workday */
+	expect_day(cal, "2026-03-12", 533102, LG_DAY_HOLIDAY, "RH");
+	expect_day(cal, "2026-02-14", 533102, LG_DAY_HOLIDAY, "RH-makeup");
+	expect_day(cal, "2026-02-14", 110000, LG_DAY_MAKEUP, "春节调休");
+	/* regional holiday on a weekday, only for its region */
+	expect_day(cal, "2026-03-11", 533102, LG_DAY_HOLIDAY, "RH");
+	expect_day(cal, "2026-03-11", 110000, LG_DAY_WORKDAY, NULL);
+	/* vacation > regional rest day */
+	expect_day(cal, "2026-03-13", 533102, LG_DAY_VACATION, "V");
+	/* regional rest day > regional make-up workday and > national make-up workday */
+	expect_day(cal, "2026-03-14", 533102, LG_DAY_REST, "R");
+	expect_day(cal, "2026-05-09", 533102, LG_DAY_REST, "R-makeup");
+	expect_day(cal, "2026-05-09", 110000, LG_DAY_MAKEUP, "劳动节调休");
+	/* regional make-up workday > rest weekday, only for its region */
+	expect_day(cal, "2026-03-15", 533102, LG_DAY_MAKEUP, "RM");
+	expect_day(cal, "2026-03-15", 533100, LG_DAY_MAKEUP, "RM");
+	expect_day(cal, "2026-03-15", 110000, LG_DAY_REST, NULL);
+	expect_day(cal, "2026-03-15", 0, LG_DAY_REST, NULL);
+	/* national make-up workday > rest weekday; rest weekday > workday; workday */
+	expect_day(cal, "2026-09-20", 533102, LG_DAY_MAKEUP, "国庆节调休");
+	expect_day(cal, "2026-03-21", 533102, LG_DAY_REST, NULL);
+	expect_day(cal, "2026-03-16", 533102, LG_DAY_WORKDAY, NULL);
+	/* LG_REGION_NONE sees the national calendar only, even with a default region */
+	lg_calendar_free(cal);
+	o.default_region = 533102;
+	cal = load_clean(&o, files);
+	expect_day(cal, "2026-03-15", 0, LG_DAY_MAKEUP, "RM");
+	expect_day(cal, "2026-03-15", LG_REGION_NONE, LG_DAY_REST, NULL);
+	expect_day(cal, "2026-03-11", LG_REGION_NONE, LG_DAY_WORKDAY, NULL);
+	lg_calendar_free(cal);
+}
+
+/* Regional holidays and make-up days at province, prefecture and county level. */
+static void
+test_regional_notice_prefixes(void **state)
+{
+	struct lg_calendar_opts o = opts(LG_UNKNOWN_WEEKLY, 0);
+	const char *files[] = {
+	    "conf/calendar/cn-2026.conf",
+	    write_conf(
+	        "noticeprefix", HEAD_2026
+	        "holidays = (\n"
+	        "  { region = \"530000\"; name = \"province\"; date = \"2026-03-02\"; },\n"
+	        "  { region = \"533100\"; name = \"prefecture\"; date = \"2026-03-03\"; },\n"
+	        "  { region = \"533102\"; name = \"county\"; date = \"2026-03-04\"; } );\n"
+	        "workdays = (\n"
+	        "  { region = \"530000\"; name = \"p-makeup\"; date = \"2026-03-07\"; },\n"
+	        "  { region = \"533100\"; name = \"f-makeup\"; date = \"2026-03-08\"; },\n"
+	        "  { region = \"533102\"; name = \"c-makeup\"; date = \"2026-03-14\"; } );\n"),
+	    NULL,
+	};
+	struct lg_calendar *cal = load_clean(&o, files);
+
+	(void)state;
+	expect_day(cal, "2026-03-02", 533102, LG_DAY_HOLIDAY, "province");
+	expect_day(cal, "2026-03-02", 530100, LG_DAY_HOLIDAY, "province");
+	expect_day(cal, "2026-03-02", 520100, LG_DAY_WORKDAY, NULL);
+	expect_day(cal, "2026-03-03", 533102, LG_DAY_HOLIDAY, "prefecture");
+	expect_day(cal, "2026-03-03", 533100, LG_DAY_HOLIDAY, "prefecture");
+	expect_day(cal, "2026-03-03", 530100, LG_DAY_WORKDAY, NULL);
+	expect_day(cal, "2026-03-04", 533102, LG_DAY_HOLIDAY, "county");
+	expect_day(cal, "2026-03-04", 533103, LG_DAY_WORKDAY, NULL);
+	expect_day(cal, "2026-03-07", 533103, LG_DAY_MAKEUP, "p-makeup");
+	expect_day(cal, "2026-03-07", 110000, LG_DAY_REST, NULL);
+	expect_day(cal, "2026-03-08", 533103, LG_DAY_MAKEUP, "f-makeup");
+	expect_day(cal, "2026-03-08", 530100, LG_DAY_REST, NULL);
+	expect_day(cal, "2026-03-14", 533102, LG_DAY_MAKEUP, "c-makeup");
+	expect_day(cal, "2026-03-14", 533103, LG_DAY_REST, NULL);
+	lg_calendar_free(cal);
+}
+
+/*
+ * A county's entry of the same list and name replaces the prefecture's for the
+ * county (瑞丽 moving 泼水节); on a day both cover, the county's names the day.
+ */
+static void
+test_county_overrides_prefecture(void **state)
+{
+	struct lg_calendar_opts o = opts(LG_UNKNOWN_WEEKLY, 0);
+	const char *files[] = {
+	    "conf/calendar/example-dehong-2023.conf",
+	    write_conf(
+	        "ruili", HEAD_2023
+	        "holidays = (\n"
+	        "  { region = \"533102\"; name = \"泼水节\"; from = \"2023-04-11\"; to = "
+	        "\"2023-04-14\"; },\n"
+	        "  { region = \"533102\"; name = \"县庆\"; date = \"2023-10-18\"; } );\n"
+	        "workdays = (\n"
+	        "  { region = \"533102\"; name = \"泼水节调休\"; date = \"2023-04-09\"; } );\n"),
+	    NULL,
+	};
+	struct lg_calendar *cal = load_clean(&o, files);
+
+	(void)state;
+	/* 瑞丽 (533102): its own dates */
+	expect_day(cal, "2023-04-11", 533102, LG_DAY_HOLIDAY, "泼水节");
+	expect_day(cal, "2023-04-14", 533102, LG_DAY_HOLIDAY, "泼水节");
+	expect_day(cal, "2023-04-15", 533102, LG_DAY_REST, NULL); /* a Saturday */
+	expect_day(cal, "2023-04-16", 533102, LG_DAY_REST, NULL); /* prefecture's make-up */
+	expect_day(cal, "2023-04-09", 533102, LG_DAY_MAKEUP, "泼水节调休");
+	/* 芒市 (533103): the prefecture's dates */
+	expect_day(cal, "2023-04-11", 533103, LG_DAY_WORKDAY, NULL);
+	expect_day(cal, "2023-04-15", 533103, LG_DAY_HOLIDAY, "泼水节");
+	expect_day(cal, "2023-04-16", 533103, LG_DAY_MAKEUP, "泼水节调休");
+	expect_day(cal, "2023-04-09", 533103, LG_DAY_REST, NULL);
+	/* Different names: both apply, the county's names a shared day. */
+	expect_day(cal, "2023-10-18", 533102, LG_DAY_HOLIDAY, "县庆");
+	expect_day(cal, "2023-10-19", 533102, LG_DAY_HOLIDAY, "州庆");
+	expect_day(cal, "2023-10-18", 533103, LG_DAY_HOLIDAY, "州庆");
+	lg_calendar_free(cal);
+}
+
+/* The shipped Dehong 2023 notice: festival days, make-up Sundays, a December-before date. */
+static void
+test_dehong_2023(void **state)
+{
+	static const char *const days_off[] = {"2022-12-31", "2023-01-02", "2023-02-06",
+	                                       "2023-02-07", "2023-04-12", "2023-04-15",
+	                                       "2023-10-18", "2023-10-21"};
+	static const char *const files[] = {"conf/calendar/example-dehong-2023.conf", NULL};
+	struct lg_calendar_opts o = opts(LG_UNKNOWN_WEEKLY, 0);
+	struct lg_calendar *cal = load_clean(&o, files);
+	struct lg_day d;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(days_off) / sizeof(days_off[0]); i++) {
+		lg_calendar_day(cal, day(days_off[i]), 533102, &d);
+		assert_int_equal(d.kind, LG_DAY_HOLIDAY);
+		lg_calendar_day(cal, day(days_off[i]), 533100, &d);
+		assert_int_equal(d.kind, LG_DAY_HOLIDAY);
+		lg_calendar_day(cal, day(days_off[i]), 110000, &d);
+		assert_int_not_equal(d.kind, LG_DAY_HOLIDAY);
+	}
+	expect_day(cal, "2023-04-13", 533102, LG_DAY_HOLIDAY, "泼水节");
+	expect_day(cal, "2023-04-13", 110000, LG_DAY_WORKDAY, NULL);
+	expect_day(cal, "2023-02-06", 533103, LG_DAY_HOLIDAY, "目瑙纵歌节");
+	expect_day(cal, "2023-10-20", 533103, LG_DAY_HOLIDAY, "州庆");
+	expect_day(cal, "2023-04-16", 533102, LG_DAY_MAKEUP, "泼水节调休");
+	expect_day(cal, "2023-04-16", 110000, LG_DAY_REST, NULL);
+	expect_day(cal, "2023-10-22", 533109, LG_DAY_MAKEUP, "州庆调休");
+	expect_day(cal, "2023-10-22", 530100, LG_DAY_REST, NULL);
+	expect_day(cal, "2022-12-31", 533102, LG_DAY_HOLIDAY, "元旦");
+	/* A regional file makes no year known. */
+	assert_false(lg_calendar_has_year(cal, 2023));
+	lg_calendar_day(cal, day("2023-04-13"), 533102, &d);
+	assert_true(d.unknown_year);
+	lg_calendar_free(cal);
+}
+
+/* A notice's dates may fall in the December before; no earlier, and not in two files. */
+static void
+test_notice_year(void **state)
+{
+	struct lg_calendar_opts o = opts(LG_UNKNOWN_BLOCK, 0);
+	const char *n2023 =
+	    write_conf("n2023", HEAD_2023
+	               "holidays = (\n"
+	               "  { name = \"元旦\"; from = \"2022-12-31\"; to = \"2023-01-02\"; } );\n");
+	const char *n2022 =
+	    write_conf("n2022", "year = 2022;\nsource = \"s\";\n\n"
+	                        "holidays = ( { name = \"x\"; date = \"2022-10-01\"; } );\n"
+	                        "workdays = (\n  { name = \"y\"; date = \"2022-12-31\"; } );\n");
+	const char *r2023 =
+	    write_conf("r2023", HEAD_2023
+	               "rest_days = (\n"
+	               "  { region = \"533100\"; name = \"a\"; date = \"2022-12-30\"; } );\n");
+	const char *r2022 = write_conf(
+	    "r2022", "year = 2022; source = \"s\";\n"
+	             "rest_days = ( { region = \"533100\"; name = \"b\"; from = \"2022-12-29\"; "
+	             "to = \"2022-12-30\"; } );\n");
+	const char *files[] = {n2023, NULL};
+	struct lg_calendar *cal = load_clean(&o, files);
+	struct lg_errors errs;
+	char other[256];
+
+	(void)state;
+	expect_day(cal, "2022-12-31", 0, LG_DAY_HOLIDAY, "元旦");
+	expect_day(cal, "2022-12-30", 0, LG_DAY_UNKNOWN, NULL); /* 2022 is not loaded */
+	expect_day(cal, "2023-01-03", 0, LG_DAY_WORKDAY, NULL);
+	assert_true(lg_calendar_has_year(cal, 2023));
+	assert_false(lg_calendar_has_year(cal, 2022));
+	lg_calendar_free(cal);
+
+	expect_error("november",
+	             HEAD_2023 "holidays = (\n  { name = \"x\"; date = \"2022-11-30\"; } );\n", 4,
+	             "holidays[0]: date: 2022-11-30 is outside year 2023", "December before");
+
+	/* The same national date in two files: an error naming both. */
+	cal = lg_calendar_new(&o);
+	lg_errors_init(&errs);
+	assert_int_equal(lg_calendar_load_file(cal, n2023, &errs), 0);
+	assert_int_equal(lg_calendar_load_file(cal, n2022, &errs), 0);
+	assert_int_equal(lg_calendar_finish(cal, &errs), -1);
+	snprintf(other, sizeof(other), "%s:4", n2023);
+	assert_true(
+	    has_error(&errs, n2022, 6, "workdays[0]: 2022-12-31 overlaps holidays[0] 元旦", other));
+	assert_int_equal(errs.count, 1);
+	lg_errors_free(&errs);
+	lg_calendar_free(cal);
+
+	/* The same regional date in two files, likewise. */
+	cal = lg_calendar_new(&o);
+	lg_errors_init(&errs);
+	assert_int_equal(lg_calendar_load_file(cal, r2022, &errs), 0);
+	assert_int_equal(lg_calendar_load_file(cal, r2023, &errs), 0);
+	assert_int_equal(lg_calendar_finish(cal, &errs), -1);
+	snprintf(other, sizeof(other), "%s:2", r2022);
+	assert_true(
+	    has_error(&errs, r2023, 4, "rest_days[0]: region 533100 2022-12-30 overlaps", other));
+	assert_int_equal(errs.count, 1);
+	lg_errors_free(&errs);
+	lg_calendar_free(cal);
+}
+
+/* A regional holiday in one file and a national one in another may share a date. */
+static void
+test_regional_and_national_share(void **state)
+{
+	struct lg_calendar_opts o = opts(LG_UNKNOWN_WEEKLY, 0);
+	const char *files[] = {
+	    "conf/calendar/cn-2026.conf",
+	    write_conf("sharenat", HEAD_2026 "holidays = ( { region = \"533100\"; name = \"x\"; "
+	                                     "from = \"2026-09-30\"; to = \"2026-10-01\"; } );\n"),
+	    NULL,
+	};
+	struct lg_calendar *cal = load_clean(&o, files);
+
+	(void)state;
+	expect_day(cal, "2026-09-30", 533102, LG_DAY_HOLIDAY, "x");
+	expect_day(cal, "2026-10-01", 533102, LG_DAY_HOLIDAY, "国庆节");
+	lg_calendar_free(cal);
+}
+
+/* Regional holidays and make-up days are validated like national ones. */
+static void
+test_error_regional_notice(void **state)
+{
+	(void)state;
+	expect_error("rmakeupweekday",
+	             HEAD_2023
+	             "workdays = (\n"
+	             "  { region = \"533100\"; name = \"x\"; date = \"2023-04-17\"; } );\n",
+	             4, "workdays[0]: 2023-04-17 is a Monday", "not a rest weekday");
+	expect_error("rmakeupinholiday",
+	             HEAD_2023 "holidays = ( { region = \"533100\"; name = \"泼水节\"; from = "
+	                       "\"2023-04-12\"; to = \"2023-04-16\"; } );\n"
+	                       "workdays = ( { region = \"533102\"; name = \"x\"; date = "
+	                       "\"2023-04-16\"; } );\n",
+	             4, "workdays[0]: 2023-04-16 falls inside holidays[0] 泼水节", NULL);
+	expect_error("rholidaydup",
+	             HEAD_2023
+	             "holidays = (\n"
+	             "  { region = \"533100\"; name = \"a\"; date = \"2023-04-12\"; },\n"
+	             "  { region = \"533100\"; name = \"b\"; date = \"2023-04-12\"; } );\n",
+	             5, "holidays[1]: region 533100 2023-04-12 duplicates holidays[0] a", NULL);
+	expect_error("rholidayoverlap",
+	             HEAD_2023 "holidays = (\n"
+	                       "  { region = \"533100\"; name = \"a\"; from = \"2023-04-12\"; to = "
+	                       "\"2023-04-15\"; },\n"
+	                       "  { region = \"533100\"; name = \"b\"; from = \"2023-04-15\"; to = "
+	                       "\"2023-04-16\"; } );\n",
+	             5, "holidays[1]: region 533100", "overlaps holidays[0] a");
+	expect_error("rholidayreversed",
+	             HEAD_2023 "holidays = (\n"
+	                       "  { region = \"533100\"; name = \"a\"; from = \"2023-04-15\"; to = "
+	                       "\"2023-04-12\"; } );\n",
+	             4, "holidays[0]: reversed range", NULL);
+	expect_error("rholidaybadregion",
+	             HEAD_2023 "holidays = (\n"
+	                       "  { region = \"5331\"; name = \"a\"; date = \"2023-04-12\"; } );\n",
+	             4, "holidays[0]: region: malformed code '5331'", NULL);
+	expect_error("natmakeupregionalonly",
+	             HEAD_2023 "holidays = ( { region = \"533100\"; name = \"a\"; date = "
+	                       "\"2023-04-12\"; } );\n"
+	                       "workdays = ( { name = \"x\"; date = \"2023-04-16\"; } );\n",
+	             4, "workdays: national make-up workdays belong in the national calendar",
+	             "needs a 'region'");
+}
+
+/* A file with only regional make-up workdays loads (it used to be refused). */
+static void
+test_regional_workdays_only(void **state)
+{
+	struct lg_calendar_opts o = opts(LG_UNKNOWN_WEEKLY, 0);
+	const char *files[] = {
+	    write_conf("rwonly", HEAD_2023 "workdays = ( { region = \"533100\"; name = \"x\"; "
+	                                   "date = \"2023-04-16\"; } );\n"),
+	    NULL,
+	};
+	struct lg_calendar *cal = load_clean(&o, files);
+
+	(void)state;
+	expect_day(cal, "2023-04-16", 533102, LG_DAY_MAKEUP, "x");
+	expect_day(cal, "2023-04-16", 110000, LG_DAY_REST, NULL);
+	assert_false(lg_calendar_has_year(cal, 2023));
+	lg_calendar_free(cal);
+}
+
+/* `source` is a URL or a list of them (a notice and its amendments). */
+static void
+test_source_list(void **state)
+{
+	struct lg_calendar_opts o = opts(LG_UNKNOWN_WEEKLY, 0);
+	const char *files[] = {
+	    write_conf("srclist", "year = 2026;\n"
+	                          "source = [\"https://example.test/notice\", "
+	                          "\"https://example.test/amendment\"];\n"
+	                          "holidays = ( { name = \"x\"; date = \"2026-01-01\"; } );\n"),
+	    NULL,
+	};
+	struct lg_calendar *cal = load_clean(&o, files);
+	uint32_t regions[4];
+
+	(void)state;
+	assert_string_equal(lg_calendar_source(cal, 2026), "https://example.test/notice");
+	assert_int_equal(lg_calendar_regions(cal, regions, 4), 0);
+	lg_calendar_free(cal);
+	expect_error("srcempty",
+	             "year = 2026;\nsource = [];\n"
+	             "holidays = ( { name = \"x\"; date = \"2026-01-01\"; } );\n",
+	             2, "source: empty list", NULL);
+	expect_error("srcint",
+	             "year = 2026;\nsource = (\"a\",\n 1);\n"
+	             "holidays = ( { name = \"x\"; date = \"2026-01-01\"; } );\n",
+	             3, "source[1]: expected a non-empty string", NULL);
+	expect_error("srcgroup",
+	             "year = 2026;\nsource = { a = 1; };\n"
+	             "holidays = ( { name = \"x\"; date = \"2026-01-01\"; } );\n",
+	             2, "source: expected a string", "or a list of them");
+}
+
+/* The regions a calendar names, and its indexed range. */
+static void
+test_regions_range(void **state)
+{
+	static const char *const files[] = {"conf/calendar/example-dehong-2023.conf",
+	                                    "conf/calendar/example-vacations-533100.conf", NULL};
+	struct lg_calendar_opts o = opts(LG_UNKNOWN_WEEKLY, 0);
+	struct lg_calendar *cal = load_clean(&o, files);
+	uint32_t regions[4];
+	int32_t first, last;
+
+	(void)state;
+	assert_int_equal(lg_calendar_regions(cal, regions, 4), 1);
+	assert_int_equal(regions[0], 533100);
+	assert_true(lg_calendar_range(cal, &first, &last));
+	assert_int_equal(first, day("2022-12-01"));
+	assert_int_equal(last, day("2026-12-31"));
+	lg_calendar_free(cal);
+}
+
 /* Make a private directory for generated files; run from the source root. */
 static int
 setup(void **state)
@@ -1022,6 +1409,16 @@ main(void)
 	    cmocka_unit_test(test_error_overlap_across_files),
 	    cmocka_unit_test(test_error_keeps_going),
 	    cmocka_unit_test(test_missing_years),
+	    cmocka_unit_test(test_precedence_table),
+	    cmocka_unit_test(test_regional_notice_prefixes),
+	    cmocka_unit_test(test_county_overrides_prefecture),
+	    cmocka_unit_test(test_dehong_2023),
+	    cmocka_unit_test(test_notice_year),
+	    cmocka_unit_test(test_regional_and_national_share),
+	    cmocka_unit_test(test_error_regional_notice),
+	    cmocka_unit_test(test_regional_workdays_only),
+	    cmocka_unit_test(test_source_list),
+	    cmocka_unit_test(test_regions_range),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
