@@ -337,13 +337,18 @@ lgd_proxy_read_head(struct lgd_conn *c)
 	}
 }
 
-/* Move request body bytes from the client to the upstream while there is room. */
+/*
+ * Move request body bytes from the client to the upstream while there is room.
+ * Trailers are not forwarded (nothing the gate did not see reaches the
+ * origin): a chunked body ends with the last-chunk and an empty trailer section.
+ */
 void
 lgd_proxy_request_body(struct lgd_conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->down.bev), *out;
 	struct evbuffer_iovec v;
 	struct lg_http_str data;
+	bool trailers;
 	ssize_t n;
 
 	if (c->up.bev == NULL)
@@ -356,15 +361,21 @@ lgd_proxy_request_body(struct lgd_conn *c)
 		}
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
 			return;
+		trailers = lg_http_body_in_trailers(&c->down.body);
 		n = lg_http_body_feed(&c->down.body, v.iov_base, v.iov_len, &data);
 		if (n < 0) {
 			lgd_conn_error(c, c->down.body.error.status, c->down.body.error.reason);
 			return;
 		}
-		move_bytes(in, out, v.iov_base, (size_t)n);
-		if (lg_http_body_done(&c->down.body))
+		if (trailers)
+			evbuffer_drain(in, (size_t)n);
+		else
+			move_bytes(in, out, v.iov_base, (size_t)n);
+		if (lg_http_body_done(&c->down.body)) {
+			if (trailers)
+				evbuffer_add(out, "\r\n", 2); /* the empty trailer section */
 			request_done(c);
-		else if (n == 0)
+		} else if (n == 0)
 			return;
 	}
 }
