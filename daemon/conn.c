@@ -181,6 +181,8 @@ flush_bev(struct bufferevent *bev, bool tls)
 		bufferevent_enable(bev, EV_WRITE);
 }
 
+static void flush_outputs(struct lgd_conn *c);
+
 /* A plain socket's output is empty: stop watching for writability. */
 static void
 write_idle(struct bufferevent *bev, bool tls)
@@ -189,9 +191,71 @@ write_idle(struct bufferevent *bev, bool tls)
 		bufferevent_disable(bev, EV_WRITE);
 }
 
-/* End of every callback: push both outputs out and finish a pending close. */
+/*
+ * Resume each half paused for a destination that has drained to the low
+ * watermark, whoever drained it: libevent's write callback, or an eager write
+ * in flush_bev() that emptied the output at once (after which no write
+ * callback comes). Whether anything was resumed.
+ */
+static bool
+resume_drained(struct lgd_conn *c)
+{
+	enum lgd_conn_state st = c->state;
+	bool any = false;
+
+	if (st == LGD_CONN_CLOSED || st == LGD_CONN_CLOSING || st == LGD_CONN_TUNNEL_CLOSING)
+		return false;
+	if (evbuffer_get_length(bufferevent_get_output(c->down.bev)) <= LGD_LOW_WATER) {
+		if (c->down.paused && (st == LGD_CONN_IDLE || st == LGD_CONN_HEAD)) {
+			/* Answers of our own filled the output: read the next requests now. */
+			c->down.paused = false;
+			lgd_conn_update_read(c, &c->down);
+			lgd_proxy_read_head(c);
+			any = true;
+		} else if (c->up.paused && c->up.bev) {
+			c->up.paused = false;
+			lgd_conn_update_read(c, &c->up);
+			if (evbuffer_get_length(bufferevent_get_input(c->up.bev)) > 0) {
+				if (st == LGD_CONN_TUNNEL)
+					lgd_tunnel_forward(c, &c->up, &c->down);
+				else
+					lgd_proxy_response(c);
+			}
+			any = true;
+		}
+	}
+	st = c->state;
+	if (c->down.paused && c->up.bev &&
+	    (st == LGD_CONN_CONNECT || st == LGD_CONN_PROXY || st == LGD_CONN_TUNNEL) &&
+	    evbuffer_get_length(bufferevent_get_output(c->up.bev)) <= LGD_LOW_WATER) {
+		c->down.paused = false;
+		lgd_conn_update_read(c, &c->down);
+		if (evbuffer_get_length(bufferevent_get_input(c->down.bev)) > 0) {
+			if (st == LGD_CONN_TUNNEL)
+				lgd_tunnel_forward(c, &c->down, &c->up);
+			else if (c->down.st == LGD_HALF_BODY)
+				lgd_proxy_request_body(c);
+		}
+		any = true;
+	}
+	return any;
+}
+
+/*
+ * End of every callback: push both outputs out, resume what waited for them
+ * to drain (again while that makes progress), and finish a pending close.
+ */
 void
 lgd_conn_flush(struct lgd_conn *c)
+{
+	do
+		flush_outputs(c);
+	while (resume_drained(c));
+}
+
+/* Push both outputs out and finish a pending close. */
+static void
+flush_outputs(struct lgd_conn *c)
 {
 	if (c->state == LGD_CONN_CLOSED)
 		return;
@@ -310,7 +374,7 @@ down_read_cb(struct bufferevent *bev, void *arg)
 	lgd_conn_flush(c);
 }
 
-/* The client's output drained below the low watermark. */
+/* The client's output drained below the low watermark: resume what waited for it. */
 static void
 down_write_cb(struct bufferevent *bev, void *arg)
 {
@@ -322,30 +386,9 @@ down_write_cb(struct bufferevent *bev, void *arg)
 			closing_flushed(c);
 		return;
 	}
-	if (c->state == LGD_CONN_TUNNEL_CLOSING) {
+	if (c->state == LGD_CONN_TUNNEL_CLOSING)
 		lgd_tunnel_flushed(c);
-		lgd_conn_flush(c);
-		return;
-	}
-	if (c->down.paused && (c->state == LGD_CONN_IDLE || c->state == LGD_CONN_HEAD)) {
-		/* Answers of our own filled the output: read the next requests now. */
-		c->down.paused = false;
-		lgd_conn_update_read(c, &c->down);
-		lgd_proxy_read_head(c);
-		lgd_conn_flush(c);
-		return;
-	}
-	if (c->up.paused && c->up.bev) {
-		c->up.paused = false;
-		lgd_conn_update_read(c, &c->up);
-		if (evbuffer_get_length(bufferevent_get_input(c->up.bev)) > 0) {
-			if (c->state == LGD_CONN_TUNNEL)
-				lgd_tunnel_forward(c, &c->up, &c->down);
-			else
-				lgd_proxy_response(c);
-			lgd_conn_flush(c);
-		}
-	}
+	lgd_conn_flush(c);
 }
 
 /* Client EOF, error or timeout. */
@@ -406,22 +449,9 @@ up_write_cb(struct bufferevent *bev, void *arg)
 	struct lgd_conn *c = arg;
 
 	write_idle(bev, c->upc->tls);
-	if (c->state == LGD_CONN_TUNNEL_CLOSING) {
+	if (c->state == LGD_CONN_TUNNEL_CLOSING)
 		lgd_tunnel_flushed(c);
-		lgd_conn_flush(c);
-		return;
-	}
-	if (c->down.paused) {
-		c->down.paused = false;
-		lgd_conn_update_read(c, &c->down);
-		if (evbuffer_get_length(bufferevent_get_input(c->down.bev)) > 0) {
-			if (c->state == LGD_CONN_TUNNEL)
-				lgd_tunnel_forward(c, &c->down, &c->up);
-			else if (c->down.st == LGD_HALF_BODY)
-				lgd_proxy_request_body(c);
-			lgd_conn_flush(c);
-		}
-	}
+	lgd_conn_flush(c);
 }
 
 /* Upstream connected, EOF, error or timeout. */

@@ -181,9 +181,12 @@ void lgd_lesson_finish(struct lgd_conn *c);
 bool lgd_lesson_keep_alive(const struct lgd_conn *c, const struct lg_http_request *req);
 void lgd_lesson_timer_init(struct lgd_conn *c);
 void lgd_lesson_timer(struct lgd_conn *c, int64_t at_us);
+void lgd_lesson_clock_check(struct lgd_worker *w);
 enum lg_rule lgd_deadline_rule(const struct lg_config *cf, enum lg_class cls, int64_t start,
                                int64_t deadline);
 int64_t lgd_now_us(void);
+/* The wall clock lgd_now_us() reads; the connection harness points it at a fake clock. */
+extern int64_t (*lgd_clock_us)(void);
 
 /* status.c: /.well-known/lessongate/status and its event stream */
 void lgd_status_answer(struct lgd_conn *c, const struct lg_gate_request *gr, size_t head_len,

@@ -10,14 +10,23 @@
 
 #include "log.h"
 
-/* Wall-clock microseconds (what deadlines, which are unix times, are compared with). */
-int64_t
-lgd_now_us(void)
+/* The system's wall clock in microseconds. */
+static int64_t
+wall_clock_us(void)
 {
 	struct timeval tv;
 
 	gettimeofday(&tv, NULL);
 	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+int64_t (*lgd_clock_us)(void) = wall_clock_us;
+
+/* Wall-clock microseconds (what deadlines, which are unix times, are compared with). */
+int64_t
+lgd_now_us(void)
+{
+	return lgd_clock_us();
 }
 
 /* The rule a deadline enforces: day_end when the day ends first (or at the same moment). */
@@ -104,7 +113,7 @@ lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t
 	                             (const struct sockaddr *)&c->peer_sa};
 	struct lg_gate_verdict v;
 	size_t need = req->path.len + 3;
-	int64_t now = time(NULL);
+	int64_t now = lgd_now_us() / 1000000;
 
 	c->lesson.active = c->lesson.tunnel = c->lesson.fired = false;
 	c->lesson.hdr_len = 0;
@@ -228,7 +237,7 @@ lgd_lesson_response(struct lgd_conn *c, const struct lg_http_response *res,
 	                            res->framing != LG_HTTP_BODY_CLOSE && !event_stream(h, n))))
 		return;
 	st = lg_students_acquire(lgd_students, l->student, l->student_len, &ref);
-	lg_policy_tunnel_open(st, time(NULL));
+	lg_policy_tunnel_open(st, lgd_now_us() / 1000000);
 	start = st->start;
 	lg_students_release(&ref);
 	l->tunnel = true;
@@ -253,11 +262,44 @@ lgd_lesson_finish(struct lgd_conn *c)
 		struct lg_students_ref ref;
 		struct lg_student_state *st =
 		    lg_students_acquire(lgd_students, l->student, l->student_len, &ref);
-		lg_policy_tunnel_close(c->rt->cf->policy, st, l->cls, time(NULL));
+		lg_policy_tunnel_close(c->rt->cf->policy, st, l->cls, lgd_now_us() / 1000000);
 		lg_students_release(&ref);
 		l->tunnel = false;
 	}
 	l->active = false;
+}
+
+/* Microseconds on CLOCK_MONOTONIC, the clock the event loop's timers run on. */
+static int64_t
+monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * Each worker tick: if the wall clock stepped against the monotonic clock the
+ * loop's timers run on (an NTP correction, an operator), every wall-clock
+ * timer (lesson deadlines, status-stream ticks) is run now and re-armed from
+ * the new wall clock, whichever way the step went.
+ */
+void
+lgd_lesson_clock_check(struct lgd_worker *w)
+{
+	int64_t skew = lgd_now_us() - monotonic_us(), step = skew - w->clock_skew;
+	struct lgd_conn *c;
+
+	if (w->clock_skew != 0 && step > -LGD_CLOCK_STEP_US && step < LGD_CLOCK_STEP_US)
+		return;
+	if (w->clock_skew != 0)
+		lgd_info("wall clock stepped, re-arming lesson timers", "worker=%d step_ms=%lld",
+		         w->id, (long long)(step / 1000));
+	w->clock_skew = skew;
+	TAILQ_FOREACH(c, &w->conns, link)
+	if (c->lesson_timer && evtimer_pending(c->lesson_timer, NULL))
+		event_active(c->lesson_timer, EV_TIMEOUT, 1);
 }
 
 /* Create the lesson timer if the connection has none yet. */

@@ -254,7 +254,10 @@ resume_accept(struct lgd_worker *w)
 	lgd_info("accepting again", "worker=%d open=%d", w->id, atomic_load(&lgd_total_conns));
 }
 
-/* The heartbeat the main thread's watchdog checks; also lifts a connection-limit pause. */
+/*
+ * The heartbeat the main thread's watchdog checks; also lifts a connection-limit
+ * pause and re-arms lesson timers after a wall-clock step.
+ */
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -262,6 +265,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	atomic_fetch_add_explicit(&w->heartbeat, 1, memory_order_relaxed);
 	resume_accept(w);
+	lgd_lesson_clock_check(w);
 }
 
 /* Prepare a worker: its event loop and listeners for rt; -1 if a listener cannot be bound. */

@@ -12,6 +12,8 @@
 #include "runtime.h"
 
 #define LGD_MAX_HEADERS 128
+/* A wall-clock step (against the monotonic clock) this large re-arms lesson timers. */
+#define LGD_CLOCK_STEP_US 50000
 
 struct lgd_conn;
 struct lgd_upconn;
@@ -45,6 +47,7 @@ struct lgd_worker {
 	struct event *tick;
 	atomic_uint heartbeat;
 	bool accept_paused; /* limits.max_connections reached: listeners off, tick checks */
+	int64_t clock_skew; /* wall minus monotonic clock (us) at the last tick: steps re-arm */
 	/* Per-thread scratch space: parsed headers and the head being built. */
 	struct lg_http_header headers[LGD_MAX_HEADERS];
 	char *scratch;
