@@ -337,7 +337,10 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		lgd_conn_error(c, 504, "upstream connect timeout");
 		break;
 	case LGD_CONN_PROXY:
-		lgd_conn_error(c, 504, "upstream response timeout");
+		if (c->ending)
+			lgd_conn_close(c, "no chunk boundary in time to end the stream");
+		else
+			lgd_conn_error(c, 504, "upstream response timeout");
 		break;
 	default:
 		lgd_conn_close(c, "linger timeout");

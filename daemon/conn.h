@@ -22,6 +22,9 @@
 #include "runtime.h"
 #include "worker.h"
 
+/* How long an ended stream may take to reach a chunk boundary before the connection closes. */
+#define LGD_END_STREAM_GRACE_MS 2000
+
 /* Bytes queued towards a peer before the other side stops reading; resume below LOW. */
 #define LGD_HIGH_WATER (256 * 1024)
 #define LGD_LOW_WATER  (64 * 1024)
@@ -69,9 +72,10 @@ struct lgd_sse;
 
 /* The current exchange as a lesson: an allowed request on a lesson route (lesson.c). */
 struct lgd_lesson {
-	bool active; /* the gate allowed this exchange as a lesson */
-	bool tunnel; /* counted as an open lesson tunnel in the student's state */
-	bool fired;  /* the deadline passed (monitor mode: reported, not closed) */
+	bool active;      /* the gate allowed this exchange as a lesson */
+	bool tunnel;      /* counted as an open lesson tunnel in the student's state */
+	bool fired;       /* the deadline passed (monitor mode: reported, not closed) */
+	bool end_pending; /* a response is being ended at the deadline: event not yet sent */
 	enum lg_class cls;
 	enum lg_rule rule; /* the rule that ends the tunnel at the deadline */
 	uint32_t region;
@@ -147,7 +151,11 @@ void lgd_conn_drain_all(struct lgd_worker *w);
 void lgd_conn_close_all(struct lgd_worker *w, const char *reason);
 /* Close a WebSocket tunnel at frame boundaries with a Close frame to both sides; -1 if none. */
 int lgd_conn_close_tunnel(struct lgd_conn *c, uint16_t code, const char *reason);
-/* End a streamed response cleanly (last-chunk at a chunk boundary, else close); -1 if none. */
+/*
+ * End a streamed response: a chunked one gets its last-chunk at the next chunk
+ * boundary (closed if none comes within LGD_END_STREAM_GRACE_MS), anything
+ * else is closed after what was queued; -1 if no response body is flowing.
+ */
 int lgd_conn_end_stream(struct lgd_conn *c, const char *reason);
 
 /* conn.c, for proxy.c and tunnel.c */
@@ -178,6 +186,7 @@ int lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, si
 void lgd_lesson_response(struct lgd_conn *c, const struct lg_http_response *res,
                          const struct lg_http_header *h, size_t n);
 void lgd_lesson_finish(struct lgd_conn *c);
+void lgd_lesson_ended(struct lgd_conn *c, bool at_boundary);
 bool lgd_lesson_keep_alive(const struct lgd_conn *c, const struct lg_http_request *req);
 void lgd_lesson_timer_init(struct lgd_conn *c);
 void lgd_lesson_timer(struct lgd_conn *c, int64_t at_us);

@@ -480,6 +480,8 @@ lgd_proxy_upstream_event(struct lgd_conn *c, short what)
 static void
 finish_ending(struct lgd_conn *c)
 {
+	lgd_conn_timer(c, 0);
+	lgd_lesson_ended(c, true);
 	evbuffer_add(bufferevent_get_output(c->down.bev), "0\r\n\r\n", 5);
 	c->res_keep_alive = false;
 	lgd_proxy_response_done(c);
@@ -653,7 +655,11 @@ lgd_proxy_response(struct lgd_conn *c)
 	}
 }
 
-/* End a streamed response cleanly (last-chunk at a chunk boundary, else close); -1 if none. */
+/*
+ * End a streamed response: a chunked one gets its last-chunk at the next chunk
+ * boundary (closed if none comes within LGD_END_STREAM_GRACE_MS), anything
+ * else is closed after what was queued; -1 if no response body is flowing.
+ */
 int
 lgd_conn_end_stream(struct lgd_conn *c, const char *reason)
 {
@@ -663,10 +669,13 @@ lgd_conn_end_stream(struct lgd_conn *c, const char *reason)
 	         reason);
 	if (c->res_chunked && !c->dechunk) {
 		c->ending = true;
-		if (chunk_at_boundary(&c->ct))
+		if (chunk_at_boundary(&c->ct)) {
 			finish_ending(c);
-		else
+		} else {
+			/* timer_cb closes the connection if no boundary comes in time. */
+			lgd_conn_timer(c, LGD_END_STREAM_GRACE_MS);
 			response_body(c);
+		}
 	} else {
 		lgd_conn_closing(c, reason);
 	}

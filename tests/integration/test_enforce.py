@@ -38,6 +38,7 @@ import hmac
 import json
 import os
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -721,6 +722,101 @@ def test_enforce_websocket_opened_2055_closed_at_2100(env):
 
 
 test_enforce_websocket_opened_2055_closed_at_2100.timeout = 45
+
+
+# Origin endpoints on a lesson route: /lesson/.../NAME is answered as /NAME.
+LESSON_ROUTES = ROUTES + [{"prefix": "/lesson/", "class": "subject"}]
+
+
+def _lesson_download(g, target, token):
+    """Send a lesson GET on a raw socket; (socket, response head bytes, first body bytes)."""
+    s = socket.create_connection(("127.0.0.1", g.port), timeout=10)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n\r\n" %
+               (target, token)).encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        check(d, "the proxy closed before the response head: %r" % buf)
+        buf += d
+    head, _, body = buf.partition(b"\r\n\r\n")
+    return s, head, body
+
+
+def _read_until_close(s, limit):
+    """Read until the peer closes (or limit real seconds); (bytes, real time of the close or None)."""
+    data = b""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        s.settimeout(max(0.05, end - time.monotonic()))
+        try:
+            d = s.recv(1 << 20)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            return data, time.time()
+        if not d:
+            return data, time.time()
+        data += d
+    return data, None
+
+
+def test_enforce_length_download_closed_at_2100(env):
+    """A lesson download with Content-Length from 20:59:57 is lesson activity until it completes:
+    it does not run on past 21:00 (the connection closes at 21:00 +- 1 s, event "connection
+    closed"), and while it runs the status shows an open lesson tunnel."""
+    with Gate(env, "2026-09-21 20:59:56", routes=LESSON_ROUTES) as g:
+        tok = g.token("stu-dl")
+        s, head, body = _lesson_download(
+            g, "/lesson/video/stream?n=100000000&pause_after=1&pause=30", tok)
+        with s:
+            check(head.startswith(b"HTTP/1.1 200") and b"Content-Length: 100000000" in head,
+                  "download head: %r" % head)
+            st = g.request(STATUS_PATH, tok).json()
+            check(st["lesson"]["tunnels"] == 1, "a download in flight is an open lesson "
+                  "tunnel: %s" % st["lesson"])
+            data, closed = _read_until_close(s, 10)
+        check(closed is not None, "the download ran on past 21:00 (%d bytes)" % (len(data) + len(body)))
+        end = at("2026-09-21 21:00:00")
+        check(abs(g.clock.at(closed) - end) <= 1.0 + g.clock.error(),
+              "closed %+.2f s from 21:00:00" % (g.clock.at(closed) - end))
+        fc = [e for e in wait_for(lambda: [e for e in g.log_events()
+                                           if e.get("event") == "forced_close"], 3) or []]
+        check(fc and fc[0].get("rule") == "day_end" and fc[0].get("reason") == "connection closed"
+              and fc[0].get("student") == "stu-dl", "forced_close event: %s" % fc)
+        st = g.request(STATUS_PATH, tok).json()
+        check(st["lesson"]["tunnels"] == 0, "the tunnel stayed open: %s" % st["lesson"])
+
+
+def test_enforce_chunked_stream_without_boundary_closed_at_2100(env):
+    """A chunked lesson stream stalled inside a chunk at 21:00 is closed about 2 s later (event
+    "connection closed"); one that reaches a boundary ends with the last-chunk at 21:00 (event
+    "stream ended at chunk boundary") and its connection stays usable."""
+    with Gate(env, "2026-09-21 20:59:56", routes=LESSON_ROUTES) as g:
+        tok = g.token("stu-ch")
+        s, head, _ = _lesson_download(
+            g, "/lesson/v1/stream?chunked=1&n=100000000&pause_after=1&mid=1&pause=30", tok)
+        s2, head2, _ = _lesson_download(
+            g, "/lesson/v2/stream?chunked=1&n=100000000&pause_after=1&pause=30", tok)
+        with s, s2:
+            check(b"chunked" in head and b"chunked" in head2, "heads: %r %r" % (head, head2))
+            data2, closed2 = _read_until_close(s2, 6)
+            data, closed = _read_until_close(s, 10)
+            check(closed is not None, "a stream stalled inside a chunk was never ended")
+            end = at("2026-09-21 21:00:00")
+            late = g.clock.at(closed) - end
+            check(1.0 <= late <= 3.5 + g.clock.error(),
+                  "closed %+.2f s from 21:00:00, want about 2 s after" % late)
+            # The other one ended cleanly at 21:00 with the last-chunk, and stays open.
+            check(closed2 is None and data2.endswith(b"\r\n0\r\n\r\n"),
+                  "the stream at a boundary did not end with the last-chunk: closed=%r %r" %
+                  (closed2, data2[-20:]))
+            s2.sendall(b"GET /small HTTP/1.1\r\nHost: t\r\n\r\n")
+            s2.settimeout(5)
+            check(s2.recv(100).startswith(b"HTTP/1.1 200"), "the connection was not usable")
+        fc = {e.get("path"): e for e in g.log_events() if e.get("event") == "forced_close"}
+        check(fc.get("/lesson/v1/stream", {}).get("reason") == "connection closed" and
+              fc.get("/lesson/v2/stream", {}).get("reason") == "stream ended at chunk boundary",
+              "forced_close events: %s" % fc)
 
 
 def test_enforce_2100_before_holiday_retry_after(env):

@@ -362,7 +362,7 @@ h_wait_bytes(int fd, struct h_buf *b, size_t n, int ms)
 }
 
 /* Run the loop (up to ms) until the peer of fd closed; whether it did. */
-static __attribute__((unused)) bool
+static bool
 h_wait_closed(int fd, struct h_buf *b, int ms)
 {
 	for (int t = 0;; t += 10) {
@@ -747,6 +747,134 @@ test_monitor_tunnel_closed_after_reload(void **state)
 	h_stop();
 }
 
+/* Start a lesson download for student at the fake time now; the client's and origin's ends. */
+static struct lgd_conn *
+lesson_get(const char *student, const char *res, int *cfd, int *ofd)
+{
+	struct h_buf ob = {0};
+	struct lgd_conn *c;
+	char req[256];
+	int n =
+	    snprintf(req, sizeof(req),
+	             "GET /live/video HTTP/1.1\r\nHost: t\r\nX-Student-Id: %s\r\n\r\n", student);
+
+	*ofd = h_pool_add();
+	*cfd = h_client(&c);
+	h_send(*cfd, req, (size_t)n);
+	h_origin_head(*ofd, &ob);
+	h_send(*ofd, res, strlen(res));
+	h_run(30);
+	h_clear(&ob);
+	return c;
+}
+
+/*
+ * Lesson responses (item 8): a Content-Length download on a lesson route is
+ * lesson activity while it is sent, and at the deadline the connection closes.
+ */
+static void
+test_lesson_length_response_closed_at_deadline(void **state)
+{
+	struct h_buf cb = {0};
+	const struct h_event *e;
+	struct lgd_conn *c;
+	char chunk[4096];
+	int cfd, ofd;
+
+	(void)state;
+	h_start(NULL);
+	h_clock_set(h_at(2026, 9, 21, 20, 59, 59));
+	c = lesson_get("s8a", "HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n", &cfd, &ofd);
+	assert_true(c->lesson.tunnel);
+	assert_int_equal(h_tunnels("s8a"), 1);
+	memset(chunk, 'v', sizeof(chunk));
+	h_send(ofd, chunk, sizeof(chunk));
+	assert_true(h_wait_bytes(cfd, &cb, 4096, 1000));
+	assert_int_equal(c->state, LGD_CONN_PROXY);
+	assert_true(h_wait_closed(cfd, &cb, 3000));
+	assert_int_equal(h_tunnels("s8a"), 0);
+	e = h_event(LG_EV_FORCED_CLOSE);
+	assert_non_null(e);
+	assert_int_equal(e->rule, LG_RULE_DAY_END);
+	assert_true(e->enforced);
+	assert_string_equal(e->reason, "connection closed");
+	close(cfd);
+	close(ofd);
+	h_clear(&cb);
+	h_stop();
+}
+
+/* A chunked lesson stream that never reaches a chunk boundary is closed about 2 s later. */
+static void
+test_lesson_chunked_without_boundary_closed(void **state)
+{
+	struct h_buf cb = {0};
+	const struct h_event *e;
+	struct lgd_conn *c;
+	struct timeval t0, t1;
+	int cfd, ofd;
+	long ms;
+
+	(void)state;
+	h_start(NULL);
+	h_clock_set(h_at(2026, 9, 21, 20, 59, 59));
+	c = lesson_get("s8b",
+	               "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	               "100000\r\npart of a chunk that never ends",
+	               &cfd, &ofd);
+	assert_true(c->lesson.tunnel);
+	assert_true(h_wait_for(cfd, &cb, "never ends", 10, 1000));
+	assert_true(h_wait_bytes(cfd, &cb, cb.n + 1, 1500) == false); /* the deadline passes */
+	gettimeofday(&t0, NULL);
+	assert_true(h_wait_closed(cfd, &cb, 4000));
+	gettimeofday(&t1, NULL);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+	assert_true(ms < 3500);
+	assert_int_equal(h_tunnels("s8b"), 0);
+	e = h_event(LG_EV_FORCED_CLOSE);
+	assert_non_null(e);
+	assert_string_equal(e->reason, "connection closed");
+	close(cfd);
+	close(ofd);
+	h_clear(&cb);
+	h_stop();
+}
+
+/* A chunk boundary within the grace ends the stream cleanly; the connection stays usable. */
+static void
+test_lesson_chunked_ends_at_boundary(void **state)
+{
+	struct h_buf cb = {0};
+	const struct h_event *e;
+	struct lgd_conn *c;
+	int cfd, ofd;
+
+	(void)state;
+	h_start(NULL);
+	h_clock_set(h_at(2026, 9, 21, 20, 59, 59));
+	c = lesson_get("s8c",
+	               "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	               "5\r\nhello\r\n10\r\n12345678",
+	               &cfd, &ofd);
+	assert_true(h_wait_for(cfd, &cb, "12345678", 8, 1000));
+	h_run(1200); /* past 21:00:00: ending, waiting for the boundary */
+	assert_int_equal(c->state, LGD_CONN_PROXY);
+	assert_true(c->ending);
+	h_send(ofd, "abcdefgh\r\n20\r\nnot forwarded", 27);
+	assert_true(h_wait_for(cfd, &cb, "abcdefgh\r\n0\r\n\r\n", 15, 1000));
+	assert_null(memmem(cb.p, cb.n, "not forwarded", 13));
+	assert_int_equal(c->state, LGD_CONN_IDLE);
+	assert_int_equal(h_tunnels("s8c"), 0);
+	e = h_event(LG_EV_FORCED_CLOSE);
+	assert_non_null(e);
+	assert_string_equal(e->reason, "stream ended at chunk boundary");
+	close(cfd);
+	close(ofd);
+	h_run(20);
+	h_clear(&cb);
+	h_stop();
+}
+
 int
 main(void)
 {
@@ -757,6 +885,9 @@ main(void)
 	    cmocka_unit_test(test_clock_step_forward_closes_at_deadline),
 	    cmocka_unit_test(test_clock_step_back_then_forward),
 	    cmocka_unit_test(test_monitor_tunnel_closed_after_reload),
+	    cmocka_unit_test(test_lesson_length_response_closed_at_deadline),
+	    cmocka_unit_test(test_lesson_chunked_without_boundary_closed),
+	    cmocka_unit_test(test_lesson_chunked_ends_at_boundary),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
