@@ -1245,3 +1245,47 @@ def test_enforce_monitor_mode_refuses_nothing(env):
               "deny events: %s" % ev)
         s = g.request(STATUS_PATH, g.token("stu-m")).json()
         check(s.get("mode") == "monitor", "status mode: %s" % s.get("mode"))
+
+
+def test_enforce_monitor_rollout_leaves_no_phantom_tunnel(env):
+    """The rollout step monitor -> enforce (SIGHUP): a WebSocket lesson allowed only because of
+    monitor mode (07:5x, before day_start, no lesson yet) counts as an open tunnel while open and
+    not after it closes; after the reload the student's lessons follow the rules (an 11-minute
+    pause is a break, so the next request starts a new lesson instead of a never-ending one)."""
+    rules = {"subject": {"day_start": "08:00"}}
+    with Gate(env, "2026-09-21 07:57:00", speed=60, mode="monitor", rules=rules) as g:
+        tok = g.token("stu-roll")
+
+        async def open_close():
+            async with ws_connect(g, tok, "/ws?tag=rollout") as ws:
+                headers = ws.response_headers
+                during = g.request(STATUS_PATH, tok).json()["lesson"]["tunnels"]
+                await ws.close()
+            return headers, during
+
+        headers, during = asyncio.run(asyncio.wait_for(open_close(), 10))
+        check(headers.get("Lessongate-Violation") == "day_start",
+              "the WebSocket should be a monitored day_start violation: %s" % headers)
+        check(during == 1, "an open monitored WebSocket is one tunnel, status said %d" % during)
+        after = wait_for(lambda: g.request(STATUS_PATH, tok).json()["lesson"]["tunnels"] == 0, 3)
+        check(after, "the closed monitored WebSocket left a phantom tunnel: %s" %
+              g.request(STATUS_PATH, tok).json()["lesson"])
+        with open(g.d.conf) as f:
+            text = f.read()
+        check('mode = "monitor";' in text, "config: %s" % text)
+        g.d.rewrite(text.replace('mode = "monitor";', 'mode = "enforce";'))
+        g.d.hup()
+        check(wait_for(lambda: "configuration reloaded" in g.d.tail(4000), 5), "no reload")
+        g.clock.sleep_until(at("2026-09-21 08:00:05"))
+        rem, dl = allowed(g.request("/live/a", tok), "the first lesson after the rollout")
+        check(rem == 1800, "a new lesson after the rollout has %d s left" % rem)
+        g.clock.sleep(660)  # 11 minutes without lesson activity: a break
+        rem2, dl2 = allowed(g.request("/live/b", tok), "a lesson after an 11-minute break")
+        check(rem2 == 1800 and dl2 > dl, "after an 11-minute pause the lesson went on (deadline "
+              "%s -> %s, %d s left): a phantom tunnel kept it active" %
+              (local(dl), local(dl2), rem2))
+        st = g.request(STATUS_PATH, tok).json()
+        check(st["mode"] == "enforce" and st["lesson"]["tunnels"] == 0, "status: %s" % st)
+
+
+test_enforce_monitor_rollout_leaves_no_phantom_tunnel.timeout = 40
