@@ -522,13 +522,65 @@ lgd_conn_arm_hook(struct lgd_conn *c)
 	c->hook_ms = -1;
 }
 
+/* The client half's read bound and write timeout, from the connection's runtime. */
+static void
+down_limits(struct lgd_conn *c)
+{
+	int64_t ms = c->rt->cf->timeouts.body_ms;
+	struct timeval wt = {ms / 1000, (ms % 1000) * 1000};
+
+	/* Bounds what a pipelining client can queue while its request is served. */
+	bufferevent_setwatermark(c->down.bev, EV_READ, 0,
+	                         LGD_HIGH_WATER + c->rt->req_limits.max_start_line +
+	                             c->rt->req_limits.max_fields);
+	bufferevent_set_timeouts(c->down.bev, NULL, &wt);
+}
+
+/*
+ * Before the first byte of a new request is parsed: take the worker's newest
+ * runtime, so a reload reaches every connection from its next request on (the
+ * exchange in flight keeps its own). Listener settings come from the listener
+ * with the same address in the new configuration; -1 if the reload removed
+ * it (the caller closes the connection). A parked upstream connection is kept
+ * only if the upstream stayed the same plain address.
+ */
+int
+lgd_conn_adopt_runtime(struct lgd_conn *c)
+{
+	struct lgd_runtime *old = c->rt, *rt = c->w->rt;
+	size_t i;
+
+	if (rt == old)
+		return 0;
+	for (i = 0; i < rt->cf->nlisten; i++)
+		if (strcmp(rt->cf->listen[i].address, c->lc->address) == 0)
+			break;
+	if (i == rt->cf->nlisten)
+		return -1;
+	if (c->upc && c->parked) {
+		if (!rt->cf->upstream.tls && !old->cf->upstream.tls &&
+		    rt->upstream_addrlen == old->upstream_addrlen &&
+		    memcmp(&rt->upstream_addr, &old->upstream_addr, rt->upstream_addrlen) == 0)
+			c->upc->generation = rt->generation;
+		else
+			lgd_conn_release_upstream(c);
+	}
+	lgd_debug("connection takes the new configuration", "worker=%d peer=%s generation=%u",
+	          c->w->id, c->peer, rt->generation);
+	c->rt = lgd_runtime_ref(rt);
+	c->lc = &rt->cf->listen[i];
+	lgd_runtime_unref(old);
+	lg_http_parser_init(&c->down.parser, &rt->req_limits, c->w->headers, LGD_MAX_HEADERS);
+	down_limits(c);
+	return 0;
+}
+
 /* A new client socket accepted on listener index li of w's runtime. */
 void
 lgd_conn_accept(struct lgd_worker *w, size_t li, int fd, struct sockaddr *sa, socklen_t salen)
 {
 	struct lgd_runtime *rt = w->rt;
 	struct lgd_conn *c;
-	struct timeval wt;
 	int one = 1;
 	int open = atomic_fetch_add_explicit(&lgd_total_conns, 1, memory_order_relaxed) + 1;
 
@@ -576,15 +628,9 @@ lgd_conn_accept(struct lgd_worker *w, size_t li, int fd, struct sockaddr *sa, so
 		lgd_conn_close(c, "out of memory");
 		return;
 	}
-	wt.tv_sec = rt->cf->timeouts.body_ms / 1000;
-	wt.tv_usec = (rt->cf->timeouts.body_ms % 1000) * 1000;
 	bufferevent_setcb(c->down.bev, down_read_cb, down_write_cb, down_event_cb, c);
 	bufferevent_setwatermark(c->down.bev, EV_WRITE, LGD_LOW_WATER, 0);
-	/* Bounds what a pipelining client can queue while its request is served. */
-	bufferevent_setwatermark(c->down.bev, EV_READ, 0,
-	                         LGD_HIGH_WATER + rt->req_limits.max_start_line +
-	                             rt->req_limits.max_fields);
-	bufferevent_set_timeouts(c->down.bev, NULL, &wt);
+	down_limits(c);
 	bufferevent_enable(c->down.bev, EV_READ | EV_WRITE);
 	if (!c->tls)
 		bufferevent_disable(c->down.bev, EV_WRITE); /* lgd_conn_flush() writes eagerly */

@@ -97,8 +97,9 @@ struct lgd_fwd {
 struct lgd_conn {
 	TAILQ_ENTRY(lgd_conn) link;
 	struct lgd_worker *w;
-	struct lgd_runtime *rt; /* the configuration this connection started with */
-	const struct lg_listen_conf *lc;
+	struct lgd_runtime
+	    *rt; /* the configuration of the current exchange (newest at its start) */
+	const struct lg_listen_conf *lc; /* this listener's settings in rt */
 	enum lgd_conn_state state;
 	struct lgd_half down; /* the client */
 	struct lgd_half up;   /* the upstream */
@@ -125,6 +126,7 @@ struct lgd_conn {
 	bool parked;       /* upc is idle between two requests of this client */
 	bool lingering;    /* CLOSING: output flushed, waiting for the client's EOF */
 	bool body_timeout; /* the client's read timeout is set (request body) */
+	bool head_begun;   /* bytes of the current request head were parsed (runtime fixed) */
 	struct lgd_chunk_track ct;
 	/* Test hook (Lessongate-Test-Close): close the tunnel or end the stream later. */
 	int64_t hook_ms;
@@ -166,6 +168,7 @@ void lgd_conn_update_read(struct lgd_conn *c, struct lgd_half *h);
 void lgd_conn_closing(struct lgd_conn *c, const char *reason);
 void lgd_conn_arm_hook(struct lgd_conn *c);
 
+int lgd_conn_adopt_runtime(struct lgd_conn *c);
 void lgd_conn_attach_upstream(struct lgd_conn *c, struct lgd_upconn *u);
 void lgd_conn_release_upstream(struct lgd_conn *c);
 void lgd_conn_flush(struct lgd_conn *c);

@@ -103,6 +103,7 @@ lgd_proxy_begin(struct lgd_conn *c)
 	c->down.st = LGD_HALF_HEAD;
 	c->up.st = LGD_HALF_HEAD;
 	c->res_started = c->dechunk = c->res_chunked = c->ending = c->reused = false;
+	c->head_begun = false;
 	memset(&c->ct, 0, sizeof(c->ct));
 }
 
@@ -296,8 +297,8 @@ void
 lgd_proxy_read_head(struct lgd_conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->down.bev);
-	const struct lg_http_limits *lim = &c->rt->req_limits;
-	size_t len, max = lim->max_start_line + lim->max_fields + 8;
+	const struct lg_http_limits *lim;
+	size_t len, max;
 	struct lg_http_request req;
 	const char *buf;
 	int r;
@@ -319,8 +320,19 @@ lgd_proxy_read_head(struct lgd_conn *c)
 				}
 			}
 			lgd_conn_set_state(c, LGD_CONN_HEAD);
-			lgd_conn_timer(c, c->rt->cf->timeouts.client_header_ms);
 		}
+		if (!c->head_begun) {
+			/* A new request: the newest configuration applies from here. */
+			if (lgd_conn_adopt_runtime(c) != 0) {
+				lgd_conn_close(c, "listener removed by a reload");
+				return;
+			}
+			c->head_begun = true;
+			if (c->requests > 0)
+				lgd_conn_timer(c, c->rt->cf->timeouts.client_header_ms);
+		}
+		lim = &c->rt->req_limits;
+		max = lim->max_start_line + lim->max_fields + 8;
 		if (len > max)
 			len = max;
 		buf = (const char *)evbuffer_pullup(in, (ssize_t)len);

@@ -31,7 +31,8 @@ struct lgd_worker {
 	int id;
 	pthread_t thread;
 	struct event_base *base;
-	struct lgd_runtime *rt; /* the current configuration: new connections take it */
+	struct lgd_runtime
+	    *rt; /* the current configuration: every connection's next request takes it */
 	TAILQ_HEAD(, lgd_listener) listeners;
 	TAILQ_HEAD(, lgd_conn) conns;
 	unsigned nconns;

@@ -1226,6 +1226,40 @@ def test_enforce_status_json_and_sse_warnings(env):
 test_enforce_status_json_and_sse_warnings.timeout = 40
 
 
+# ---------------------------------------------------------------- reloads
+
+
+def test_enforce_reload_reaches_keepalive_connection(env):
+    """A reload reaches every connection from its next request on: on one keep-alive connection,
+    a path that was free becomes a lesson route (401 without a token) and a revoked HS256 key no
+    longer identifies the student (401); neither request reaches the origin."""
+    o = env.origin()
+    with Gate(env, "2026-09-21 10:00:00") as g:
+        tok = g.token("stu-rl")
+        with HttpConn(g.port, timeout=10) as c:
+            r = c.request("GET", "/newlesson/x")
+            check(r.status == 404 and r.body == b"not found\n",
+                  "a free route before the reload reaches the origin (its 404): %r" % r)
+            allowed(c.request("GET", "/live/a", headers=bearer(tok)), "a lesson before the reload")
+            rotated = os.path.join(env.dir, "rotated.secret")
+            with open(rotated, "wb") as f:
+                f.write(b64u(os.urandom(36)).encode())
+            with open(g.d.conf) as f:
+                text = f.read()
+            route = '{ prefix = "/live/"; class = "subject"; }'
+            check(route in text and g.keys.secret_file in text, "config: %s" % text)
+            text = text.replace(route, route + ', { prefix = "/newlesson/"; class = "subject"; }')
+            text = text.replace(g.keys.secret_file, rotated)
+            g.d.rewrite(text)
+            g.d.hup()
+            check(wait_for(lambda: "configuration reloaded" in g.d.tail(4000), 5), "no reload")
+            mark = o.mark()
+            unauthorized(c.request("GET", "/newlesson/x"), "a route added by the reload")
+            unauthorized(c.request("GET", "/live/a", headers=bearer(tok)),
+                         "a token signed with the revoked key")
+            o.assert_nothing_since(mark, what="requests refused under the new configuration")
+
+
 # ---------------------------------------------------------------- monitor mode
 
 

@@ -52,10 +52,11 @@ struct h_buf {
 static struct {
 	struct lgd_worker w;
 	struct lgd_runtime *rt;
-	int lfd;      /* the upstream listener (fresh connections) */
-	int port;     /* its port */
-	int lport;    /* the worker's own (unused) client listener */
-	int64_t skew; /* fake wall clock minus the real one, microseconds */
+	int lfd;            /* the upstream listener (fresh connections) */
+	int port;           /* its port */
+	int lport;          /* the worker's own (unused) client listener */
+	const char *routes; /* more routes for the next runtime: ", { ... }" */
+	int64_t skew;       /* fake wall clock minus the real one, microseconds */
 	struct h_event ev[64];
 	size_t nev;
 } H;
@@ -142,10 +143,10 @@ h_runtime(const char *extra)
 	        "identity = { header = { name = \"X-Student-Id\"; trusted_peers = "
 	        "[\"127.0.0.1/32\"]; }; };\n"
 	        "routes = ( { prefix = \"/live/\"; class = \"subject\"; },"
-	        " { path = \"/ws\"; class = \"subject\"; } );\n"
+	        " { path = \"/ws\"; class = \"subject\"; }%s );\n"
 	        "calendar = { files = [\"" LG_SOURCE_ROOT "/conf/calendar/cn-2026.conf\"];"
 	        " default_region = \"533100\"; };\n%s\n",
-	        H.lport, H.port, extra ? extra : "");
+	        H.lport, H.port, H.routes ? H.routes : "", extra ? extra : "");
 	fclose(f);
 	lg_errors_init(&errs);
 	rt = lgd_runtime_load(path, &errs);
@@ -312,6 +313,13 @@ h_send(int fd, const void *p, size_t n)
 		spins++;
 	}
 	assert_int_equal(n, 0);
+}
+
+/* Write a string to fd (see h_send). */
+static void
+h_sends(int fd, const char *str)
+{
+	h_send(fd, str, strlen(str));
 }
 
 /* Read whatever fd has now into b; -1 once the peer closed, else bytes read. */
@@ -875,6 +883,64 @@ test_lesson_chunked_ends_at_boundary(void **state)
 	h_stop();
 }
 
+/*
+ * A reload reaches every connection (item 7): the exchange in flight keeps
+ * its runtime, the next request on the same keep-alive connection takes the
+ * worker's newest one; a connection whose listener the reload removed closes
+ * at its next request.
+ */
+static void
+test_reload_reaches_next_request(void **state)
+{
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	struct h_buf cb = {0}, ob = {0};
+	struct lgd_runtime *first;
+	struct lgd_conn *c;
+	int cfd, ofd;
+
+	(void)state;
+	h_start(NULL);
+	first = H.rt;
+	ofd = h_pool_add();
+	cfd = h_client(&c);
+	h_sends(cfd, "GET /newlesson/x HTTP/1.1\r\nHost: t\r\n\r\n");
+	h_origin_head(ofd, &ob);
+	h_send(ofd, ok, sizeof(ok) - 1);
+	assert_true(h_wait_for(cfd, &cb, "\r\n\r\nok", 6, 2000)); /* a free route: forwarded */
+	h_clear(&cb);
+	h_clear(&ob);
+	/* A lesson in flight while the reload makes /newlesson/ a lesson route. */
+	h_sends(cfd, "GET /live/a HTTP/1.1\r\nHost: t\r\nX-Student-Id: s7\r\n\r\n");
+	h_origin_head(ofd, &ob);
+	H.routes = ", { prefix = \"/newlesson/\"; class = \"subject\"; }";
+	h_reload(NULL);
+	assert_ptr_equal(c->rt, first); /* the exchange keeps its runtime */
+	h_send(ofd, ok, sizeof(ok) - 1);
+	assert_true(h_wait_for(cfd, &cb, "\r\n\r\nok", 6, 2000));
+	assert_int_equal(c->state, LGD_CONN_IDLE);
+	h_clear(&cb);
+	h_clear(&ob);
+	/* The next request on the same connection: the new rules (no identity: 401). */
+	h_sends(cfd, "GET /newlesson/x HTTP/1.1\r\nHost: t\r\n\r\n");
+	assert_true(h_wait_for(cfd, &cb, "\r\n\r\n", 4, 2000));
+	assert_memory_equal(cb.p, "HTTP/1.1 401", 12);
+	assert_ptr_equal(c->rt, H.rt);
+	assert_false(h_wait_bytes(ofd, &ob, 1, 100));
+	h_clear(&cb);
+	/* A reload that moves the listener: the connection closes at its next request. */
+	H.lport = h_free_port();
+	h_reload(NULL);
+	h_sends(cfd, "GET /x HTTP/1.1\r\nHost: t\r\n\r\n");
+	assert_true(h_wait_closed(cfd, &cb, 2000));
+	assert_int_equal(cb.n, 0);
+	assert_false(h_wait_bytes(ofd, &ob, 1, 50));
+	close(cfd);
+	close(ofd);
+	h_clear(&cb);
+	h_clear(&ob);
+	h_stop();
+}
+
 int
 main(void)
 {
@@ -888,6 +954,7 @@ main(void)
 	    cmocka_unit_test(test_lesson_length_response_closed_at_deadline),
 	    cmocka_unit_test(test_lesson_chunked_without_boundary_closed),
 	    cmocka_unit_test(test_lesson_chunked_ends_at_boundary),
+	    cmocka_unit_test(test_reload_reaches_next_request),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
