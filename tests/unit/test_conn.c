@@ -941,6 +941,48 @@ test_reload_reaches_next_request(void **state)
 	h_stop();
 }
 
+/* A status event stream is long: each tick follows the newest configuration. */
+static void
+test_reload_reaches_status_stream(void **state)
+{
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	struct h_buf cb = {0}, ob = {0};
+	struct lgd_conn *c;
+	int cfd, ofd;
+
+	(void)state;
+	h_start(NULL);
+	/* A lesson from 10:00 (deadline 10:30), then its status stream. */
+	ofd = h_pool_add();
+	cfd = h_client(NULL);
+	h_sends(
+	    cfd,
+	    "GET /live/a HTTP/1.1\r\nHost: t\r\nX-Student-Id: s7s\r\nConnection: close\r\n\r\n");
+	h_origin_head(ofd, &ob);
+	h_send(ofd, ok, sizeof(ok) - 1);
+	assert_true(h_wait_closed(cfd, &cb, 2000));
+	close(cfd);
+	h_clear(&cb);
+	cfd = h_client(&c);
+	h_sends(cfd,
+	        "GET /.well-known/lessongate/status HTTP/1.1\r\nHost: t\r\nX-Student-Id: s7s\r\n"
+	        "Accept: text/event-stream\r\n\r\n");
+	assert_true(h_wait_for(cfd, &cb, "event: status", 13, 2000));
+	assert_int_equal(c->state, LGD_CONN_EVENTS);
+	h_clock_step(70); /* 1730 s left: no warning under warn_before = 5m */
+	h_run(1200);
+	assert_null(memmem(cb.p, cb.n, "event: warning", 14));
+	h_reload("rules = { warn_before = \"29m\"; };");
+	assert_true(h_wait_for(cfd, &cb, "\"warn_before\":1740", 18, 2000));
+	assert_ptr_equal(c->rt, H.rt);
+	close(cfd);
+	close(ofd);
+	h_run(20);
+	h_clear(&cb);
+	h_clear(&ob);
+	h_stop();
+}
+
 int
 main(void)
 {
@@ -955,6 +997,7 @@ main(void)
 	    cmocka_unit_test(test_lesson_chunked_without_boundary_closed),
 	    cmocka_unit_test(test_lesson_chunked_ends_at_boundary),
 	    cmocka_unit_test(test_reload_reaches_next_request),
+	    cmocka_unit_test(test_reload_reaches_status_stream),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
