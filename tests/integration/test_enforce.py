@@ -38,6 +38,7 @@ import hmac
 import json
 import os
 import re
+import select
 import socket
 import subprocess
 import threading
@@ -742,22 +743,26 @@ def _lesson_download(g, target, token):
     return s, head, body
 
 
-def _read_until_close(s, limit):
-    """Read until the peer closes (or limit real seconds); (bytes, real time of the close or None)."""
-    data = b""
+def _read_until_close(socks, limit):
+    """Read every socket at once until its peer closes (or limit real seconds); a list of
+    (bytes, real time of the close or None), one per socket."""
+    out = {s: [b"", None] for s in socks}
     end = time.monotonic() + limit
     while time.monotonic() < end:
-        s.settimeout(max(0.05, end - time.monotonic()))
-        try:
-            d = s.recv(1 << 20)
-        except socket.timeout:
+        open_ = [s for s in socks if out[s][1] is None]
+        if not open_:
             break
-        except ConnectionResetError:
-            return data, time.time()
-        if not d:
-            return data, time.time()
-        data += d
-    return data, None
+        ready, _, _ = select.select(open_, [], [], max(0.01, end - time.monotonic()))
+        for s in ready:
+            try:
+                d = s.recv(1 << 20)
+            except ConnectionResetError:
+                d = b""
+            if d:
+                out[s][0] += d
+            else:
+                out[s][1] = time.time()
+    return [tuple(out[s]) for s in socks]
 
 
 def test_enforce_length_download_closed_at_2100(env):
@@ -774,7 +779,7 @@ def test_enforce_length_download_closed_at_2100(env):
             st = g.request(STATUS_PATH, tok).json()
             check(st["lesson"]["tunnels"] == 1, "a download in flight is an open lesson "
                   "tunnel: %s" % st["lesson"])
-            data, closed = _read_until_close(s, 10)
+            ((data, closed),) = _read_until_close([s], 10)
         check(closed is not None, "the download ran on past 21:00 (%d bytes)" % (len(data) + len(body)))
         end = at("2026-09-21 21:00:00")
         check(abs(g.clock.at(closed) - end) <= 1.0 + g.clock.error(),
@@ -799,8 +804,7 @@ def test_enforce_chunked_stream_without_boundary_closed_at_2100(env):
             g, "/lesson/v2/stream?chunked=1&n=100000000&pause_after=1&pause=30", tok)
         with s, s2:
             check(b"chunked" in head and b"chunked" in head2, "heads: %r %r" % (head, head2))
-            data2, closed2 = _read_until_close(s2, 6)
-            data, closed = _read_until_close(s, 10)
+            (data, closed), (data2, closed2) = _read_until_close([s, s2], 8)
             check(closed is not None, "a stream stalled inside a chunk was never ended")
             end = at("2026-09-21 21:00:00")
             late = g.clock.at(closed) - end
