@@ -97,8 +97,7 @@ struct lgd_fwd {
 struct lgd_conn {
 	TAILQ_ENTRY(lgd_conn) link;
 	struct lgd_worker *w;
-	struct lgd_runtime
-	    *rt; /* the configuration of the current exchange (newest at its start) */
+	struct lgd_runtime *rt;          /* the current exchange's configuration */
 	const struct lg_listen_conf *lc; /* this listener's settings in rt */
 	enum lgd_conn_state state;
 	struct lgd_half down; /* the client */
