@@ -194,7 +194,7 @@ h_run(int ms)
 static void
 h_pair(int sv[2])
 {
-	int big = 4 << 20;
+	int big = H.sndbuf ? H.sndbuf : 4 << 20;
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
 	/* Room for a few hundred KiB in flight, so one writev can drain a full output. */

@@ -38,6 +38,7 @@ struct h_harness {
 	int lport;          /* the worker's own (unused) client listener */
 	const char *routes; /* more routes for the next runtime: ", { ... }" */
 	int64_t skew;       /* fake wall clock minus the real one, microseconds */
+	int sndbuf;         /* socket buffers of new pairs (0: 4 MiB, room for a full output) */
 	struct h_event ev[64];
 	size_t nev;
 };

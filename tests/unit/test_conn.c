@@ -158,6 +158,57 @@ test_backpressure_request_body_pipelined(void **state)
 }
 
 /*
+ * Answers of our own to pipelined requests (401s here) stop reading the client
+ * while its output is full, and every request is answered once it reads.
+ */
+static void
+test_pipelined_refusals_paused_and_resumed(void **state)
+{
+	static const char req[] = "GET /live/x HTTP/1.1\r\nHost: t\r\n\r\n";
+	size_t nreq = 3000, nres = 0;
+	struct h_buf cb = {0};
+	struct lgd_conn *c;
+	char *all = malloc(nreq * (sizeof(req) - 1));
+	size_t total = nreq * (sizeof(req) - 1), sent = 0, seen = 0;
+	bool paused = false;
+	int cfd;
+
+	(void)state;
+	h_start(NULL);
+	H.sndbuf = 16384; /* small socket buffers: the proxy's output fills */
+	cfd = h_client(&c);
+	for (size_t i = 0; i < nreq; i++)
+		memcpy(all + i * (sizeof(req) - 1), req, sizeof(req) - 1);
+	/* Write what the socket takes, read nothing until the proxy pauses, then read all. */
+	for (int t = 0; t < 1000 && nres < nreq; t++) {
+		if (sent < total) {
+			ssize_t k = write(cfd, all + sent, total - sent);
+			if (k > 0)
+				sent += (size_t)k;
+		}
+		h_run(5);
+		paused = paused || c->down.paused;
+		if (!paused)
+			continue;
+		h_take(cfd, &cb);
+		for (char *p;
+		     cb.p && (p = memmem(cb.p + seen, cb.n - seen, "HTTP/1.1 401", 12)) != NULL;) {
+			seen = (size_t)(p - cb.p) + 12;
+			nres++;
+		}
+	}
+	assert_true(paused);
+	assert_int_equal(nres, nreq);
+	assert_false(c->down.paused);
+	assert_int_equal(c->state, LGD_CONN_IDLE);
+	close(cfd);
+	h_run(20);
+	free(all);
+	h_clear(&cb);
+	h_stop();
+}
+
+/*
  * Clock steps (item 18): a WebSocket lesson's deadline timer runs on the
  * monotonic clock; when the wall clock steps forward past the deadline, the
  * tunnel is closed then (4001), not half an hour of real time later.
@@ -497,6 +548,7 @@ main(void)
 	    cmocka_unit_test(test_harness_get),
 	    cmocka_unit_test(test_backpressure_resumed_after_eager_write),
 	    cmocka_unit_test(test_backpressure_request_body_pipelined),
+	    cmocka_unit_test(test_pipelined_refusals_paused_and_resumed),
 	    cmocka_unit_test(test_clock_step_forward_closes_at_deadline),
 	    cmocka_unit_test(test_clock_step_back_then_forward),
 	    cmocka_unit_test(test_monitor_tunnel_closed_after_reload),
