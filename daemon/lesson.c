@@ -115,6 +115,8 @@ lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t
 	size_t need = req->path.len + 3;
 	int64_t now = lgd_now_us() / 1000000;
 
+	if (c->lesson.tunnel)
+		lgd_lesson_finish(c); /* never reached today: every open is closed once */
 	c->lesson.active = c->lesson.tunnel = c->lesson.fired = c->lesson.end_pending = false;
 	c->lesson.hdr_len = 0;
 	if (w->target_cap < need) {
