@@ -203,6 +203,8 @@ flush_bev(struct bufferevent *bev, bool tls)
 		bufferevent_enable(bev, EV_WRITE);
 }
 
+static void flush_outputs(struct lgd_conn *c);
+
 /* A plain socket's output is empty: stop watching for writability. */
 static void
 write_idle(struct bufferevent *bev, bool tls)
@@ -211,9 +213,71 @@ write_idle(struct bufferevent *bev, bool tls)
 		bufferevent_disable(bev, EV_WRITE);
 }
 
-/* End of every callback: push both outputs out and finish a pending close. */
+/*
+ * Resume each half paused for a destination that has drained to the low
+ * watermark, whoever drained it: libevent's write callback, or an eager write
+ * in flush_bev() that emptied the output at once (after which no write
+ * callback comes). Whether anything was resumed.
+ */
+static bool
+resume_drained(struct lgd_conn *c)
+{
+	enum lgd_conn_state st = c->state;
+	bool any = false;
+
+	if (st == LGD_CONN_CLOSED || st == LGD_CONN_CLOSING || st == LGD_CONN_TUNNEL_CLOSING)
+		return false;
+	if (evbuffer_get_length(bufferevent_get_output(c->down.bev)) <= LGD_LOW_WATER) {
+		if (c->down.paused && (st == LGD_CONN_IDLE || st == LGD_CONN_HEAD)) {
+			/* Answers of our own filled the output: read the next requests now. */
+			c->down.paused = false;
+			lgd_conn_update_read(c, &c->down);
+			lgd_proxy_read_head(c);
+			any = true;
+		} else if (c->up.paused && c->up.bev) {
+			c->up.paused = false;
+			lgd_conn_update_read(c, &c->up);
+			if (evbuffer_get_length(bufferevent_get_input(c->up.bev)) > 0) {
+				if (st == LGD_CONN_TUNNEL)
+					lgd_tunnel_forward(c, &c->up, &c->down);
+				else
+					lgd_proxy_response(c);
+			}
+			any = true;
+		}
+	}
+	st = c->state;
+	if (c->down.paused && c->up.bev &&
+	    (st == LGD_CONN_CONNECT || st == LGD_CONN_PROXY || st == LGD_CONN_TUNNEL) &&
+	    evbuffer_get_length(bufferevent_get_output(c->up.bev)) <= LGD_LOW_WATER) {
+		c->down.paused = false;
+		lgd_conn_update_read(c, &c->down);
+		if (evbuffer_get_length(bufferevent_get_input(c->down.bev)) > 0) {
+			if (st == LGD_CONN_TUNNEL)
+				lgd_tunnel_forward(c, &c->down, &c->up);
+			else if (c->down.st == LGD_HALF_BODY)
+				lgd_proxy_request_body(c);
+		}
+		any = true;
+	}
+	return any;
+}
+
+/*
+ * End of every callback: push both outputs out, resume what waited for them
+ * to drain (again while that makes progress), and finish a pending close.
+ */
 void
 lgd_conn_flush(struct lgd_conn *c)
+{
+	do
+		flush_outputs(c);
+	while (resume_drained(c));
+}
+
+/* Push both outputs out and finish a pending close. */
+static void
+flush_outputs(struct lgd_conn *c)
 {
 	if (c->state == LGD_CONN_CLOSED)
 		return;
@@ -296,9 +360,13 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		lgd_conn_error(c, 504, "upstream connect timeout");
 		break;
 	case LGD_CONN_PROXY:
-		lgd_warn("upstream response timeout", "worker=%d upstream=%s", c->w->id,
-		         c->rt->cf->upstream.address);
-		lgd_conn_error(c, 504, "upstream response timeout");
+		if (c->ending) {
+			lgd_conn_close(c, "no chunk boundary in time to end the stream");
+		} else {
+			lgd_warn("upstream response timeout", "worker=%d upstream=%s", c->w->id,
+			         c->rt->cf->upstream.address);
+			lgd_conn_error(c, 504, "upstream response timeout");
+		}
 		break;
 	default:
 		lgd_conn_close(c, "linger timeout");
@@ -335,7 +403,7 @@ down_read_cb(struct bufferevent *bev, void *arg)
 	lgd_conn_flush(c);
 }
 
-/* The client's output drained below the low watermark. */
+/* The client's output drained below the low watermark: resume what waited for it. */
 static void
 down_write_cb(struct bufferevent *bev, void *arg)
 {
@@ -347,30 +415,9 @@ down_write_cb(struct bufferevent *bev, void *arg)
 			closing_flushed(c);
 		return;
 	}
-	if (c->state == LGD_CONN_TUNNEL_CLOSING) {
+	if (c->state == LGD_CONN_TUNNEL_CLOSING)
 		lgd_tunnel_flushed(c);
-		lgd_conn_flush(c);
-		return;
-	}
-	if (c->down.paused && (c->state == LGD_CONN_IDLE || c->state == LGD_CONN_HEAD)) {
-		/* Answers of our own filled the output: read the next requests now. */
-		c->down.paused = false;
-		lgd_conn_update_read(c, &c->down);
-		lgd_proxy_read_head(c);
-		lgd_conn_flush(c);
-		return;
-	}
-	if (c->up.paused && c->up.bev) {
-		c->up.paused = false;
-		lgd_conn_update_read(c, &c->up);
-		if (evbuffer_get_length(bufferevent_get_input(c->up.bev)) > 0) {
-			if (c->state == LGD_CONN_TUNNEL)
-				lgd_tunnel_forward(c, &c->up, &c->down);
-			else
-				lgd_proxy_response(c);
-			lgd_conn_flush(c);
-		}
-	}
+	lgd_conn_flush(c);
 }
 
 /* Client EOF, error or timeout. */
@@ -431,22 +478,9 @@ up_write_cb(struct bufferevent *bev, void *arg)
 	struct lgd_conn *c = arg;
 
 	write_idle(bev, c->upc->tls);
-	if (c->state == LGD_CONN_TUNNEL_CLOSING) {
+	if (c->state == LGD_CONN_TUNNEL_CLOSING)
 		lgd_tunnel_flushed(c);
-		lgd_conn_flush(c);
-		return;
-	}
-	if (c->down.paused) {
-		c->down.paused = false;
-		lgd_conn_update_read(c, &c->down);
-		if (evbuffer_get_length(bufferevent_get_input(c->down.bev)) > 0) {
-			if (c->state == LGD_CONN_TUNNEL)
-				lgd_tunnel_forward(c, &c->down, &c->up);
-			else if (c->down.st == LGD_HALF_BODY)
-				lgd_proxy_request_body(c);
-			lgd_conn_flush(c);
-		}
-	}
+	lgd_conn_flush(c);
 }
 
 /* Upstream connected, EOF, error or timeout. */
@@ -515,13 +549,65 @@ lgd_conn_arm_hook(struct lgd_conn *c)
 	c->hook_ms = -1;
 }
 
+/* The client half's read bound and write timeout, from the connection's runtime. */
+static void
+down_limits(struct lgd_conn *c)
+{
+	int64_t ms = c->rt->cf->timeouts.body_ms;
+	struct timeval wt = {ms / 1000, (ms % 1000) * 1000};
+
+	/* Bounds what a pipelining client can queue while its request is served. */
+	bufferevent_setwatermark(c->down.bev, EV_READ, 0,
+	                         LGD_HIGH_WATER + c->rt->req_limits.max_start_line +
+	                             c->rt->req_limits.max_fields);
+	bufferevent_set_timeouts(c->down.bev, NULL, &wt);
+}
+
+/*
+ * Before the first byte of a new request is parsed: take the worker's newest
+ * runtime, so a reload reaches every connection from its next request on (the
+ * exchange in flight keeps its own). Listener settings come from the listener
+ * with the same address in the new configuration; -1 if the reload removed
+ * it (the caller closes the connection). A parked upstream connection is kept
+ * only if the upstream stayed the same plain address.
+ */
+int
+lgd_conn_adopt_runtime(struct lgd_conn *c)
+{
+	struct lgd_runtime *old = c->rt, *rt = c->w->rt;
+	size_t i;
+
+	if (rt == old)
+		return 0;
+	for (i = 0; i < rt->cf->nlisten; i++)
+		if (strcmp(rt->cf->listen[i].address, c->lc->address) == 0)
+			break;
+	if (i == rt->cf->nlisten)
+		return -1;
+	if (c->upc && c->parked) {
+		if (!rt->cf->upstream.tls && !old->cf->upstream.tls &&
+		    rt->upstream_addrlen == old->upstream_addrlen &&
+		    memcmp(&rt->upstream_addr, &old->upstream_addr, rt->upstream_addrlen) == 0)
+			c->upc->generation = rt->generation;
+		else
+			lgd_conn_release_upstream(c);
+	}
+	lgd_debug("connection takes the new configuration", "worker=%d peer=%s generation=%u",
+	          c->w->id, c->peer, rt->generation);
+	c->rt = lgd_runtime_ref(rt);
+	c->lc = &rt->cf->listen[i];
+	lgd_runtime_unref(old);
+	lg_http_parser_init(&c->down.parser, &rt->req_limits, c->w->headers, LGD_MAX_HEADERS);
+	down_limits(c);
+	return 0;
+}
+
 /* A new client socket accepted on listener index li of w's runtime. */
 void
 lgd_conn_accept(struct lgd_worker *w, size_t li, int fd, struct sockaddr *sa, socklen_t salen)
 {
 	struct lgd_runtime *rt = w->rt;
 	struct lgd_conn *c;
-	struct timeval wt;
 	int one = 1;
 	int open = atomic_fetch_add_explicit(&lgd_total_conns, 1, memory_order_relaxed) + 1;
 
@@ -577,15 +663,9 @@ lgd_conn_accept(struct lgd_worker *w, size_t li, int fd, struct sockaddr *sa, so
 		lgd_conn_close(c, "out of memory");
 		return;
 	}
-	wt.tv_sec = rt->cf->timeouts.body_ms / 1000;
-	wt.tv_usec = (rt->cf->timeouts.body_ms % 1000) * 1000;
 	bufferevent_setcb(c->down.bev, down_read_cb, down_write_cb, down_event_cb, c);
 	bufferevent_setwatermark(c->down.bev, EV_WRITE, LGD_LOW_WATER, 0);
-	/* Bounds what a pipelining client can queue while its request is served. */
-	bufferevent_setwatermark(c->down.bev, EV_READ, 0,
-	                         LGD_HIGH_WATER + rt->req_limits.max_start_line +
-	                             rt->req_limits.max_fields);
-	bufferevent_set_timeouts(c->down.bev, NULL, &wt);
+	down_limits(c);
 	bufferevent_enable(c->down.bev, EV_READ | EV_WRITE);
 	if (!c->tls)
 		bufferevent_disable(c->down.bev, EV_WRITE); /* lgd_conn_flush() writes eagerly */

@@ -22,6 +22,9 @@
 #include "runtime.h"
 #include "worker.h"
 
+/* How long an ended stream may take to reach a chunk boundary before the connection closes. */
+#define LGD_END_STREAM_GRACE_MS 2000
+
 /* Bytes queued towards a peer before the other side stops reading; resume below LOW. */
 #define LGD_HIGH_WATER (256 * 1024)
 #define LGD_LOW_WATER  (64 * 1024)
@@ -69,9 +72,10 @@ struct lgd_sse;
 
 /* The current exchange as a lesson: an allowed request on a lesson route (lesson.c). */
 struct lgd_lesson {
-	bool active; /* the gate allowed this exchange as a lesson */
-	bool tunnel; /* counted as an open lesson tunnel in the student's state */
-	bool fired;  /* the deadline passed (monitor mode: reported, not closed) */
+	bool active;      /* the gate allowed this exchange as a lesson */
+	bool tunnel;      /* counted as an open lesson tunnel in the student's state */
+	bool fired;       /* the deadline passed (monitor mode: reported, not closed) */
+	bool end_pending; /* a response is being ended at the deadline: event not yet sent */
 	enum lg_class cls;
 	enum lg_rule rule; /* the rule that ends the tunnel at the deadline */
 	uint32_t region;
@@ -95,8 +99,8 @@ struct lgd_fwd {
 struct lgd_conn {
 	TAILQ_ENTRY(lgd_conn) link;
 	struct lgd_worker *w;
-	struct lgd_runtime *rt; /* the configuration this connection started with */
-	const struct lg_listen_conf *lc;
+	struct lgd_runtime *rt;          /* the current exchange's configuration */
+	const struct lg_listen_conf *lc; /* this listener's settings in rt */
 	enum lgd_conn_state state;
 	struct lgd_half down; /* the client */
 	struct lgd_half up;   /* the upstream */
@@ -124,6 +128,7 @@ struct lgd_conn {
 	bool parked;       /* upc is clean: releasing it returns it to the pool */
 	bool lingering;    /* CLOSING: output flushed, waiting for the client's EOF */
 	bool body_timeout; /* the client's read timeout is set (request body) */
+	bool head_begun;   /* bytes of the current request head were parsed (runtime fixed) */
 	struct lgd_chunk_track ct;
 	/* Request body pace (timeouts.body_min_rate, body_total), on the monotonic clock. */
 	struct event *body_timer;
@@ -155,7 +160,11 @@ void lgd_conn_drain_all(struct lgd_worker *w);
 void lgd_conn_close_all(struct lgd_worker *w, const char *reason);
 /* Close a WebSocket tunnel at frame boundaries with a Close frame to both sides; -1 if none. */
 int lgd_conn_close_tunnel(struct lgd_conn *c, uint16_t code, const char *reason);
-/* End a streamed response cleanly (last-chunk at a chunk boundary, else close); -1 if none. */
+/*
+ * End a streamed response: a chunked one gets its last-chunk at the next chunk
+ * boundary (closed if none comes within LGD_END_STREAM_GRACE_MS), anything
+ * else is closed after what was queued; -1 if no response body is flowing.
+ */
 int lgd_conn_end_stream(struct lgd_conn *c, const char *reason);
 
 /* conn.c, for proxy.c and tunnel.c */
@@ -167,6 +176,7 @@ void lgd_conn_closing(struct lgd_conn *c, const char *reason);
 void lgd_conn_arm_hook(struct lgd_conn *c);
 int64_t lgd_mono_us(void);
 
+int lgd_conn_adopt_runtime(struct lgd_conn *c);
 void lgd_conn_attach_upstream(struct lgd_conn *c, struct lgd_upconn *u);
 void lgd_conn_release_upstream(struct lgd_conn *c);
 void lgd_conn_flush(struct lgd_conn *c);
@@ -187,12 +197,16 @@ int lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, si
 void lgd_lesson_response(struct lgd_conn *c, const struct lg_http_response *res,
                          const struct lg_http_header *h, size_t n);
 void lgd_lesson_finish(struct lgd_conn *c);
+void lgd_lesson_ended(struct lgd_conn *c, bool at_boundary);
 bool lgd_lesson_keep_alive(const struct lgd_conn *c, const struct lg_http_request *req);
 void lgd_lesson_timer_init(struct lgd_conn *c);
 void lgd_lesson_timer(struct lgd_conn *c, int64_t at_us);
+void lgd_lesson_clock_check(struct lgd_worker *w);
 enum lg_rule lgd_deadline_rule(const struct lg_config *cf, enum lg_class cls, int64_t start,
                                int64_t deadline);
 int64_t lgd_now_us(void);
+/* The wall clock lgd_now_us() reads; the connection harness points it at a fake clock. */
+extern int64_t (*lgd_clock_us)(void);
 
 /* status.c: /.well-known/lessongate/status and its event stream */
 void lgd_status_answer(struct lgd_conn *c, const struct lg_gate_request *gr, size_t head_len,

@@ -10,14 +10,23 @@
 
 #include "log.h"
 
-/* Wall-clock microseconds (what deadlines, which are unix times, are compared with). */
-int64_t
-lgd_now_us(void)
+/* The system's wall clock in microseconds. */
+static int64_t
+wall_clock_us(void)
 {
 	struct timeval tv;
 
 	gettimeofday(&tv, NULL);
 	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+int64_t (*lgd_clock_us)(void) = wall_clock_us;
+
+/* Wall-clock microseconds (what deadlines, which are unix times, are compared with). */
+int64_t
+lgd_now_us(void)
+{
+	return lgd_clock_us();
 }
 
 /* The rule a deadline enforces: day_end when the day ends first (or at the same moment). */
@@ -106,9 +115,11 @@ lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t
 	                             (const struct sockaddr *)&c->peer_sa};
 	struct lg_gate_verdict v;
 	size_t need = 2 * req->path.len + 4; /* the normalised target, then the canonical path */
-	int64_t now = time(NULL);
+	int64_t now = lgd_now_us() / 1000000;
 
-	c->lesson.active = c->lesson.tunnel = c->lesson.fired = false;
+	if (c->lesson.tunnel)
+		lgd_lesson_finish(c); /* never reached today: every open is closed once */
+	c->lesson.active = c->lesson.tunnel = c->lesson.fired = c->lesson.end_pending = false;
 	c->lesson.hdr_len = 0;
 	if (w->target_cap < need) {
 		w->target_cap = need < 1024 ? 1024 : need;
@@ -142,16 +153,6 @@ lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t
 	return 1;
 }
 
-/* Whether a response head says Content-Type: text/event-stream. */
-static bool
-event_stream(const struct lg_http_header *h, size_t n)
-{
-	ssize_t i = lg_http_find_header(h, n, 0, "content-type");
-
-	return i >= 0 && h[i].value_len >= 17 &&
-	       strncasecmp(h[i].value, "text/event-stream", 17) == 0;
-}
-
 /* Arm the connection's lesson timer for a wall-clock moment (microseconds). */
 void
 lgd_lesson_timer(struct lgd_conn *c, int64_t at_us)
@@ -166,37 +167,67 @@ lgd_lesson_timer(struct lgd_conn *c, int64_t at_us)
 	evtimer_add(c->lesson_timer, &tv);
 }
 
-/* The deadline of a lesson tunnel: report it, and in enforce mode close the tunnel. */
+/* The forced_close event of the exchange's lesson, saying how it ended (or that it did not). */
 static void
-deadline_reached(struct lgd_conn *c)
+report_forced_close(struct lgd_conn *c, bool enforced, const char *reason)
 {
 	struct lgd_lesson *l = &c->lesson;
-	const struct lg_config *cf = c->rt->cf;
-	bool enforce = cf->rules.mode == LG_MODE_ENFORCE, ws = c->state == LGD_CONN_TUNNEL;
-	uint16_t code = l->rule == LG_RULE_DAY_END ? 4002 : 4001;
-	char reason[64];
 	struct lg_event ev = {.type = LG_EV_FORCED_CLOSE,
 	                      .time = l->deadline,
 	                      .student = l->student,
 	                      .region = l->region,
 	                      .cls = l->cls,
 	                      .rule = l->rule,
-	                      .enforced = enforce,
+	                      .enforced = enforced,
 	                      .reason = reason,
 	                      .path = l->path};
 
-	l->fired = true;
-	if (ws)
-		snprintf(reason, sizeof(reason), "websocket close %u", code);
-	else
-		snprintf(reason, sizeof(reason), "stream ended");
+	l->end_pending = false;
 	c->rt->sink.emit(c->rt->sink.arg, &ev);
-	if (!enforce)
+}
+
+/*
+ * A lesson response ended at its deadline: the forced_close event says how
+ * (at_boundary: the last-chunk went out at a chunk boundary; else the
+ * connection was closed). Nothing if no deadline was being enforced.
+ */
+void
+lgd_lesson_ended(struct lgd_conn *c, bool at_boundary)
+{
+	if (c->lesson.end_pending)
+		report_forced_close(
+		    c, true, at_boundary ? "stream ended at chunk boundary" : "connection closed");
+}
+
+/*
+ * The deadline of a lesson tunnel: a WebSocket gets its Close frames, a lesson
+ * response ends at a chunk boundary if one comes within the grace
+ * (lgd_conn_end_stream) or by closing the connection; the event follows the
+ * outcome. Monitor mode reports and ends nothing.
+ */
+static void
+deadline_reached(struct lgd_conn *c)
+{
+	struct lgd_lesson *l = &c->lesson;
+	bool enforce = c->rt->cf->rules.mode == LG_MODE_ENFORCE, ws = c->state == LGD_CONN_TUNNEL;
+	uint16_t code = l->rule == LG_RULE_DAY_END ? 4002 : 4001;
+	char reason[64];
+
+	l->fired = true;
+	if (ws) {
+		snprintf(reason, sizeof(reason), "websocket close %u", code);
+		report_forced_close(c, enforce, reason);
+		if (enforce)
+			lgd_conn_close_tunnel(c, code, lg_rule_name(l->rule));
 		return;
-	if (ws)
-		lgd_conn_close_tunnel(c, code, lg_rule_name(l->rule));
-	else
-		lgd_conn_end_stream(c, lg_rule_name(l->rule));
+	}
+	if (!enforce) {
+		report_forced_close(c, false, "response not ended (monitor mode)");
+		return;
+	}
+	l->end_pending = true;
+	if (lgd_conn_end_stream(c, lg_rule_name(l->rule)) != 0)
+		lgd_conn_close(c, "lesson deadline");
 }
 
 /* The lesson timer: a tunnel's deadline, or the status stream's tick. */
@@ -219,8 +250,10 @@ lesson_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * A final response head to the current exchange: a 101 or a streamed 2xx to
- * an allowed lesson becomes an open lesson tunnel with the lesson's deadline.
+ * A final response head to the current exchange: a 101, or any response with
+ * a body (Content-Length, chunked or until close), to an allowed lesson is
+ * lesson activity until it completes: an open lesson tunnel with the lesson's
+ * deadline.
  */
 void
 lgd_lesson_response(struct lgd_conn *c, const struct lg_http_response *res,
@@ -231,14 +264,10 @@ lgd_lesson_response(struct lgd_conn *c, const struct lg_http_response *res,
 	struct lg_student_state *st;
 	int64_t start;
 
-	if (!l->active || l->tunnel)
-		return;
-	if (res->status != 101 && (res->status < 200 || res->status > 299 ||
-	                           (res->framing != LG_HTTP_BODY_CHUNKED &&
-	                            res->framing != LG_HTTP_BODY_CLOSE && !event_stream(h, n))))
+	if (!l->active || l->tunnel || (res->status < 200 && res->status != 101))
 		return;
 	st = lg_students_acquire(lgd_students, l->student, l->student_len, &ref);
-	lg_policy_tunnel_open(st, time(NULL));
+	lg_policy_tunnel_open(st, lgd_now_us() / 1000000);
 	start = st->start;
 	lg_students_release(&ref);
 	l->tunnel = true;
@@ -259,15 +288,49 @@ lgd_lesson_finish(struct lgd_conn *c)
 
 	if (c->lesson_timer)
 		evtimer_del(c->lesson_timer);
+	lgd_lesson_ended(c, false);
 	if (l->tunnel) {
 		struct lg_students_ref ref;
 		struct lg_student_state *st =
 		    lg_students_acquire(lgd_students, l->student, l->student_len, &ref);
-		lg_policy_tunnel_close(c->rt->cf->policy, st, l->cls, time(NULL));
+		lg_policy_tunnel_close(c->rt->cf->policy, st, l->cls, lgd_now_us() / 1000000);
 		lg_students_release(&ref);
 		l->tunnel = false;
 	}
 	l->active = false;
+}
+
+/* Microseconds on CLOCK_MONOTONIC, the clock the event loop's timers run on. */
+static int64_t
+monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * Each worker tick: if the wall clock stepped against the monotonic clock the
+ * loop's timers run on (an NTP correction, an operator), every wall-clock
+ * timer (lesson deadlines, status-stream ticks) is run now and re-armed from
+ * the new wall clock, whichever way the step went.
+ */
+void
+lgd_lesson_clock_check(struct lgd_worker *w)
+{
+	int64_t skew = lgd_now_us() - monotonic_us(), step = skew - w->clock_skew;
+	struct lgd_conn *c;
+
+	if (w->clock_skew != 0 && step > -LGD_CLOCK_STEP_US && step < LGD_CLOCK_STEP_US)
+		return;
+	if (w->clock_skew != 0)
+		lgd_info("wall clock stepped, re-arming lesson timers", "worker=%d step_ms=%lld",
+		         w->id, (long long)(step / 1000));
+	w->clock_skew = skew;
+	TAILQ_FOREACH(c, &w->conns, link)
+	if (c->lesson_timer && evtimer_pending(c->lesson_timer, NULL))
+		event_active(c->lesson_timer, EV_TIMEOUT, 1);
 }
 
 /* Create the lesson timer if the connection has none yet. */

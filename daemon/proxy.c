@@ -103,6 +103,7 @@ lgd_proxy_begin(struct lgd_conn *c)
 	c->down.st = LGD_HALF_HEAD;
 	c->up.st = LGD_HALF_HEAD;
 	c->res_started = c->dechunk = c->res_chunked = c->ending = c->reused = false;
+	c->head_begun = false;
 	memset(&c->ct, 0, sizeof(c->ct));
 }
 
@@ -374,8 +375,8 @@ void
 lgd_proxy_read_head(struct lgd_conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->down.bev);
-	const struct lg_http_limits *lim = &c->rt->req_limits;
-	size_t len, max = lim->max_start_line + lim->max_fields + 8;
+	const struct lg_http_limits *lim;
+	size_t len, max;
 	struct lg_http_request req;
 	const char *buf;
 	int r;
@@ -397,8 +398,19 @@ lgd_proxy_read_head(struct lgd_conn *c)
 				}
 			}
 			lgd_conn_set_state(c, LGD_CONN_HEAD);
-			lgd_conn_timer(c, c->rt->cf->timeouts.client_header_ms);
 		}
+		if (!c->head_begun) {
+			/* A new request: the newest configuration applies from here. */
+			if (lgd_conn_adopt_runtime(c) != 0) {
+				lgd_conn_close(c, "listener removed by a reload");
+				return;
+			}
+			c->head_begun = true;
+			if (c->requests > 0)
+				lgd_conn_timer(c, c->rt->cf->timeouts.client_header_ms);
+		}
+		lim = &c->rt->req_limits;
+		max = lim->max_start_line + lim->max_fields + 8;
 		if (len > max)
 			len = max;
 		buf = (const char *)evbuffer_pullup(in, (ssize_t)len);
@@ -415,13 +427,18 @@ lgd_proxy_read_head(struct lgd_conn *c)
 	}
 }
 
-/* Move request body bytes from the client to the upstream while there is room. */
+/*
+ * Move request body bytes from the client to the upstream while there is room.
+ * Trailers are not forwarded (nothing the gate did not see reaches the
+ * origin): a chunked body ends with the last-chunk and an empty trailer section.
+ */
 void
 lgd_proxy_request_body(struct lgd_conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->down.bev), *out;
 	struct evbuffer_iovec v;
 	struct lg_http_str data;
+	bool trailers;
 	ssize_t n;
 
 	if (c->up.bev == NULL)
@@ -434,16 +451,22 @@ lgd_proxy_request_body(struct lgd_conn *c)
 		}
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
 			return;
+		trailers = lg_http_body_in_trailers(&c->down.body);
 		n = lg_http_body_feed(&c->down.body, v.iov_base, v.iov_len, &data);
 		if (n < 0) {
 			lgd_conn_error(c, c->down.body.error.status, c->down.body.error.reason);
 			return;
 		}
-		move_bytes(in, out, v.iov_base, (size_t)n);
+		if (trailers)
+			evbuffer_drain(in, (size_t)n);
+		else
+			move_bytes(in, out, v.iov_base, (size_t)n);
 		c->body_bytes += (uint64_t)n;
-		if (lg_http_body_done(&c->down.body))
+		if (lg_http_body_done(&c->down.body)) {
+			if (trailers)
+				evbuffer_add(out, "\r\n", 2); /* the empty trailer section */
 			request_done(c);
-		else if (n == 0)
+		} else if (n == 0)
 			return;
 	}
 }
@@ -551,6 +574,8 @@ lgd_proxy_upstream_event(struct lgd_conn *c, short what)
 static void
 finish_ending(struct lgd_conn *c)
 {
+	lgd_conn_timer(c, 0);
+	lgd_lesson_ended(c, true);
 	evbuffer_add(bufferevent_get_output(c->down.bev), "0\r\n\r\n", 5);
 	c->res_keep_alive = false;
 	lgd_proxy_response_done(c);
@@ -724,7 +749,11 @@ lgd_proxy_response(struct lgd_conn *c)
 	}
 }
 
-/* End a streamed response cleanly (last-chunk at a chunk boundary, else close); -1 if none. */
+/*
+ * End a streamed response: a chunked one gets its last-chunk at the next chunk
+ * boundary (closed if none comes within LGD_END_STREAM_GRACE_MS), anything
+ * else is closed after what was queued; -1 if no response body is flowing.
+ */
 int
 lgd_conn_end_stream(struct lgd_conn *c, const char *reason)
 {
@@ -736,10 +765,13 @@ lgd_conn_end_stream(struct lgd_conn *c, const char *reason)
 	         lgd_esc(reason, esc, sizeof(esc)));
 	if (c->res_chunked && !c->dechunk) {
 		c->ending = true;
-		if (chunk_at_boundary(&c->ct))
+		if (chunk_at_boundary(&c->ct)) {
 			finish_ending(c);
-		else
+		} else {
+			/* timer_cb closes the connection if no boundary comes in time. */
+			lgd_conn_timer(c, LGD_END_STREAM_GRACE_MS);
 			response_body(c);
+		}
 	} else {
 		lgd_conn_closing(c, reason);
 	}

@@ -14,8 +14,10 @@
 
 /*
  * Immutable once built and shared by every worker; each connection holds a
- * reference to the runtime it was accepted under, so a reload never changes
- * the rules under an open connection.
+ * reference to the runtime of its current exchange and takes the worker's
+ * newest one when its next request begins (lgd_conn_adopt_runtime), so a
+ * reload never changes the rules under an exchange in flight but reaches every
+ * connection from its next request on.
  */
 struct lgd_runtime {
 	atomic_int refs;

@@ -137,6 +137,12 @@ lgd_status_tick(struct lgd_conn *c)
 
 	if (c->state != LGD_CONN_EVENTS)
 		return;
+	/* A stream lasts long: each tick follows the newest configuration (rules, calendars). */
+	if (lgd_conn_adopt_runtime(c) != 0) {
+		lgd_conn_closing(c, "listener removed by a reload");
+		return;
+	}
+	warn_before = c->rt->cf->rules.warn_before;
 	if (s->deadline && now >= s->deadline) {
 		lesson_event(c, "ended", now, 0);
 		s->ended = s->deadline;

@@ -416,7 +416,10 @@ resume_accept(struct lgd_worker *w)
 	lgd_info("accepting again", "worker=%d open=%d", w->id, atomic_load(&lgd_total_conns));
 }
 
-/* The watchdog's heartbeat; also lifts a connection-limit pause and ends accept trouble. */
+/*
+ * The heartbeat the main thread's watchdog checks; also lifts a connection-limit
+ * pause, ends accept trouble and re-arms lesson timers after a wall-clock step.
+ */
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -432,6 +435,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		w->accept_trouble = false;
 		w->accept_failures = 0;
 	}
+	lgd_lesson_clock_check(w);
 }
 
 /* Prepare a worker: its event loop and listeners for rt; -1 if a listener cannot be bound. */

@@ -13,6 +13,8 @@
 #include "runtime.h"
 
 #define LGD_MAX_HEADERS 128
+/* A wall-clock step (against the monotonic clock) this large re-arms lesson timers. */
+#define LGD_CLOCK_STEP_US 50000
 
 struct lgd_conn;
 struct lgd_upconn;
@@ -30,7 +32,8 @@ struct lgd_worker {
 	int id;
 	pthread_t thread;
 	struct event_base *base;
-	struct lgd_runtime *rt; /* the current configuration: new connections take it */
+	struct lgd_runtime
+	    *rt; /* the current configuration: every connection's next request takes it */
 	TAILQ_HEAD(, lgd_listener) listeners;
 	TAILQ_HEAD(, lgd_conn) conns;
 	unsigned nconns;
@@ -53,6 +56,7 @@ struct lgd_worker {
 	unsigned accept_failures; /* accept errors not yet logged */
 	int64_t accept_logged_us; /* when the last accept error line was written (lgd_mono_us) */
 	int64_t accept_failed_us; /* the last accept error (lgd_mono_us) */
+	int64_t clock_skew; /* wall minus monotonic clock (us) at the last tick: steps re-arm */
 	/* Per-thread scratch space: parsed headers and the head being built. */
 	struct lg_http_header headers[LGD_MAX_HEADERS];
 	char *scratch;

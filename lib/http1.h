@@ -242,6 +242,12 @@ void lg_http_body_init(struct lg_http_body *b, enum lg_http_framing, uint64_t le
 /* Consume a prefix of buf[0..len); bytes consumed (0 once done) or ERROR (see b->error). */
 ssize_t lg_http_body_feed(struct lg_http_body *b, const char *buf, size_t len,
                           struct lg_http_str *data);
+/*
+ * Whether the decoder is inside a chunked body's trailer section. A feed never
+ * consumes past the end of the last-chunk line in the same call as trailer
+ * bytes, so a proxy can forward the framing and drop the trailers.
+ */
+bool lg_http_body_in_trailers(const struct lg_http_body *b);
 /* Whether the whole body, trailers included, has been consumed. */
 bool lg_http_body_done(const struct lg_http_body *b);
 /* The peer closed: 0 if that ends the body (read-until-close, or done), ERROR if truncated. */

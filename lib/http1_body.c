@@ -269,7 +269,17 @@ lg_http_body_feed(struct lg_http_body *b, const char *buf, size_t len, struct lg
 			return take(b, buf, i, len, data);
 		if (chunked_byte(b, (unsigned char)buf[i++]) < 0)
 			return LG_HTTP_ERROR;
+		/* The last-chunk line ends here: return so a proxy can treat trailers apart. */
+		if (b->state_ == B_TR_START && b->line_ == 0)
+			return (ssize_t)i;
 	}
+}
+
+/* Whether the decoder is inside the trailer section (after the last-chunk line). */
+bool
+lg_http_body_in_trailers(const struct lg_http_body *b)
+{
+	return b->state_ >= B_TR_START && b->state_ <= B_TR_END_LF;
 }
 
 /* Whether the whole body has been consumed. */

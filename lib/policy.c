@@ -167,18 +167,22 @@ lg_policy_tunnel_open(struct lg_student_state *st, int64_t now)
 		st->tunnels++;
 }
 
-/* Activity lasted until the tunnel closed (never past the lesson's end). */
+/*
+ * Activity lasted until the tunnel closed (never past the lesson's end). Every
+ * open is matched by this close, whatever the mode: a tunnel opened without a
+ * lesson (a monitored violation) still gives its count back.
+ */
 void
 lg_policy_tunnel_close(const struct lg_policy *p, struct lg_student_state *st, enum lg_class cls,
                        int64_t now)
 {
 	int64_t last;
 
-	if (cls >= LG_LESSON_CLASSES || st->start == 0)
-		return;
-	last = last_activity(st, p->rules->cls[cls].lesson_max, now);
-	if (last - st->start > (int64_t)st->last_off)
-		st->last_off = (uint32_t)(last - st->start);
+	if (cls < LG_LESSON_CLASSES && st->start != 0) {
+		last = last_activity(st, p->rules->cls[cls].lesson_max, now);
+		if (last - st->start > (int64_t)st->last_off)
+			st->last_off = (uint32_t)(last - st->start);
+	}
 	if (st->tunnels > 0)
 		st->tunnels--;
 }

@@ -11,9 +11,10 @@ Endpoints (query parameters in brackets):
   /echo                       200, JSON describing the request as received
   /cl [n]                     200, n pattern bytes with Content-Length
   /chunked [n, size, trailer] 200, n pattern bytes in chunks of size
-  /stream [n, chunked, pause_after, pause]
+  /stream [n, chunked, pause_after, pause, mid]
                               n pattern bytes generated on the fly, written with
-                              backpressure; optionally pausing once
+                              backpressure; optionally pausing once (mid=1:
+                              in the middle of a chunk)
   /upload [pause_after, pause, hash, rate]
                               reads the body (any framing) counting bytes;
                               optionally stops reading for a while, or reads
@@ -30,6 +31,7 @@ Endpoints (query parameters in brackets):
   /small?idle_close=S         answers keep-alive, then closes the idle connection after S s
   /ws                         WebSocket echo (frames echoed as received)
   /ws-close [after, code]     WebSocket that closes itself after `after` messages
+/lesson/.../NAME is answered like /NAME (an endpoint on a lesson route).
 HEAD is answered like GET without the body; ?close=1 on any endpoint answers with
 Connection: close and closes.
 
@@ -426,6 +428,8 @@ class Handler:
         return not close
 
     async def respond(self, path, q, req, headers, head_only, close):
+        if path.startswith("/lesson/"):
+            path = "/" + path.rsplit("/", 1)[1]  # /lesson/.../NAME is answered as /NAME
         if path == "/small":
             if "idle_close" in q:
                 self.idle_close = float(q["idle_close"])
@@ -488,11 +492,19 @@ class Handler:
             block = 256 * 1024
             big = PATTERN * (block // PATTERN_LEN)
             paused = pause_after < 0
+            mid = q.get("mid") == "1"
             while off < n:
                 k = min(block, n - off)
                 data = big[:k]
                 if chunked:
                     data = b"%x\r\n" % k + data + b"\r\n"
+                if mid and not paused and off + k >= pause_after:
+                    # Stop inside this chunk: no chunk boundary for `pause` seconds.
+                    self.w.write(data[:len(data) // 2])
+                    await self.w.drain()
+                    paused = True
+                    await asyncio.sleep(pause)
+                    data = data[len(data) // 2:]
                 self.w.write(data)
                 await self.w.drain()
                 off += k

@@ -38,6 +38,8 @@ import hmac
 import json
 import os
 import re
+import select
+import socket
 import subprocess
 import threading
 import time
@@ -745,6 +747,104 @@ def test_enforce_websocket_opened_2055_closed_at_2100(env):
 test_enforce_websocket_opened_2055_closed_at_2100.timeout = 45
 
 
+# Origin endpoints on a lesson route: /lesson/.../NAME is answered as /NAME.
+LESSON_ROUTES = ROUTES + [{"prefix": "/lesson/", "class": "subject"}]
+
+
+def _lesson_download(g, target, token):
+    """Send a lesson GET on a raw socket; (socket, response head bytes, first body bytes)."""
+    s = socket.create_connection(("127.0.0.1", g.port), timeout=10)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n\r\n" %
+               (target, token)).encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        check(d, "the proxy closed before the response head: %r" % buf)
+        buf += d
+    head, _, body = buf.partition(b"\r\n\r\n")
+    return s, head, body
+
+
+def _read_until_close(socks, limit):
+    """Read every socket at once until its peer closes (or limit real seconds); a list of
+    (bytes, real time of the close or None), one per socket."""
+    out = {s: [b"", None] for s in socks}
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        open_ = [s for s in socks if out[s][1] is None]
+        if not open_:
+            break
+        ready, _, _ = select.select(open_, [], [], max(0.01, end - time.monotonic()))
+        for s in ready:
+            try:
+                d = s.recv(1 << 20)
+            except ConnectionResetError:
+                d = b""
+            if d:
+                out[s][0] += d
+            else:
+                out[s][1] = time.time()
+    return [tuple(out[s]) for s in socks]
+
+
+def test_enforce_length_download_closed_at_2100(env):
+    """A lesson download with Content-Length from 20:59:57 is lesson activity until it completes:
+    it does not run on past 21:00 (the connection closes at 21:00 +- 1 s, event "connection
+    closed"), and while it runs the status shows an open lesson tunnel."""
+    with Gate(env, "2026-09-21 20:59:56", routes=LESSON_ROUTES) as g:
+        tok = g.token("stu-dl")
+        s, head, body = _lesson_download(
+            g, "/lesson/video/stream?n=100000000&pause_after=1&pause=30", tok)
+        with s:
+            check(head.startswith(b"HTTP/1.1 200") and b"Content-Length: 100000000" in head,
+                  "download head: %r" % head)
+            st = g.request(STATUS_PATH, tok).json()
+            check(st["lesson"]["tunnels"] == 1, "a download in flight is an open lesson "
+                  "tunnel: %s" % st["lesson"])
+            ((data, closed),) = _read_until_close([s], 10)
+        check(closed is not None, "the download ran on past 21:00 (%d bytes)" % (len(data) + len(body)))
+        end = at("2026-09-21 21:00:00")
+        check(abs(g.clock.at(closed) - end) <= 1.0 + g.clock.error(),
+              "closed %+.2f s from 21:00:00" % (g.clock.at(closed) - end))
+        fc = [e for e in wait_for(lambda: [e for e in g.log_events()
+                                           if e.get("event") == "forced_close"], 3) or []]
+        check(fc and fc[0].get("rule") == "day_end" and fc[0].get("reason") == "connection closed"
+              and fc[0].get("student") == "stu-dl", "forced_close event: %s" % fc)
+        st = g.request(STATUS_PATH, tok).json()
+        check(st["lesson"]["tunnels"] == 0, "the tunnel stayed open: %s" % st["lesson"])
+
+
+def test_enforce_chunked_stream_without_boundary_closed_at_2100(env):
+    """A chunked lesson stream stalled inside a chunk at 21:00 is closed about 2 s later (event
+    "connection closed"); one that reaches a boundary ends with the last-chunk at 21:00 (event
+    "stream ended at chunk boundary") and its connection stays usable."""
+    with Gate(env, "2026-09-21 20:59:56", routes=LESSON_ROUTES) as g:
+        tok = g.token("stu-ch")
+        s, head, _ = _lesson_download(
+            g, "/lesson/v1/stream?chunked=1&n=100000000&pause_after=1&mid=1&pause=30", tok)
+        s2, head2, _ = _lesson_download(
+            g, "/lesson/v2/stream?chunked=1&n=100000000&pause_after=1&pause=30", tok)
+        with s, s2:
+            check(b"chunked" in head and b"chunked" in head2, "heads: %r %r" % (head, head2))
+            (data, closed), (data2, closed2) = _read_until_close([s, s2], 8)
+            check(closed is not None, "a stream stalled inside a chunk was never ended")
+            end = at("2026-09-21 21:00:00")
+            late = g.clock.at(closed) - end
+            check(1.0 <= late <= 3.5 + g.clock.error(),
+                  "closed %+.2f s from 21:00:00, want about 2 s after" % late)
+            # The other one ended cleanly at 21:00 with the last-chunk, and stays open.
+            check(closed2 is None and data2.endswith(b"\r\n0\r\n\r\n"),
+                  "the stream at a boundary did not end with the last-chunk: closed=%r %r" %
+                  (closed2, data2[-20:]))
+            s2.sendall(b"GET /small HTTP/1.1\r\nHost: t\r\n\r\n")
+            s2.settimeout(5)
+            check(s2.recv(100).startswith(b"HTTP/1.1 200"), "the connection was not usable")
+        fc = {e.get("path"): e for e in g.log_events() if e.get("event") == "forced_close"}
+        check(fc.get("/lesson/v1/stream", {}).get("reason") == "connection closed" and
+              fc.get("/lesson/v2/stream", {}).get("reason") == "stream ended at chunk boundary",
+              "forced_close events: %s" % fc)
+
+
 def test_enforce_2100_before_holiday_retry_after(env):
     """Thursday 2026-09-24 21:00: subject lessons come back on Monday 09-28 (中秋节 25-27),
     non-subject ones the next morning."""
@@ -1156,6 +1256,40 @@ def test_enforce_status_json_and_sse_warnings(env):
 test_enforce_status_json_and_sse_warnings.timeout = 40
 
 
+# ---------------------------------------------------------------- reloads
+
+
+def test_enforce_reload_reaches_keepalive_connection(env):
+    """A reload reaches every connection from its next request on: on one keep-alive connection,
+    a path that was free becomes a lesson route (401 without a token) and a revoked HS256 key no
+    longer identifies the student (401); neither request reaches the origin."""
+    o = env.origin()
+    with Gate(env, "2026-09-21 10:00:00") as g:
+        tok = g.token("stu-rl")
+        with HttpConn(g.port, timeout=10) as c:
+            r = c.request("GET", "/newlesson/x")
+            check(r.status == 404 and r.body == b"not found\n",
+                  "a free route before the reload reaches the origin (its 404): %r" % r)
+            allowed(c.request("GET", "/live/a", headers=bearer(tok)), "a lesson before the reload")
+            rotated = os.path.join(env.dir, "rotated.secret")
+            with open(rotated, "wb") as f:
+                f.write(b64u(os.urandom(36)).encode())
+            with open(g.d.conf) as f:
+                text = f.read()
+            route = '{ prefix = "/live/"; class = "subject"; }'
+            check(route in text and g.keys.secret_file in text, "config: %s" % text)
+            text = text.replace(route, route + ', { prefix = "/newlesson/"; class = "subject"; }')
+            text = text.replace(g.keys.secret_file, rotated)
+            g.d.rewrite(text)
+            g.d.hup()
+            check(wait_for(lambda: "configuration reloaded" in g.d.tail(4000), 5), "no reload")
+            mark = o.mark()
+            unauthorized(c.request("GET", "/newlesson/x"), "a route added by the reload")
+            unauthorized(c.request("GET", "/live/a", headers=bearer(tok)),
+                         "a token signed with the revoked key")
+            o.assert_nothing_since(mark, what="requests refused under the new configuration")
+
+
 # ---------------------------------------------------------------- monitor mode
 
 
@@ -1175,3 +1309,47 @@ def test_enforce_monitor_mode_refuses_nothing(env):
               "deny events: %s" % ev)
         s = g.request(STATUS_PATH, g.token("stu-m")).json()
         check(s.get("mode") == "monitor", "status mode: %s" % s.get("mode"))
+
+
+def test_enforce_monitor_rollout_leaves_no_phantom_tunnel(env):
+    """The rollout step monitor -> enforce (SIGHUP): a WebSocket lesson allowed only because of
+    monitor mode (07:5x, before day_start, no lesson yet) counts as an open tunnel while open and
+    not after it closes; after the reload the student's lessons follow the rules (an 11-minute
+    pause is a break, so the next request starts a new lesson instead of a never-ending one)."""
+    rules = {"subject": {"day_start": "08:00"}}
+    with Gate(env, "2026-09-21 07:57:00", speed=60, mode="monitor", rules=rules) as g:
+        tok = g.token("stu-roll")
+
+        async def open_close():
+            async with ws_connect(g, tok, "/ws?tag=rollout") as ws:
+                headers = ws.response_headers
+                during = g.request(STATUS_PATH, tok).json()["lesson"]["tunnels"]
+                await ws.close()
+            return headers, during
+
+        headers, during = asyncio.run(asyncio.wait_for(open_close(), 10))
+        check(headers.get("Lessongate-Violation") == "day_start",
+              "the WebSocket should be a monitored day_start violation: %s" % headers)
+        check(during == 1, "an open monitored WebSocket is one tunnel, status said %d" % during)
+        after = wait_for(lambda: g.request(STATUS_PATH, tok).json()["lesson"]["tunnels"] == 0, 3)
+        check(after, "the closed monitored WebSocket left a phantom tunnel: %s" %
+              g.request(STATUS_PATH, tok).json()["lesson"])
+        with open(g.d.conf) as f:
+            text = f.read()
+        check('mode = "monitor";' in text, "config: %s" % text)
+        g.d.rewrite(text.replace('mode = "monitor";', 'mode = "enforce";'))
+        g.d.hup()
+        check(wait_for(lambda: "configuration reloaded" in g.d.tail(4000), 5), "no reload")
+        g.clock.sleep_until(at("2026-09-21 08:00:05"))
+        rem, dl = allowed(g.request("/live/a", tok), "the first lesson after the rollout")
+        check(rem == 1800, "a new lesson after the rollout has %d s left" % rem)
+        g.clock.sleep(660)  # 11 minutes without lesson activity: a break
+        rem2, dl2 = allowed(g.request("/live/b", tok), "a lesson after an 11-minute break")
+        check(rem2 == 1800 and dl2 > dl, "after an 11-minute pause the lesson went on (deadline "
+              "%s -> %s, %d s left): a phantom tunnel kept it active" %
+              (local(dl), local(dl2), rem2))
+        st = g.request(STATUS_PATH, tok).json()
+        check(st["mode"] == "enforce" and st["lesson"]["tunnels"] == 0, "status: %s" % st)
+
+
+test_enforce_monitor_rollout_leaves_no_phantom_tunnel.timeout = 40

@@ -106,6 +106,40 @@ def test_chunked_request_body(env):
         check(r.status == 200, "request after a chunked body: %r" % r)
 
 
+def test_chunked_request_trailers_not_forwarded(env):
+    """Request trailers never reach the origin (the gate did not see them): the body arrives
+    whole and ends with the last-chunk and an empty trailer section; the connection goes on."""
+    d = lg(env)
+    o = env.origin()
+    body = os.urandom(5000)
+    mark = o.mark()
+    raw = (b"%x\r\n" % len(body) + body + b"\r\n0\r\nX-Original-URL: /live/x\r\n"
+           b"Authorization: Bearer smuggled\r\n\r\n")
+    with HttpConn(d.port) as c:
+        c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTrailer: X-Original-URL\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n" + raw)
+        r = c.read_response()
+        check(r.status == 200, "%r" % r)
+        e = r.json()
+        check(e["body_sha256"] == hashlib.sha256(body).hexdigest(), "the body changed on the way")
+        check(e["trailers"] == [], "the origin received request trailers: %r" % e["trailers"])
+        # Pieces: the trailer section split across writes, then an empty one.
+        c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"3\r\nabc\r\n0\r\nX-A")
+        time.sleep(0.05)
+        c.send(b": 1\r\n")
+        time.sleep(0.05)
+        c.send(b"\r\n")
+        r = c.read_response()
+        check(r.status == 200 and r.json()["body"] == "abc" and r.json()["trailers"] == [],
+              "split trailers: %r" % r)
+        r = c.request("GET", "/small")
+        check(r.status == 200, "request after a body with trailers: %r" % r)
+    data = "".join(x["data"] for x in o.conns(full=True) if x["id"] >= mark[0])
+    check("smuggled" not in data and "X-A:" not in data,
+          "trailer bytes reached the origin: %r" % data[-300:])
+
+
 def test_chunked_request_body_in_small_pieces(env):
     d = lg(env)
     body = b"0123456789" * 50

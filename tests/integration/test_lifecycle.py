@@ -90,19 +90,27 @@ def test_reload_bad_config_keeps_old(env):
         check(r.body == b"hello from B\n", "a good reload after a bad one did not apply: %r" % r)
 
 
-def test_reload_open_connection_keeps_its_config(env):
+def test_reload_reaches_open_connection_at_next_request(env):
+    """A reload reaches every connection: the request in flight during the SIGHUP is answered
+    under the old configuration (origin A), the next request on the same keep-alive connection
+    goes to the new upstream (origin B)."""
     a, b = env.origin("A"), env.origin("B")
     with env.daemon(upstream={"address": "127.0.0.1:%d" % a.port}) as d:
         with HttpConn(d.port) as old:
             check(old.request("GET", "/small").body == b"hello from A\n", "before")
+            old.send(b"GET /slow?delay=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+            time.sleep(0.3)  # the request is at origin A now
             d.rewrite(conf_for(d.port, b))
             d.hup()
-            time.sleep(0.5)
+            r = old.read_response()
+            check(r.status == 200 and r.body == b"slow hello from A\n",
+                  "the exchange in flight changed configuration under its feet: %r" % r)
+            time.sleep(0.3)
             check(get(d.port).body == b"hello from B\n", "a new connection should use the new config")
             r = old.request("GET", "/small")
-            check(r.status == 200, "open connection after reload: %r" % r)
-            check(r.body == b"hello from A\n",
-                  "an open connection changed config under its feet (got %r)" % r.body)
+            check(r.status == 200 and r.body == b"hello from B\n",
+                  "the next request on an open connection kept the old configuration (got %r)" %
+                  r.body)
 
 
 def test_sigterm_drains_in_flight_request(env):

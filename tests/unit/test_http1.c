@@ -1082,6 +1082,38 @@ test_field_names(void **state)
 	assert_false(lg_http_name_alike("X-Student-Ie", 12, "X-Student-Id", 12));
 }
 
+/* A feed stops where the trailer section starts, so a proxy can drop the trailers. */
+static void
+test_body_trailer_split(void **state)
+{
+	static const char in[] = "3\r\nabc\r\n0\r\nX-Sum: 1\r\nX-Two: 2\r\n\r\nNEXT";
+	struct lg_http_body b;
+	struct lg_http_str d;
+	ssize_t n;
+
+	(void)state;
+	lg_http_body_init(&b, LG_HTTP_BODY_CHUNKED, 0, NULL, false);
+	assert_false(lg_http_body_in_trailers(&b));
+	n = lg_http_body_feed(&b, in, sizeof(in) - 1, &d);
+	assert_int_equal(n, 6); /* "3\r\nabc" */
+	assert_int_equal(d.len, 3);
+	n = lg_http_body_feed(&b, in + 6, sizeof(in) - 1 - 6, &d);
+	assert_int_equal(n, 5); /* "\r\n0\r\n": framing up to the trailer section */
+	assert_true(lg_http_body_in_trailers(&b));
+	assert_false(lg_http_body_done(&b));
+	n = lg_http_body_feed(&b, in + 11, sizeof(in) - 1 - 11, &d);
+	assert_int_equal(n, (ssize_t)strlen("X-Sum: 1\r\nX-Two: 2\r\n\r\n"));
+	assert_int_equal(d.len, 0);
+	assert_true(lg_http_body_done(&b));
+	assert_false(lg_http_body_in_trailers(&b));
+	/* An empty trailer section splits the same way. */
+	lg_http_body_init(&b, LG_HTTP_BODY_CHUNKED, 0, NULL, false);
+	assert_int_equal(lg_http_body_feed(&b, "0\r\n\r\n", 5, &d), 3);
+	assert_true(lg_http_body_in_trailers(&b));
+	assert_int_equal(lg_http_body_feed(&b, "\r\n", 2, &d), 2);
+	assert_true(lg_http_body_done(&b));
+}
+
 /* Header lookup, Connection-listed and hop-by-hop fields, error texts. */
 static void
 test_helpers(void **state)
@@ -1117,6 +1149,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_request_simple),
+	    cmocka_unit_test(test_body_trailer_split),
 	    cmocka_unit_test(test_request_framing),
 	    cmocka_unit_test(test_request_targets),
 	    cmocka_unit_test(test_request_upgrade_expect),

@@ -366,6 +366,44 @@ test_monitor(void **state)
 	lg_config_free(c);
 }
 
+/*
+ * The rollout step monitor -> enforce: a tunnel opened in monitor mode for a
+ * student without a lesson (a monitored blocked_day) gives its count back when
+ * it closes, so the student is not held in a never-ending lesson (429) later.
+ */
+static void
+test_monitor_tunnel_symmetric(void **state)
+{
+	struct lg_config *c = load(CALENDARS "}; mode = \"monitor\";");
+	struct lg_student_state st = {0};
+	struct lg_decision d;
+	int64_t holiday =
+	    lg_tz_unix(c->tz, (int64_t)lg_days_from_civil(2026, 10, 1) * 86400 + 36000);
+	int64_t t = lg_tz_unix(c->tz, (int64_t)lg_days_from_civil(2026, 10, 9) * 86400 + 36000);
+
+	(void)state;
+	lg_policy_decide(c->policy, &st, LG_CLASS_SUBJECT, 0, holiday, &d);
+	assert_true(d.allow);
+	assert_int_equal(d.rule, LG_RULE_BLOCKED_DAY);
+	assert_int_equal(st.start, 0);
+	lg_policy_tunnel_open(&st, holiday);
+	assert_int_equal(st.tunnels, 1);
+	lg_policy_tunnel_close(c->policy, &st, LG_CLASS_SUBJECT, holiday + 600);
+	assert_int_equal(st.tunnels, 0);
+	assert_false(lg_policy_state_live(c->policy, &st, holiday + 700));
+	/* Enforced later: 25 idle minutes are a break (a phantom tunnel would be activity). */
+	d = decide(&st, LG_CLASS_SUBJECT, t);
+	assert_true(d.allow);
+	assert_true(d.new_lesson);
+	d = decide(&st, LG_CLASS_SUBJECT, t + 1500);
+	assert_true(d.allow);
+	assert_true(d.new_lesson);
+	assert_int_equal(d.remaining, 1800);
+	d = decide(&st, LG_CLASS_SUBJECT, t + 1800);
+	assert_true(d.allow);
+	lg_config_free(c);
+}
+
 /* A vacation for the student's region blocks only that region. */
 static void
 test_vacation_region(void **state)
@@ -488,6 +526,7 @@ main(void)
 	    cmocka_unit_test(test_shared_across_classes),
 	    cmocka_unit_test(test_tunnels),
 	    cmocka_unit_test(test_monitor),
+	    cmocka_unit_test(test_monitor_tunnel_symmetric),
 	    cmocka_unit_test(test_vacation_region),
 	    cmocka_unit_test(test_unknown_year),
 	    cmocka_unit_test(test_time_going_backwards),
