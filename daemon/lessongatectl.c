@@ -8,6 +8,7 @@
 
 #include "calendar.h"
 #include "config.h"
+#include "ctl_audit.h"
 #include "gate.h"
 #include "policy.h"
 #include "students.h"
@@ -35,6 +36,7 @@ usage(FILE *f)
 	    "  -c FILE    configuration (default " DEFAULT_CONFIG ")\n"
 	    "  -V         print the version\n",
 	    f);
+	fprintf(f, "\nthe regulators' audit log:\n%s", lgctl_audit_usage);
 }
 
 /* Load the configuration or print every error and exit 1. */
@@ -430,6 +432,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind++];
+	if (strcmp(cmd, "keygen") == 0 || strcmp(cmd, "audit") == 0)
+		return lgctl_audit_main(cmd, argc - optind, argv + optind);
 	{
 		char *rest[8];
 		int nrest = 0;
