@@ -171,6 +171,44 @@ record_shaped(const uint8_t *p, size_t n)
 	return n >= 2 && p[0] == '{' && p[n - 1] == '}' && memchr(p, '\0', n) == NULL;
 }
 
+/* Walk one segment's bytes and its index's bytes, calling fn for each whole record. */
+int
+lg_auditlog_walk(const uint8_t *data, size_t dn, const uint8_t *idx, size_t in, uint64_t first,
+                 bool last, const char *name, lg_auditlog_scan_fn fn, void *arg,
+                 struct lg_auditlog_segment *sg)
+{
+	uint64_t j = 0, nidx = in / LG_AUDITLOG_IDX_ENTRY;
+	size_t off = 0;
+	int rc = 0;
+
+	while (off < dn) {
+		const uint8_t *p = data + off, *nl = memchr(p, '\n', dn - off);
+		struct lg_auditlog_entry e;
+		if (nl == NULL)
+			break;
+		e.index = first + j;
+		e.data = (const char *)p;
+		e.len = (size_t)(nl - p);
+		e.stored = j < nidx ? idx + j * LG_AUDITLOG_IDX_ENTRY + 8 : NULL;
+		if (e.stored == NULL && last && !record_shaped(p, e.len))
+			break; /* garbage a crash left after the last record: torn */
+		e.stored_end_ok =
+		    e.stored && get_le64(idx + j * LG_AUDITLOG_IDX_ENTRY) == off + e.len + 1;
+		e.segment = name;
+		e.offset = off;
+		if (fn && (rc = fn(arg, &e)) != 0)
+			break;
+		off += e.len + 1;
+		j++;
+	}
+	sg->first = first;
+	sg->count = j;
+	sg->bytes = off;
+	sg->file_bytes = dn;
+	sg->idx_count = nidx;
+	return rc;
+}
+
 /* Scan the open directory dirfd. */
 static int
 scan_fd(int dirfd, lg_auditlog_scan_fn fn, void *arg, struct lg_auditlog_scan_result *res,
@@ -190,8 +228,8 @@ scan_fd(int dirfd, lg_auditlog_scan_fn fn, void *arg, struct lg_auditlog_scan_re
 		struct lg_auditlog_segment *sg = &res->segments[k];
 		char lname[NAME_LEN], iname[NAME_LEN];
 		uint8_t *data, *idx;
-		size_t dn, in, off = 0;
-		uint64_t j = 0, nidx;
+		size_t dn, in, off;
+		uint64_t j, nidx;
 		bool last = k + 1 == nseg;
 
 		seg_name(lname, firsts[k], "log");
@@ -215,31 +253,10 @@ scan_fd(int dirfd, lg_auditlog_scan_fn fn, void *arg, struct lg_auditlog_scan_re
 			rc = -1;
 			break;
 		}
-		nidx = in / LG_AUDITLOG_IDX_ENTRY;
-		while (off < dn) {
-			const uint8_t *p = data + off, *nl = memchr(p, '\n', dn - off);
-			struct lg_auditlog_entry e;
-			if (nl == NULL)
-				break;
-			e.index = firsts[k] + j;
-			e.data = (const char *)p;
-			e.len = (size_t)(nl - p);
-			e.stored = j < nidx ? idx + j * LG_AUDITLOG_IDX_ENTRY + 8 : NULL;
-			if (e.stored == NULL && last && !record_shaped(p, e.len))
-				break; /* garbage a crash left after the last record: torn */
-			e.stored_end_ok = e.stored && get_le64(idx + j * LG_AUDITLOG_IDX_ENTRY) ==
-			                                  off + e.len + 1;
-			e.segment = lname;
-			e.offset = off;
-			if (fn && (rc = fn(arg, &e)) != 0)
-				break;
-			off += e.len + 1;
-			j++;
-		}
-		sg->count = j;
-		sg->bytes = off;
-		sg->file_bytes = dn;
-		sg->idx_count = nidx;
+		rc = lg_auditlog_walk(data, dn, idx, in, firsts[k], last, lname, fn, arg, sg);
+		j = sg->count;
+		off = (size_t)sg->bytes;
+		nidx = sg->idx_count;
 		res->records += j;
 		next = firsts[k] + j;
 		if (rc == 0 && off < dn) {
@@ -249,8 +266,8 @@ scan_fd(int dirfd, lg_auditlog_scan_fn fn, void *arg, struct lg_auditlog_scan_re
 				res->bad_index = next;
 				rc = fail(err, errlen,
 				          "segment %s ends inside record %" PRIu64
-				          " (%zu bytes after the last "
-				          "whole record), and another segment follows",
+				          " (%zu bytes after "
+				          "the last whole record), and another segment follows",
 				          lname, next, dn - off);
 			}
 		}

@@ -56,6 +56,16 @@ struct lg_auditlog_entry {
 typedef int (*lg_auditlog_scan_fn)(void *arg, const struct lg_auditlog_entry *);
 
 /*
+ * Walk one segment: its bytes (data) and its index file's (idx). fn is called
+ * for each whole record, numbered from first; in the log's last segment
+ * (last), a line that is not indexed and cannot be a record ends the walk as
+ * a torn tail. Fills sg; 0, or what fn returned. No I/O: the scan's core.
+ */
+int lg_auditlog_walk(const uint8_t *data, size_t dn, const uint8_t *idx, size_t in, uint64_t first,
+                     bool last, const char *name, lg_auditlog_scan_fn fn, void *arg,
+                     struct lg_auditlog_segment *sg);
+
+/*
  * Read every segment of dir in order and call fn for each whole record.
  * Lines after the last whole record of the last segment that cannot be
  * records (no newline, or not a JSON object's shape, and not in the index)

@@ -454,7 +454,12 @@ lg_checkpoint_parse(const char *text, size_t n, struct lg_checkpoint *c, char *e
 	const char *line[3], *end = text + n, *p = text;
 	size_t len[3];
 	uint64_t size = 0;
+	size_t bad;
 
+	if (!text_valid(text, n, &bad))
+		return fail(err, errlen,
+		            "the checkpoint holds a control character or invalid UTF-8 at byte %zu",
+		            bad);
 	for (int i = 0; i < 3; i++) {
 		const char *nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
 		if (nl == NULL)

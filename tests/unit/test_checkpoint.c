@@ -293,6 +293,8 @@ test_malformed(void **state)
 	    {"gw\n5\nAAAA\n", "not base64 of 32 bytes"},
 	    {"\n5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "origin line is empty"},
 	};
+	/* Found by tests/fuzz/fuzz_checkpoint: a NUL in the origin cut it short when copied. */
+	const char nul_origin[] = "f\x0f\0uzz\n3\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
 
 	(void)state;
 	assert_true(n > 0);
@@ -334,6 +336,10 @@ test_malformed(void **state)
 		if (strstr(err, bodies[i].why) == NULL)
 			fail_msg("body %zu: reason \"%s\" lacks \"%s\"", i, err, bodies[i].why);
 	}
+	err[0] = '\0';
+	assert_int_equal(
+	    lg_checkpoint_parse(nul_origin, sizeof(nul_origin) - 1, &got, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "control character or invalid UTF-8 at byte 1"));
 	/* Extension lines after the root hash are allowed. */
 	{
 		const char *ext =
