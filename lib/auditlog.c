@@ -160,7 +160,8 @@ list_segments(int dirfd, uint64_t **firsts, size_t *n, char *err, size_t errlen)
 		(*firsts)[(*n)++] = v;
 	}
 	closedir(d);
-	qsort(*firsts, *n, sizeof(**firsts), cmp_u64);
+	if (*n > 1)
+		qsort(*firsts, *n, sizeof(**firsts), cmp_u64);
 	return 0;
 }
 
