@@ -261,15 +261,18 @@ load_checkpoint(const char *path, const struct lg_note_key *k, struct lg_checkpo
 	return rc;
 }
 
-/* What verification gathers in one pass over the records. */
+/* What verification gathers in one pass over the records (O(log n) memory). */
 struct verify {
-	uint64_t size;            /* the checkpoint's */
-	struct lg_merkle *tree;   /* of the records as they are */
-	struct lg_merkle *stored; /* of the index files' leaf hashes */
-	bool stored_complete;     /* every record up to size had an index entry */
-	uint64_t bad_field;       /* first record whose "index" is not its position */
-	uint64_t bad_stored;      /* first record that differs from its index entry */
-	uint64_t beyond;          /* records after the checkpoint's size */
+	uint64_t size;                 /* the checkpoint's */
+	struct lg_merkle_range rec;    /* of the records as they are */
+	struct lg_merkle_range stored; /* of the index files' leaf hashes */
+	bool stored_complete;          /* every record up to size had an index entry */
+	bool has_old;
+	uint64_t old_size;                /* the earlier checkpoint's */
+	uint8_t old_root[LG_MERKLE_HASH]; /* the records' root at old_size */
+	uint64_t bad_field;               /* first record whose "index" is not its position */
+	uint64_t bad_stored;              /* first record that differs from its index entry */
+	uint64_t beyond;                  /* records after the checkpoint's size */
 	bool progress;
 	uint64_t next_progress;
 };
@@ -302,13 +305,14 @@ verify_record(void *arg, const struct lg_auditlog_entry *e)
 		return 0;
 	}
 	lg_merkle_leaf_hash(e->data, e->len, h);
-	if (lg_merkle_append(v->tree, h) != 0)
-		abort();
+	lg_merkle_range_append(&v->rec, h);
+	if (v->has_old && v->rec.size == v->old_size)
+		lg_merkle_range_root(&v->rec, v->old_root);
 	if (v->bad_field == LG_AUDITLOG_NONE && record_index(e->data, e->len) != e->index)
 		v->bad_field = e->index;
 	if (e->stored) {
-		if (v->stored_complete && lg_merkle_append(v->stored, e->stored) != 0)
-			abort();
+		if (v->stored_complete)
+			lg_merkle_range_append(&v->stored, e->stored);
 		if (v->bad_stored == LG_AUDITLOG_NONE &&
 		    (!e->stored_end_ok || memcmp(h, e->stored, LG_MERKLE_HASH) != 0))
 			v->bad_stored = e->index;
@@ -349,9 +353,8 @@ cmd_verify(int argc, char **argv)
 	struct lg_checkpoint cp, old;
 	struct lg_auditlog_scan_result res;
 	struct verify v;
-	uint8_t root[LG_MERKLE_HASH], proof[LG_MERKLE_MAX_PROOF][LG_MERKLE_HASH];
+	uint8_t root[LG_MERKLE_HASH];
 	char err[512], b64[48], vline[LG_NOTE_VKEY_MAX];
-	size_t np;
 	int rc = 1, sr;
 
 	if (parse_args("audit verify", argc, argv, "checkpoint key old", &a) != 0)
@@ -381,9 +384,14 @@ cmd_verify(int argc, char **argv)
 	}
 	memset(&v, 0, sizeof(v));
 	v.size = cp.size;
-	v.tree = lg_merkle_new();
-	v.stored = lg_merkle_new();
+	lg_merkle_range_init(&v.rec);
+	lg_merkle_range_init(&v.stored);
 	v.stored_complete = true;
+	if (a.old) {
+		v.has_old = true;
+		v.old_size = old.size;
+		lg_merkle_range_root(&v.rec, v.old_root); /* for an empty earlier log */
+	}
 	v.bad_field = v.bad_stored = LG_AUDITLOG_NONE;
 	v.progress = isatty(STDERR_FILENO);
 	sr = lg_auditlog_scan(a.pos[0], verify_record, &v, &res, err, sizeof(err));
@@ -393,10 +401,9 @@ cmd_verify(int argc, char **argv)
 		fprintf(stderr, "lessongatectl: audit verify: FAILED: %s\n", err);
 		goto out;
 	}
-	if (sr != 0 || lg_merkle_size(v.tree) < cp.size) {
+	if (sr != 0 || v.rec.size < cp.size) {
 		/* A structural gap, or fewer records than signed: the earliest problem wins. */
-		uint64_t short_at =
-		    lg_merkle_size(v.tree) < cp.size ? lg_merkle_size(v.tree) : LG_AUDITLOG_NONE;
+		uint64_t short_at = v.rec.size < cp.size ? v.rec.size : LG_AUDITLOG_NONE;
 		uint64_t at =
 		    first_of(sr ? res.bad_index : LG_AUDITLOG_NONE, v.bad_field, v.bad_stored);
 		if (at < short_at && at != LG_AUDITLOG_NONE)
@@ -410,17 +417,19 @@ cmd_verify(int argc, char **argv)
 			snprintf(err, sizeof(err),
 			         "missing: the log has %" PRIu64
 			         " records, the checkpoint covers %" PRIu64,
-			         lg_merkle_size(v.tree), cp.size);
+			         v.rec.size, cp.size);
 			bad_record(short_at, err);
 		}
 		goto out;
 	}
-	lg_merkle_root(v.tree, cp.size, root);
+	lg_merkle_range_root(&v.rec, root);
 	if (memcmp(root, cp.root, LG_MERKLE_HASH) != 0 || v.bad_field != LG_AUDITLOG_NONE) {
 		uint8_t sroot[LG_MERKLE_HASH];
-		bool stored_signed = v.stored_complete && lg_merkle_size(v.stored) == cp.size &&
-		                     lg_merkle_root(v.stored, cp.size, sroot) == 0 &&
-		                     memcmp(sroot, cp.root, LG_MERKLE_HASH) == 0;
+		bool stored_signed = false;
+		if (v.stored_complete && v.stored.size == cp.size) {
+			lg_merkle_range_root(&v.stored, sroot);
+			stored_signed = memcmp(sroot, cp.root, LG_MERKLE_HASH) == 0;
+		}
 		uint64_t at = stored_signed ? first_of(v.bad_stored, v.bad_field, LG_AUDITLOG_NONE)
 		                            : first_of(v.bad_field, v.bad_stored, LG_AUDITLOG_NONE);
 		if (at != LG_AUDITLOG_NONE)
@@ -439,17 +448,14 @@ cmd_verify(int argc, char **argv)
 			    "directory alone\n");
 		goto out;
 	}
-	if (a.old) {
-		if (lg_merkle_consistency(v.tree, old.size, cp.size, proof, &np) != 0 ||
-		    !lg_merkle_verify_consistency(old.size, cp.size, old.root, cp.root,
-		                                  (const uint8_t(*)[LG_MERKLE_HASH])proof, np)) {
-			fprintf(stderr,
-			        "lessongatectl: audit verify: FAILED: the checkpoint (size %" PRIu64
-			        ") does not extend the earlier one %s (size %" PRIu64
-			        "): records before %" PRIu64 " were changed since it was signed\n",
-			        cp.size, a.old, old.size, old.size);
-			goto out;
-		}
+	/* The newer tree extends the earlier one iff its first old.size leaves have old's root. */
+	if (a.old && memcmp(v.old_root, old.root, LG_MERKLE_HASH) != 0) {
+		fprintf(stderr,
+		        "lessongatectl: audit verify: FAILED: the checkpoint (size %" PRIu64
+		        ") does not extend the earlier one %s (size %" PRIu64
+		        "): records before %" PRIu64 " were changed since it was signed\n",
+		        cp.size, a.old, old.size, old.size);
+		goto out;
 	}
 	lg_base64_encode(cp.root, LG_MERKLE_HASH, b64);
 	lg_note_verifier_line(k, vline, sizeof(vline));
@@ -473,8 +479,6 @@ cmd_verify(int argc, char **argv)
 	rc = 0;
 out:
 	free(res.segments);
-	lg_merkle_free(v.tree);
-	lg_merkle_free(v.stored);
 	lg_note_key_free(k);
 	return rc;
 }

@@ -194,6 +194,46 @@ lg_merkle_root(const struct lg_merkle *t, uint64_t size, uint8_t out[LG_MERKLE_H
 	return 0;
 }
 
+/* An empty range. */
+void
+lg_merkle_range_init(struct lg_merkle_range *r)
+{
+	r->size = 0;
+}
+
+/* Add the next leaf: merge it with every complete subtree it completes. */
+void
+lg_merkle_range_append(struct lg_merkle_range *r, const uint8_t leaf[LG_MERKLE_HASH])
+{
+	uint8_t carry[LG_MERKLE_HASH];
+	int k = 0;
+
+	memcpy(carry, leaf, LG_MERKLE_HASH);
+	while ((r->size >> k) & 1) {
+		lg_merkle_node_hash(r->h[k], carry, carry);
+		k++;
+	}
+	memcpy(r->h[k], carry, LG_MERKLE_HASH);
+	r->size++;
+}
+
+/* The root: the complete subtrees folded from the smallest (rightmost) up. */
+void
+lg_merkle_range_root(const struct lg_merkle_range *r, uint8_t out[LG_MERKLE_HASH])
+{
+	int k;
+
+	if (r->size == 0) {
+		lg_sha256(NULL, 0, out);
+		return;
+	}
+	k = __builtin_ctzll(r->size);
+	memcpy(out, r->h[k], LG_MERKLE_HASH);
+	for (k++; k < 64; k++)
+		if ((r->size >> k) & 1)
+			lg_merkle_node_hash(r->h[k], out, out);
+}
+
 /* Reverse the first n hashes of proof (they were collected top-down). */
 static void
 reverse(uint8_t proof[][LG_MERKLE_HASH], size_t n)

@@ -47,6 +47,22 @@ int lg_merkle_inclusion(const struct lg_merkle *, uint64_t index, uint64_t size,
 int lg_merkle_consistency(const struct lg_merkle *, uint64_t old, uint64_t new_size,
                           uint8_t proof[][LG_MERKLE_HASH], size_t *n);
 
+/*
+ * The root of a stream of leaves in O(log n) memory: the roots of the
+ * complete subtrees of the leaves so far (h[k] when bit k of size is set).
+ * What a verifier needs that reads a log once from start to end.
+ */
+struct lg_merkle_range {
+	uint64_t size;
+	uint8_t h[64][LG_MERKLE_HASH];
+};
+
+void lg_merkle_range_init(struct lg_merkle_range *);
+/* Add the next leaf hash. */
+void lg_merkle_range_append(struct lg_merkle_range *, const uint8_t leaf[LG_MERKLE_HASH]);
+/* The root of the leaves so far (SHA-256 of nothing for none). */
+void lg_merkle_range_root(const struct lg_merkle_range *, uint8_t out[LG_MERKLE_HASH]);
+
 /* Whether proof shows leaf at index in the tree of `size` leaves with this root (§2.1.3.2). */
 bool lg_merkle_verify_inclusion(const uint8_t leaf[LG_MERKLE_HASH], uint64_t index, uint64_t size,
                                 const uint8_t proof[][LG_MERKLE_HASH], size_t n,

@@ -324,11 +324,22 @@ test_all_small_trees(void **state)
 		assert_int_equal(lg_merkle_append(t, leaves[i]), 0);
 	}
 	lg_merkle_root(t, 0, roots[0]);
-	for (uint64_t n = 1; n <= N; n++) {
-		hash_t want;
-		ref_mth(leaves, n, want);
-		assert_int_equal(lg_merkle_root(t, n, roots[n]), 0);
-		assert_memory_equal(roots[n], want, 32);
+	{
+		struct lg_merkle_range r;
+		hash_t got;
+		lg_merkle_range_init(&r);
+		lg_merkle_range_root(&r, got);
+		assert_memory_equal(got, roots[0], 32);
+		for (uint64_t n = 1; n <= N; n++) {
+			hash_t want;
+			ref_mth(leaves, n, want);
+			assert_int_equal(lg_merkle_root(t, n, roots[n]), 0);
+			assert_memory_equal(roots[n], want, 32);
+			/* The streaming root agrees at every size. */
+			lg_merkle_range_append(&r, leaves[n - 1]);
+			lg_merkle_range_root(&r, got);
+			assert_memory_equal(got, want, 32);
+		}
 	}
 	for (uint64_t n = 1; n <= N; n++) {
 		for (uint64_t m = 0; m < n; m++) {
