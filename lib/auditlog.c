@@ -29,6 +29,8 @@ struct lg_auditlog {
 	size_t nsegs, segs_cap;
 	int logfd, idxfd; /* the last segment, for appending */
 	uint64_t log_bytes, idx_bytes;
+	/* Index entries of records written to the last segment but not yet synced. */
+	struct lg_buf pidx;
 	int readfd; /* one segment open for reading */
 	size_t read_seg;
 	/* Appended, not yet written. */
@@ -517,14 +519,17 @@ lg_auditlog_close(struct lg_auditlog *l)
 {
 	if (l == NULL)
 		return;
-	if (l->npending && !l->broken)
+	if ((l->npending || l->pidx.len) && !l->broken)
 		lg_auditlog_sync(l, NULL, 0);
+	if (l->idxfd >= 0 && !l->broken)
+		fdatasync(l->idxfd);
 	int fds[] = {l->logfd, l->idxfd, l->readfd, l->lockfd, l->dirfd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	lg_merkle_free(l->tree);
 	lg_buf_free(&l->pdata);
+	lg_buf_free(&l->pidx);
 	free(l->plen);
 	free(l->phash);
 	free(l->ends);
@@ -576,6 +581,27 @@ lg_auditlog_append(struct lg_auditlog *l, const char *rec, size_t len, char *err
 	return 0;
 }
 
+/*
+ * Write the index entries of synced records. The index never runs ahead of
+ * the segment on disk: an entry is written only once its record is durable,
+ * so after a crash an entry without its record is damage, not a torn write.
+ * 0, or -1 (the entries are kept for the next try; the records are safe).
+ */
+static int
+write_index(struct lg_auditlog *l)
+{
+	if (l->pidx.len == 0)
+		return 0;
+	if (write_all(l->idxfd, l->pidx.data, l->pidx.len) != 0) {
+		if (ftruncate(l->idxfd, (off_t)l->idx_bytes) != 0)
+			l->broken = true;
+		return -1;
+	}
+	l->idx_bytes += l->pidx.len;
+	l->pidx.len = 0;
+	return 0;
+}
+
 /* Close the last segment (synced) and start a new one at the next record. */
 static int
 rotate(struct lg_auditlog *l, char *err, size_t errlen)
@@ -583,10 +609,14 @@ rotate(struct lg_auditlog *l, char *err, size_t errlen)
 	uint64_t first = lg_merkle_size(l->tree);
 	int logfd, idxfd;
 
-	if (fdatasync(l->logfd) != 0 || fdatasync(l->idxfd) != 0) {
+	if (fdatasync(l->logfd) != 0) {
 		l->broken = true;
 		return fail(err, errlen, "%s: fdatasync: %s", l->dir, strerror(errno));
 	}
+	/* The old segment's index: best effort (what is missing is rebuilt at open). */
+	if (write_index(l) == 0)
+		fdatasync(l->idxfd);
+	l->pidx.len = 0;
 	if ((logfd = open_append(l->dirfd, first, "log", true)) < 0)
 		return fail(err, errlen, "%s: cannot start a segment: %s", l->dir, strerror(errno));
 	if ((idxfd = open_append(l->dirfd, first, "idx", true)) < 0 || fsync(l->dirfd) != 0) {
@@ -621,7 +651,6 @@ int
 lg_auditlog_flush(struct lg_auditlog *l, char *err, size_t errlen)
 {
 	size_t i = 0, off = 0;
-	uint8_t *idx = NULL;
 
 	if (l->broken) {
 		drop_pending(l);
@@ -637,39 +666,31 @@ lg_auditlog_flush(struct lg_auditlog *l, char *err, size_t errlen)
 		while (j < l->npending &&
 		       (j == i || l->log_bytes + bytes + l->plen[j] <= l->segment_bytes))
 			bytes += l->plen[j++];
-		idx = lg_xrealloc(idx, j - i, LG_AUDITLOG_IDX_ENTRY);
-		for (size_t k = i, end = l->log_bytes; k < j; k++) {
-			end += l->plen[k];
-			put_le64(idx + (k - i) * LG_AUDITLOG_IDX_ENTRY, end);
-			memcpy(idx + (k - i) * LG_AUDITLOG_IDX_ENTRY + 8, l->phash[k],
-			       LG_MERKLE_HASH);
-		}
-		if (write_all(l->logfd, l->pdata.data + off, bytes) != 0 ||
-		    write_all(l->idxfd, idx, (j - i) * LG_AUDITLOG_IDX_ENTRY) != 0) {
+		if (write_all(l->logfd, l->pdata.data + off, bytes) != 0) {
 			int e = errno;
-			/* Cut back what part of this batch reached the files: all or nothing. */
-			if (ftruncate(l->logfd, (off_t)l->log_bytes) != 0 ||
-			    ftruncate(l->idxfd, (off_t)l->idx_bytes) != 0)
+			/* Cut back what part of this batch reached the file: all or nothing. */
+			if (ftruncate(l->logfd, (off_t)l->log_bytes) != 0)
 				l->broken = true;
 			fail(err, errlen, "%s: cannot write records %" PRIu64 "..: %s", l->dir,
 			     base, strerror(e));
 			goto bad;
 		}
 		for (size_t k = i; k < j; k++) {
+			uint8_t e[LG_AUDITLOG_IDX_ENTRY];
 			l->log_bytes += l->plen[k];
 			if (lg_merkle_append(l->tree, l->phash[k]) != 0)
 				abort();
 			push_end(l, lg_merkle_size(l->tree) - 1, l->log_bytes);
+			put_le64(e, l->log_bytes);
+			memcpy(e + 8, l->phash[k], LG_MERKLE_HASH);
+			lg_buf_add(&l->pidx, (const char *)e, sizeof(e));
 		}
-		l->idx_bytes += (j - i) * LG_AUDITLOG_IDX_ENTRY;
 		off += bytes;
 		i = j;
 	}
-	free(idx);
 	drop_pending(l);
 	return 0;
 bad:
-	free(idx);
 	drop_pending(l);
 	return -1;
 }
@@ -680,10 +701,11 @@ lg_auditlog_sync(struct lg_auditlog *l, char *err, size_t errlen)
 {
 	if (lg_auditlog_flush(l, err, errlen) != 0)
 		return -1;
-	if (fdatasync(l->logfd) != 0 || fdatasync(l->idxfd) != 0) {
+	if (fdatasync(l->logfd) != 0) {
 		l->broken = true;
 		return fail(err, errlen, "%s: fdatasync: %s", l->dir, strerror(errno));
 	}
+	write_index(l); /* not synced: an index that lags is rebuilt at open */
 	return 0;
 }
 

@@ -110,16 +110,19 @@ const struct lg_merkle *lg_auditlog_tree(const struct lg_auditlog *);
 /* Queue one record (no newline in it); 0, or -1 with the reason. Written by flush or sync. */
 int lg_auditlog_append(struct lg_auditlog *, const char *rec, size_t len, char *err, size_t errlen);
 /*
- * Write queued records to the segment and index files (rotating segments).
+ * Write queued records to the segment file (rotating segments); readable
+ * and in the tree from then on, durable after sync.
  * On a write error (disk full, I/O) the files are cut back, the queued
  * records are dropped (their callers learn they failed) and -1 returned;
  * appending may be tried again later.
  */
 int lg_auditlog_flush(struct lg_auditlog *, char *err, size_t errlen);
 /*
- * Flush, then fdatasync the segment and index: every record appended so far
- * is durable when this returns 0. After a failed sync the log refuses
- * appends until reopened (the kernel may have dropped the pages).
+ * Flush, then fdatasync the segment: every record appended so far is
+ * durable when this returns 0. Only then are their index entries written
+ * (not synced: an index that lags is rebuilt at open, one that runs ahead
+ * never exists). After a failed sync the log refuses appends until reopened
+ * (the kernel may have dropped the pages).
  */
 int lg_auditlog_sync(struct lg_auditlog *, char *err, size_t errlen);
 

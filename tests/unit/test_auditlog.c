@@ -174,6 +174,31 @@ test_append_reopen(void **state)
 	lg_auditlog_close(l);
 }
 
+/* Index entries reach the disk only after their records are synced, never before. */
+static void
+test_index_after_sync(void **state)
+{
+	struct lg_auditlog_open_report rep;
+	struct lg_auditlog *l = open_log(0, &rep);
+	char rec[128], err[256] = "";
+
+	(void)state;
+	append_range(l, 0, 10);
+	assert_int_equal(fsize(SEG0 ".idx"), 10 * LG_AUDITLOG_IDX_ENTRY);
+	for (uint64_t i = 10; i < 15; i++) {
+		int n = record(i, rec, sizeof(rec));
+		assert_int_equal(lg_auditlog_append(l, rec, (size_t)n, err, sizeof(err)), 0);
+	}
+	assert_int_equal(lg_auditlog_flush(l, err, sizeof(err)), 0);
+	/* Written and readable, in the tree, but not durable yet: the index waits. */
+	check_log(l, 15);
+	assert_true(fsize(SEG0 ".log") > 0);
+	assert_int_equal(fsize(SEG0 ".idx"), 10 * LG_AUDITLOG_IDX_ENTRY);
+	assert_int_equal(lg_auditlog_sync(l, err, sizeof(err)), 0);
+	assert_int_equal(fsize(SEG0 ".idx"), 15 * LG_AUDITLOG_IDX_ENTRY);
+	lg_auditlog_close(l);
+}
+
 /* Small segments: many files, reads across them, reopen. */
 static void
 test_segments(void **state)
@@ -362,6 +387,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_append_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_index_after_sync, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_segments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_middle, setup, teardown),
