@@ -344,6 +344,73 @@ bad_record(uint64_t i, const char *why)
 	return 1;
 }
 
+/*
+ * Whether the records (as scanned: sr and res from the scan, err its reason)
+ * are the ones the checkpoint signed; 1 after naming the first bad record
+ * where the directory allows, 0 if they are.
+ */
+static int
+find_mismatch(const struct verify *v, const struct lg_checkpoint *cp, int sr,
+              const struct lg_auditlog_scan_result *res, const char *err)
+{
+	uint8_t root[LG_MERKLE_HASH];
+
+	if (sr != 0 && res->bad_index == LG_AUDITLOG_NONE) {
+		fprintf(stderr, "lessongatectl: audit verify: FAILED: %s\n", err);
+		return 1;
+	}
+	if (sr != 0 || v->rec.size < cp->size) {
+		/* A structural gap, or fewer records than signed: the earliest problem wins. */
+		uint64_t short_at = v->rec.size < cp->size ? v->rec.size : LG_AUDITLOG_NONE;
+		uint64_t at =
+		    first_of(sr ? res->bad_index : LG_AUDITLOG_NONE, v->bad_field, v->bad_stored);
+		if (at < short_at && at != LG_AUDITLOG_NONE)
+			bad_record(at, sr && at == res->bad_index
+			                   ? err
+			                   : "it is not the record that was signed "
+			                     "(changed, moved, inserted or deleted)");
+		else if (sr)
+			bad_record(res->bad_index, err);
+		else {
+			char why[128];
+			snprintf(why, sizeof(why),
+			         "missing: the log has %" PRIu64
+			         " records, the checkpoint covers %" PRIu64,
+			         v->rec.size, cp->size);
+			bad_record(short_at, why);
+		}
+		return 1;
+	}
+	lg_merkle_range_root(&v->rec, root);
+	if (memcmp(root, cp->root, LG_MERKLE_HASH) != 0 || v->bad_field != LG_AUDITLOG_NONE) {
+		uint8_t sroot[LG_MERKLE_HASH];
+		bool stored_signed = false;
+		if (v->stored_complete && v->stored.size == cp->size) {
+			lg_merkle_range_root(&v->stored, sroot);
+			stored_signed = memcmp(sroot, cp->root, LG_MERKLE_HASH) == 0;
+		}
+		uint64_t at = stored_signed
+		                  ? first_of(v->bad_stored, v->bad_field, LG_AUDITLOG_NONE)
+		                  : first_of(v->bad_field, v->bad_stored, LG_AUDITLOG_NONE);
+		if (at != LG_AUDITLOG_NONE)
+			bad_record(
+			    at, at == v->bad_stored
+			            ? "it is not the record that was signed (changed, moved, "
+			              "inserted or deleted)"
+			            : "its \"index\" is not its place in the log (moved, inserted "
+			              "or deleted)");
+		else
+			fprintf(
+			    stderr,
+			    "lessongatectl: audit verify: FAILED: the records do not produce the "
+			    "checkpoint's root hash, and the index files were rewritten to match "
+			    "them: a record was altered, but which one cannot be told from this "
+			    "directory alone\n");
+		return 1;
+	}
+	return 0;
+}
+
 /* audit verify DIR --checkpoint FILE --key KEY [--old FILE]. */
 static int
 cmd_verify(int argc, char **argv)
@@ -353,7 +420,6 @@ cmd_verify(int argc, char **argv)
 	struct lg_checkpoint cp, old;
 	struct lg_auditlog_scan_result res;
 	struct verify v;
-	uint8_t root[LG_MERKLE_HASH];
 	char err[512], b64[48], vline[LG_NOTE_VKEY_MAX];
 	int rc = 1, sr;
 
@@ -397,57 +463,8 @@ cmd_verify(int argc, char **argv)
 	sr = lg_auditlog_scan(a.pos[0], verify_record, &v, &res, err, sizeof(err));
 	if (v.progress)
 		fprintf(stderr, "\r\033[K");
-	if (sr != 0 && res.bad_index == LG_AUDITLOG_NONE) {
-		fprintf(stderr, "lessongatectl: audit verify: FAILED: %s\n", err);
+	if (find_mismatch(&v, &cp, sr, &res, err) != 0)
 		goto out;
-	}
-	if (sr != 0 || v.rec.size < cp.size) {
-		/* A structural gap, or fewer records than signed: the earliest problem wins. */
-		uint64_t short_at = v.rec.size < cp.size ? v.rec.size : LG_AUDITLOG_NONE;
-		uint64_t at =
-		    first_of(sr ? res.bad_index : LG_AUDITLOG_NONE, v.bad_field, v.bad_stored);
-		if (at < short_at && at != LG_AUDITLOG_NONE)
-			bad_record(at, sr && at == res.bad_index
-			                   ? err
-			                   : "it is not the record that was signed "
-			                     "(changed, moved, inserted or deleted)");
-		else if (sr)
-			bad_record(res.bad_index, err);
-		else {
-			snprintf(err, sizeof(err),
-			         "missing: the log has %" PRIu64
-			         " records, the checkpoint covers %" PRIu64,
-			         v.rec.size, cp.size);
-			bad_record(short_at, err);
-		}
-		goto out;
-	}
-	lg_merkle_range_root(&v.rec, root);
-	if (memcmp(root, cp.root, LG_MERKLE_HASH) != 0 || v.bad_field != LG_AUDITLOG_NONE) {
-		uint8_t sroot[LG_MERKLE_HASH];
-		bool stored_signed = false;
-		if (v.stored_complete && v.stored.size == cp.size) {
-			lg_merkle_range_root(&v.stored, sroot);
-			stored_signed = memcmp(sroot, cp.root, LG_MERKLE_HASH) == 0;
-		}
-		uint64_t at = stored_signed ? first_of(v.bad_stored, v.bad_field, LG_AUDITLOG_NONE)
-		                            : first_of(v.bad_field, v.bad_stored, LG_AUDITLOG_NONE);
-		if (at != LG_AUDITLOG_NONE)
-			bad_record(
-			    at, at == v.bad_stored
-			            ? "it is not the record that was signed (changed, moved, "
-			              "inserted or deleted)"
-			            : "its \"index\" is not its place in the log (moved, inserted "
-			              "or deleted)");
-		else
-			fprintf(
-			    stderr,
-			    "lessongatectl: audit verify: FAILED: the records do not produce the "
-			    "checkpoint's root hash, and the index files were rewritten to match "
-			    "them: a record was altered, but which one cannot be told from this "
-			    "directory alone\n");
-		goto out;
-	}
 	/* The newer tree extends the earlier one iff its first old.size leaves have old's root. */
 	if (a.old && memcmp(v.old_root, old.root, LG_MERKLE_HASH) != 0) {
 		fprintf(stderr,
