@@ -38,6 +38,18 @@ struct args {
 	int npos;
 };
 
+/* Whether name is one of the space-separated words of allowed. */
+static bool
+allowed_here(const char *allowed, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = allowed; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == allowed || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
 /* Split argv into --options (with "--x=v" or "--x v") and positionals; -1 after saying why. */
 static int
 parse_args(const char *what, int argc, char **argv, const char *allowed, struct args *a)
@@ -75,7 +87,7 @@ parse_args(const char *what, int argc, char **argv, const char *allowed, struct 
 		for (k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
 			if (strlen(opts[k].name) == n && strncmp(opts[k].name, s, n) == 0)
 				break;
-		if (k == sizeof(opts) / sizeof(opts[0]) || !strstr(allowed, opts[k].name)) {
+		if (k == sizeof(opts) / sizeof(opts[0]) || !allowed_here(allowed, opts[k].name)) {
 			fprintf(stderr, "lessongatectl: %s: unknown option --%.*s\n", what, (int)n,
 			        s);
 			return -1;
