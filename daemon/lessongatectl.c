@@ -9,6 +9,7 @@
 #include "calendar.h"
 #include "config.h"
 #include "ctl.h"
+#include "ctl_audit.h"
 #include "gate.h"
 #include "policy.h"
 #include "students.h"
@@ -45,6 +46,7 @@ usage(FILE *f)
 	    "  -c FILE    configuration (default " DEFAULT_CONFIG ")\n"
 	    "  -V         print the version\n",
 	    f);
+	fprintf(f, "\nthe regulators' audit log:\n%s", lgctl_audit_usage);
 }
 
 /* Load the configuration or print every error and exit 1. */
@@ -442,6 +444,8 @@ main(int argc, char **argv)
 	cmd = argv[optind++];
 	if (strcmp(cmd, "calendar") == 0)
 		return ctl_calendar(path, region, argc - optind + 1, argv + optind - 1);
+	if (strcmp(cmd, "keygen") == 0 || strcmp(cmd, "audit") == 0)
+		return lgctl_audit_main(cmd, argc - optind, argv + optind);
 	{
 		char *rest[8];
 		int nrest = 0;

@@ -5,8 +5,8 @@
 #include <string.h>
 
 /* Length of the valid UTF-8 sequence at p[0..n) (2..4), or 0 if there is none. */
-static size_t
-utf8_len(const unsigned char *p, size_t n)
+size_t
+lg_utf8_len(const unsigned char *p, size_t n)
 {
 	size_t len;
 	uint32_t cp;
@@ -56,7 +56,7 @@ lg_log_escape(char *out, size_t cap, const char *s, size_t n, size_t *used)
 			memcpy(unit, "\\t", 2), ulen = 2;
 		} else if (ch >= 0x20 && ch < 0x7f) {
 			unit[0] = (char)ch, ulen = 1;
-		} else if (ch >= 0x80 && (take = utf8_len(p + i, n - i)) > 0) {
+		} else if (ch >= 0x80 && (take = lg_utf8_len(p + i, n - i)) > 0) {
 			memcpy(unit, p + i, take), ulen = take;
 		} else {
 			snprintf(unit, sizeof(unit), "\\x%02x", ch), ulen = 4, take = 1;
@@ -82,7 +82,7 @@ unit_len(const char *line, size_t i, size_t len, bool quoted)
 
 	if (quoted && p[0] == '\\')
 		return i + 1 < len && p[1] == 'x' ? 4 : 2;
-	if (p[0] >= 0x80 && (u = utf8_len(p, len - i)) > 0)
+	if (p[0] >= 0x80 && (u = lg_utf8_len(p, len - i)) > 0)
 		return u;
 	return 1;
 }

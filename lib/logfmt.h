@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Length of the valid UTF-8 character at p[0..n) if it takes 2..4 bytes, else 0. */
+size_t lg_utf8_len(const unsigned char *p, size_t n);
+
 /*
  * Escape s[0..n) for a double-quoted log value into out (cap bytes, NUL
  * included): `"` and `\` get a backslash, newline, CR and tab become \n \r

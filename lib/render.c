@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "logfmt.h"
+
 /* Make room for n more bytes and a terminating NUL. */
 static void
 reserve(struct lg_buf *b, size_t n)
@@ -55,22 +57,50 @@ lg_buf_printf(struct lg_buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-/* JSON string escaping (control characters as \u00XX; UTF-8 passes through). */
+/* Append s as a JSON string literal, quotes included. */
 void
 lg_buf_json_str(struct lg_buf *b, const char *s)
 {
+	lg_buf_json_strn(b, s ? s : "", s ? strlen(s) : 0);
+}
+
+/*
+ * Append s[0..n) as a JSON string literal: `"` and `\` escaped, control bytes
+ * and DEL as \u00XX, each byte that is not part of valid UTF-8 as \ufffd, so
+ * any bytes make valid JSON on one line.
+ */
+void
+lg_buf_json_strn(struct lg_buf *b, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, run = 0;
+
 	LG_BUF_LIT(b, "\"");
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	while (i < n) {
+		unsigned char c = p[i];
+		size_t l = 1;
+
+		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x7f) {
+			i++;
+			run++;
+			continue;
+		}
+		lg_buf_add(b, s + i - run, run);
+		run = 0;
 		if (c == '"' || c == '\\') {
 			char e[2] = {'\\', (char)c};
 			lg_buf_add(b, e, 2);
 		} else if (c < 0x20 || c == 0x7f) {
 			lg_buf_printf(b, "\\u%04x", c);
+		} else if ((l = lg_utf8_len(p + i, n - i)) > 0) {
+			lg_buf_add(b, s + i, l);
 		} else {
-			lg_buf_add(b, (const char *)&c, 1);
+			LG_BUF_LIT(b, "\\ufffd");
+			l = 1;
 		}
+		i += l;
 	}
+	lg_buf_add(b, s + i - run, run);
 	LG_BUF_LIT(b, "\"");
 }
 

@@ -24,6 +24,11 @@ void lg_buf_add(struct lg_buf *, const char *s, size_t n);
 void lg_buf_printf(struct lg_buf *, const char *fmt, ...) LG_PRINTF(2, 3);
 /* Append s as a JSON string literal, quotes included. */
 void lg_buf_json_str(struct lg_buf *, const char *s);
+/*
+ * Append s[0..n) as a JSON string literal: any bytes give valid JSON on one
+ * line (control bytes and DEL as \u00XX, bytes that are not UTF-8 as \ufffd).
+ */
+void lg_buf_json_strn(struct lg_buf *, const char *s, size_t n);
 /* Append s with HTML's special characters escaped. */
 void lg_buf_html(struct lg_buf *, const char *s);
 
