@@ -148,7 +148,7 @@ h_start(const char *extra)
 	H.upstream = upstream;
 	lgd_log_init(getenv("LG_TEST_DEBUG") ? LGD_DEBUG : LGD_ERR, 0);
 	lgd_clock_us = fake_clock;
-	lgd_students = lg_students_new(64, 4);
+	lgd_store = lg_store_memory_new(64, 4);
 	lgd_limits_init();
 	atomic_store(&lgd_max_conns, 1000); /* main.c sizes it from RLIMIT_NOFILE */
 	H.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -169,8 +169,8 @@ h_stop(void)
 	lgd_worker_join(&H.w);
 	lgd_runtime_unref(H.rt);
 	close(H.lfd);
-	lg_students_free(lgd_students);
-	lgd_students = NULL;
+	lg_store_free(lgd_store);
+	lgd_store = NULL;
 	lgd_limits_free();
 }
 
@@ -370,20 +370,15 @@ h_origin_head(int fd, struct h_buf *b)
 	return (size_t)(end - b->p) + 4;
 }
 
-/* A student's open lesson tunnels in the shared table (0 if unknown). */
+/* A student's open lesson tunnels (leases held) in the store (0 if unknown). */
 unsigned
 h_tunnels(const char *student)
 {
-	struct lg_students_ref ref;
-	struct lg_student_state *st =
-	    lg_students_find(lgd_students, student, strlen(student), &ref);
-	unsigned n;
+	struct lg_student_state st;
 
-	if (st == NULL)
+	if (lg_store_snapshot(lgd_store, student, strlen(student), lgd_now_us() / 1000000, &st) <= 0)
 		return 0;
-	n = st->tunnels;
-	lg_students_release(&ref);
-	return n;
+	return st.tunnels;
 }
 
 /* ---------------------------------------------------------------- WebSocket helpers */

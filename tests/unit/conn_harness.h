@@ -112,7 +112,7 @@ void h_clear(struct h_buf *b);
 /* The head of the next request at the origin (run until complete); its length. */
 size_t h_origin_head(int fd, struct h_buf *b);
 
-/* A student's open lesson tunnels in the shared table (0 if unknown). */
+/* A student's open lesson tunnels (leases held) in the store (0 if unknown). */
 unsigned h_tunnels(const char *student);
 
 /* A client's WebSocket upgrade request for student on /ws. */

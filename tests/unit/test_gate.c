@@ -20,7 +20,7 @@
 static char dir[] = "/tmp/lg-gate-XXXXXX";
 static struct lg_config *cf;
 static struct lg_gate *gate;
-static struct lg_students *students;
+static struct lg_store *students;
 static int nevents;
 static struct lg_event last_event;
 static char last_reason[96];
@@ -113,7 +113,7 @@ setup(void **state)
 	lg_errors_init(&errs);
 	gate = cf ? lg_gate_new(cf, &errs) : NULL;
 	lg_errors_free(&errs);
-	students = lg_students_new(64, 4);
+	students = lg_store_memory_new(64, 4);
 	return gate == NULL;
 }
 
@@ -125,7 +125,7 @@ teardown(void **state)
 	(void)state;
 	lg_gate_free(gate);
 	lg_config_free(cf);
-	lg_students_free(students);
+	lg_store_free(students);
 	snprintf(path, sizeof(path), "%s/secret", dir);
 	unlink(path);
 	rmdir(dir);
