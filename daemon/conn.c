@@ -17,8 +17,9 @@
 #include "log.h"
 #include "upstream.h"
 
-static const char *const state_names[] = {"idle", "head", "decide", "connect", "proxy", "tunnel",
-                                          "tunnel_closing", "events", "closing", "closed"};
+static const char *const state_names[] = {"idle",    "head",   "decide",         "connect",
+                                          "proxy",   "tunnel", "tunnel_closing", "events",
+                                          "closing", "closed"};
 
 /* Move to a new state, logging the transition at debug level. */
 void

@@ -414,8 +414,8 @@ lgd_lesson_finish(struct lgd_conn *c)
 		evtimer_del(c->lesson_timer);
 	lgd_lesson_ended(c, false);
 	if (l->tunnel) {
-		lg_store_lease_close(lgd_store, c->rt->cf->policy, l->student, l->student_len, l->cls,
-		                     lgd_now_us() / 1000000, &l->lease);
+		lg_store_lease_close(lgd_store, c->rt->cf->policy, l->student, l->student_len,
+		                     l->cls, lgd_now_us() / 1000000, &l->lease);
 		l->tunnel = false;
 	}
 	l->active = false;

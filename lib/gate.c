@@ -752,7 +752,8 @@ lg_gate_status_json(const struct lg_gate *g, struct lg_store *store, const struc
 		LG_BUF_LIT(b, "null");
 	lg_buf_printf(b, ",\"calendar_known\":%s},", day.unknown_year ? "false" : "true");
 	last = st.start + st.last_off;
-	active = st.start != 0 && (lg_policy_tunnels_held(&st, now) || now - last < cf->rules.cls[0].break_min);
+	active = st.start != 0 &&
+	         (lg_policy_tunnels_held(&st, now) || now - last < cf->rules.cls[0].break_min);
 	lg_buf_printf(b, "\"lesson\":{\"active\":%s,\"tunnels\":%u", active ? "true" : "false",
 	              st.tunnels);
 	if (st.start != 0) {

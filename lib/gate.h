@@ -131,8 +131,8 @@ void lg_gate_commit(struct lg_gate *, struct lg_gate_verdict *, int64_t now,
  * synchronous (the memory store); else a lesson request is refused as if the
  * store did not answer.
  */
-void lg_gate_check(struct lg_gate *, struct lg_store *, const struct lg_gate_request *,
-                   int64_t now, char *target_buf, size_t target_cap, const struct lg_event_sink *,
+void lg_gate_check(struct lg_gate *, struct lg_store *, const struct lg_gate_request *, int64_t now,
+                   char *target_buf, size_t target_cap, const struct lg_event_sink *,
                    struct lg_gate_verdict *);
 
 /* Why a request naming more than one student, or hiding its credential field, is refused. */

@@ -170,8 +170,10 @@ lg_policy_decide(const struct lg_policy *p, struct lg_student_state *st, enum lg
 void
 lg_policy_tunnel_open(struct lg_student_state *st, int64_t now, int64_t expires)
 {
-	if (!lg_policy_tunnels_held(st, now))
+	if (!lg_policy_tunnels_held(st, now)) {
 		st->tunnels = 0;
+		st->lease_until = (uint16_t)expires; /* what it held before means nothing now */
+	}
 	if (st->tunnels < UINT16_MAX)
 		st->tunnels++;
 	lg_policy_tunnel_renew(st, now, expires);

@@ -114,9 +114,9 @@ struct lg_store_ops {
 /* Every store starts with this (implementations embed it as their first member). */
 struct lg_store {
 	const struct lg_store_ops *ops;
-	const char *kind;   /* "memory", ... (for logs and the status) */
-	int timeout_ms;     /* how long a caller waits for a decide before giving up */
-	bool synchronous;   /* decide always completes before it returns */
+	const char *kind; /* "memory", ... (for logs and the status) */
+	int timeout_ms;   /* how long a caller waits for a decide before giving up */
+	bool synchronous; /* decide always completes before it returns */
 };
 
 /* The memory store: today's sharded in-process table; clocks do not survive a restart. */
@@ -150,8 +150,8 @@ lg_store_lease_renew(struct lg_store *s, const char *student, size_t len, int64_
 
 /* Close a held lease. */
 static inline void
-lg_store_lease_close(struct lg_store *s, const struct lg_policy *p, const char *student,
-                     size_t len, enum lg_class cls, int64_t now, const struct lg_lease *l)
+lg_store_lease_close(struct lg_store *s, const struct lg_policy *p, const char *student, size_t len,
+                     enum lg_class cls, int64_t now, const struct lg_lease *l)
 {
 	s->ops->lease_close(s, p, student, len, cls, now, l);
 }

@@ -41,8 +41,7 @@ mem_decide(struct lg_store *s, const struct lg_store_query *q, lg_store_done don
 
 /* Count the tunnel and push the student's lease expiry on. */
 static int
-mem_lease_open(struct lg_store *s, const char *student, size_t len, int64_t now,
-               struct lg_lease *l)
+mem_lease_open(struct lg_store *s, const char *student, size_t len, int64_t now, struct lg_lease *l)
 {
 	struct lg_students_ref ref;
 	struct lg_student_state *st = lg_students_acquire(mem(s)->table, student, len, &ref);
