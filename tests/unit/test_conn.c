@@ -745,6 +745,39 @@ test_decide_timeout_503(void **state)
 	h_stop();
 }
 
+/*
+ * Issue 8: an open lesson tunnel holds a lease that the worker renews every
+ * LG_LEASE_RENEW seconds; a minute later (twice the lease's TTL) it is still
+ * held, and it is given back when the tunnel closes.
+ */
+static void
+test_tunnel_lease_renewed(void **state)
+{
+	struct h_buf cb = {0};
+	struct lgd_conn *c;
+	int cfd, ofd;
+
+	(void)state;
+	h_start(NULL);
+	c = ws_open("r1", &cfd, &ofd, &cb);
+	assert_true(c->lesson.tunnel);
+	assert_int_equal(h_tunnels("r1"), 1);
+	assert_int_equal(c->lesson.lease.expires, h_at(2026, 9, 21, 10, 0, 0) + LG_LEASE_TTL);
+	for (int i = 0; i < 8; i++) {
+		h_clock_step(8);
+		h_run(150); /* a worker tick or more */
+	}
+	assert_int_equal(c->state, LGD_CONN_TUNNEL);
+	assert_int_equal(h_tunnels("r1"), 1);
+	assert_true(c->lesson.lease.expires >= h_at(2026, 9, 21, 10, 1, 4) + LG_LEASE_TTL - 8);
+	close(cfd);
+	h_run(50);
+	assert_int_equal(h_tunnels("r1"), 0);
+	close(ofd);
+	h_clear(&cb);
+	h_stop();
+}
+
 int
 main(void)
 {
@@ -765,6 +798,7 @@ main(void)
 	    cmocka_unit_test(test_decide_async_answer_proceeds),
 	    cmocka_unit_test(test_decide_connection_closed_while_waiting),
 	    cmocka_unit_test(test_decide_timeout_503),
+	    cmocka_unit_test(test_tunnel_lease_renewed),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
