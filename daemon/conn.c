@@ -17,8 +17,9 @@
 #include "log.h"
 #include "upstream.h"
 
-static const char *const state_names[] = {"idle",           "head",   "connect", "proxy", "tunnel",
-                                          "tunnel_closing", "events", "closing", "closed"};
+static const char *const state_names[] = {"idle",    "head",   "decide",         "connect",
+                                          "proxy",   "tunnel", "tunnel_closing", "events",
+                                          "closing", "closed"};
 
 /* Move to a new state, logging the transition at debug level. */
 void
@@ -76,6 +77,7 @@ lgd_conn_close(struct lgd_conn *c, const char *reason)
 		return;
 	lgd_debug("connection closed", "worker=%d peer=%s state=%s requests=%llu reason=\"%s\"",
 	          w->id, c->peer, state_names[c->state], (unsigned long long)c->requests, reason);
+	lgd_lesson_forget_decision(c); /* a decision still pending is dropped when it comes */
 	lgd_lesson_finish(c);
 	lgd_conn_set_state(c, LGD_CONN_CLOSED);
 	if (c->down.bev) {
@@ -354,6 +356,9 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		else
 			lgd_conn_error(c, 408, "request head not received in time");
 		break;
+	case LGD_CONN_DECIDE:
+		lgd_lesson_decide_timeout(c);
+		break;
 	case LGD_CONN_CONNECT:
 		lgd_warn("upstream connect timeout", "worker=%d upstream=%s", c->w->id,
 		         c->rt->cf->upstream.address);
@@ -386,6 +391,8 @@ down_read_cb(struct bufferevent *bev, void *arg)
 	case LGD_CONN_HEAD:
 		lgd_proxy_read_head(c);
 		break;
+	case LGD_CONN_DECIDE:
+		break; /* reading is paused; the head and what follows stay in the input */
 	case LGD_CONN_CONNECT:
 	case LGD_CONN_PROXY:
 		if (c->down.st == LGD_HALF_BODY)

@@ -32,6 +32,7 @@
 enum lgd_conn_state {
 	LGD_CONN_IDLE,           /* keep-alive: waiting for the first byte of a request */
 	LGD_CONN_HEAD,           /* reading a request head (client_header timeout) */
+	LGD_CONN_DECIDE,         /* head kept, reading paused: waiting for the store's decision */
 	LGD_CONN_CONNECT,        /* request head taken, upstream connection being opened */
 	LGD_CONN_PROXY,          /* request and response flowing (see the half states) */
 	LGD_CONN_TUNNEL,         /* WebSocket after the upstream's 101 */
@@ -73,13 +74,15 @@ struct lgd_sse;
 /* The current exchange as a lesson: an allowed request on a lesson route (lesson.c). */
 struct lgd_lesson {
 	bool active;      /* the gate allowed this exchange as a lesson */
-	bool tunnel;      /* counted as an open lesson tunnel in the student's state */
+	bool tunnel;      /* an open lesson tunnel: holds `lease` in the store */
 	bool fired;       /* the deadline passed (monitor mode: reported, not closed) */
 	bool end_pending; /* a response is being ended at the deadline: event not yet sent */
 	enum lg_class cls;
 	enum lg_rule rule; /* the rule that ends the tunnel at the deadline */
 	uint32_t region;
 	int64_t deadline; /* unix time; 0: none (a monitored violation) */
+	int64_t start;    /* the lesson's start, from the decision */
+	struct lg_lease lease;
 	size_t student_len;
 	char student[LG_JWT_STUDENT_MAX + 1];
 	char path[128]; /* the normalised path, for events (truncated) */
@@ -113,6 +116,11 @@ struct lgd_conn {
 	bool addr_counted; /* counted in limits.max_connections_per_address */
 	bool tls;
 	uint64_t requests;
+	/* DECIDE: the pending decision's handle (lgd_worker.pending), its clock, and the answer. */
+	uint64_t decide_tag;
+	int64_t decide_now;
+	uint8_t decided; /* LGD_DECIDED_* */
+	struct lg_store_result answer;
 	/* The current exchange. */
 	enum lg_http_method method;
 	bool req_keep_alive;
@@ -190,10 +198,21 @@ void lgd_proxy_upstream_event(struct lgd_conn *c, short what);
 void lgd_proxy_upstream_connected(struct lgd_conn *c);
 void lgd_proxy_response_done(struct lgd_conn *c);
 void lgd_proxy_answered(struct lgd_conn *c, size_t head_len, bool keep, const char *reason);
+void lgd_proxy_resume(struct lgd_conn *c);
 
 /* lesson.c: the gate per request, lesson tunnels and their deadlines */
+/* What a connection in DECIDE got: nothing yet, the store's answer, or the store's timeout. */
+#define LGD_DECIDED_NONE    0
+#define LGD_DECIDED_ANSWER  1
+#define LGD_DECIDED_TIMEOUT 2
+/* lgd_lesson_request: the head waits for the store's decision (state DECIDE). */
+#define LGD_LESSON_WAIT 2
 int lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t head_len,
                        struct lgd_fwd *fwd);
+void lgd_lesson_decide_timeout(struct lgd_conn *c);
+void lgd_lesson_forget_decision(struct lgd_conn *c);
+void lgd_lesson_decided(void *arg, uint64_t tag, const struct lg_store_result *r);
+void lgd_lesson_renew(struct lgd_worker *w);
 void lgd_lesson_response(struct lgd_conn *c, const struct lg_http_response *res,
                          const struct lg_http_header *h, size_t n);
 void lgd_lesson_finish(struct lgd_conn *c);

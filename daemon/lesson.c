@@ -63,6 +63,8 @@ refuse(struct lgd_conn *c, const struct lg_gate_verdict *v, const struct lg_gate
 	struct lgd_worker *w = c->w;
 	bool keep = v->status != 400 && v->status != 405 && lgd_lesson_keep_alive(c, gr->req);
 
+	if (v->status == 503)
+		lgd_log_count_status(v->status);
 	if (v->status == 400 || v->status == 405) {
 		lgd_log_count_status(v->status); /* one line per interval */
 		lgd_debug("request refused", "worker=%d peer=%s status=%d reason=\"%s\"", w->id,
@@ -86,6 +88,7 @@ remember(struct lgd_conn *c, const struct lg_gate_verdict *v)
 	l->cls = v->cls;
 	l->region = v->id.region;
 	l->deadline = v->d.rule == LG_RULE_NONE ? v->d.deadline : 0;
+	l->start = v->d.start;
 	l->student_len = v->id.student_len;
 	memcpy(l->student, v->id.student, v->id.student_len + 1);
 	n = strcspn(v->target, "?");
@@ -101,9 +104,119 @@ remember(struct lgd_conn *c, const struct lg_gate_verdict *v)
 	}
 }
 
+/* A pending-decision slot for c in its worker; its tag. */
+static uint64_t
+pending_take(struct lgd_conn *c)
+{
+	struct lgd_worker *w = c->w;
+	uint32_t i;
+
+	if (w->pending_free != 0) {
+		i = w->pending_free - 1;
+		w->pending_free = w->pending[i].next_free;
+	} else {
+		i = w->npending++;
+		w->pending = lg_xrealloc(w->pending, w->npending, sizeof(*w->pending));
+		w->pending[i].gen = 1;
+	}
+	w->pending[i].c = c;
+	w->pending[i].next_free = 0;
+	return (uint64_t)i << 32 | w->pending[i].gen;
+}
+
+/* Free c's pending slot (if any): a later answer with its tag finds nothing. */
+void
+lgd_lesson_forget_decision(struct lgd_conn *c)
+{
+	struct lgd_worker *w = c->w;
+	uint32_t i = (uint32_t)(c->decide_tag >> 32);
+
+	if (c->decide_tag == 0)
+		return;
+	c->decide_tag = 0;
+	if (i >= w->npending || w->pending[i].c != c)
+		return;
+	w->pending[i].c = NULL;
+	w->pending[i].gen++;
+	if (w->pending[i].gen == 0)
+		w->pending[i].gen = 1; /* tag 0 means "none" */
+	w->pending[i].next_free = w->pending_free;
+	w->pending_free = i + 1;
+}
+
+/*
+ * A store's answer, on the worker's loop (arg is the worker): during the
+ * decide call it is kept for lgd_lesson_request; later, the connection it
+ * belongs to (if still waiting) goes on with it; else it is dropped.
+ */
+void
+lgd_lesson_decided(void *arg, uint64_t tag, const struct lg_store_result *r)
+{
+	struct lgd_worker *w = arg;
+	uint32_t i = (uint32_t)(tag >> 32);
+	struct lgd_conn *c;
+
+	if (w->in_decide && tag == w->inline_tag) {
+		w->inline_result = *r;
+		w->inline_done = true;
+		return;
+	}
+	if (tag == 0 || i >= w->npending || w->pending[i].gen != (uint32_t)tag ||
+	    (c = w->pending[i].c) == NULL || c->state != LGD_CONN_DECIDE)
+		return; /* the connection closed or gave up meanwhile */
+	lgd_lesson_forget_decision(c);
+	c->answer = *r;
+	c->decided = LGD_DECIDED_ANSWER;
+	lgd_proxy_resume(c);
+}
+
+/* The store did not answer within its timeout: go on as if it could not answer. */
+void
+lgd_lesson_decide_timeout(struct lgd_conn *c)
+{
+	lgd_warn("student store timeout", "worker=%d peer=%s store=%s timeout_ms=%d", c->w->id,
+	         c->peer, lgd_store->kind, lgd_store->timeout_ms);
+	lgd_lesson_forget_decision(c);
+	c->decided = LGD_DECIDED_TIMEOUT;
+	lgd_proxy_resume(c);
+}
+
+/*
+ * Ask the store about a prepared lesson request: 1 with *r set when it
+ * answered at once, 0 when the answer comes later (c then waits in DECIDE).
+ */
+static int
+ask_store(struct lgd_conn *c, const struct lg_gate_verdict *v, int64_t now,
+          struct lg_store_result *r)
+{
+	struct lgd_worker *w = c->w;
+	struct lg_store_query q;
+	uint64_t tag = lgd_store->synchronous ? 0 : pending_take(c);
+
+	lg_gate_query(c->rt->gate, v, now, &q);
+	w->in_decide = true;
+	w->inline_done = false;
+	w->inline_tag = tag;
+	lg_store_decide(lgd_store, &q, lgd_lesson_decided, w, tag);
+	w->in_decide = false;
+	if (w->inline_done) {
+		c->decide_tag = tag;
+		lgd_lesson_forget_decision(c);
+		*r = w->inline_result;
+		return 1;
+	}
+	c->decide_tag = tag;
+	c->decide_now = now;
+	c->decided = LGD_DECIDED_NONE;
+	return 0;
+}
+
 /*
  * The gate for one request head, at one reading of the clock: 1 to forward
- * it (fwd says how), 0 if the proxy answered it itself.
+ * it (fwd says how), 0 if the proxy answered it itself, LGD_LESSON_WAIT if
+ * the store answers later (the caller leaves the head in the input and the
+ * connection in DECIDE; lgd_proxy_resume parses the head again and calls
+ * this once more, which then takes c->answer and the same clock reading).
  */
 int
 lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t head_len,
@@ -114,9 +227,12 @@ lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t
 	struct lg_gate_request gr = {req, w->headers, req->num_headers,
 	                             (const struct sockaddr *)&c->peer_sa};
 	struct lg_gate_verdict v;
+	struct lg_store_result r;
 	size_t need = 2 * req->path.len + 4; /* the normalised target, then the canonical path */
-	int64_t now = lgd_now_us() / 1000000;
+	uint8_t decided = c->decided;
+	int64_t now = decided != LGD_DECIDED_NONE ? c->decide_now : lgd_now_us() / 1000000;
 
+	c->decided = LGD_DECIDED_NONE;
 	if (c->lesson.tunnel)
 		lgd_lesson_finish(c); /* never reached today: every open is closed once */
 	c->lesson.active = c->lesson.tunnel = c->lesson.fired = c->lesson.end_pending = false;
@@ -125,7 +241,17 @@ lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t
 		w->target_cap = need < 1024 ? 1024 : need;
 		w->target = lg_xrealloc(w->target, w->target_cap, 1);
 	}
-	lg_gate_check(rt->gate, lgd_students, &gr, now, w->target, w->target_cap, &rt->sink, &v);
+	lg_gate_prepare(rt->gate, &gr, now, w->target, w->target_cap, &rt->sink, &v);
+	if (v.action == LG_GATE_DECIDE) {
+		if (decided == LGD_DECIDED_ANSWER)
+			lg_gate_commit(rt->gate, &v, now, &c->answer, &rt->sink);
+		else if (decided == LGD_DECIDED_TIMEOUT)
+			lg_gate_commit(rt->gate, &v, now, NULL, &rt->sink);
+		else if (ask_store(c, &v, now, &r))
+			lg_gate_commit(rt->gate, &v, now, &r, &rt->sink);
+		else
+			return LGD_LESSON_WAIT;
+	}
 	switch (v.action) {
 	case LG_GATE_STATUS:
 		lgd_status_answer(c, &gr, head_len, now);
@@ -140,6 +266,7 @@ lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t
 		remember(c, &v);
 		break;
 	case LG_GATE_PASS:
+	case LG_GATE_DECIDE:
 		break;
 	}
 	fwd->target = v.target;
@@ -260,20 +387,17 @@ lgd_lesson_response(struct lgd_conn *c, const struct lg_http_response *res,
                     const struct lg_http_header *h, size_t n)
 {
 	struct lgd_lesson *l = &c->lesson;
-	struct lg_students_ref ref;
-	struct lg_student_state *st;
-	int64_t start;
 
 	if (!l->active || l->tunnel || (res->status < 200 && res->status != 101))
 		return;
-	st = lg_students_acquire(lgd_students, l->student, l->student_len, &ref);
-	lg_policy_tunnel_open(st, lgd_now_us() / 1000000);
-	start = st->start;
-	lg_students_release(&ref);
+	/* A store that is down takes no lease: the deadline below still ends the tunnel. */
+	if (lg_store_lease_open(lgd_store, l->student, l->student_len, lgd_now_us() / 1000000,
+	                        &l->lease) != 0)
+		l->lease.id = 0;
 	l->tunnel = true;
 	if (l->deadline <= 0)
 		return;
-	l->rule = lgd_deadline_rule(c->rt->cf, l->cls, start, l->deadline);
+	l->rule = lgd_deadline_rule(c->rt->cf, l->cls, l->start, l->deadline);
 	lgd_lesson_timer_init(c);
 	lgd_lesson_timer(c, l->deadline * 1000000);
 	lgd_debug("lesson tunnel open", "worker=%d peer=%s deadline=%lld rule=%s", c->w->id,
@@ -290,11 +414,8 @@ lgd_lesson_finish(struct lgd_conn *c)
 		evtimer_del(c->lesson_timer);
 	lgd_lesson_ended(c, false);
 	if (l->tunnel) {
-		struct lg_students_ref ref;
-		struct lg_student_state *st =
-		    lg_students_acquire(lgd_students, l->student, l->student_len, &ref);
-		lg_policy_tunnel_close(c->rt->cf->policy, st, l->cls, lgd_now_us() / 1000000);
-		lg_students_release(&ref);
+		lg_store_lease_close(lgd_store, c->rt->cf->policy, l->student, l->student_len,
+		                     l->cls, lgd_now_us() / 1000000, &l->lease);
 		l->tunnel = false;
 	}
 	l->active = false;
@@ -339,4 +460,20 @@ lgd_lesson_timer_init(struct lgd_conn *c)
 {
 	if (c->lesson_timer == NULL)
 		c->lesson_timer = evtimer_new(c->w->base, lesson_timer_cb, c);
+}
+
+/* Each worker tick: every LG_LEASE_RENEW seconds, renew the leases of open lesson tunnels. */
+void
+lgd_lesson_renew(struct lgd_worker *w)
+{
+	int64_t now = lgd_now_us() / 1000000;
+	struct lgd_conn *c;
+
+	if (now < w->lease_renew_at && w->lease_renew_at - now <= LG_LEASE_RENEW)
+		return; /* (a wall clock stepped back renews at once) */
+	w->lease_renew_at = now + LG_LEASE_RENEW;
+	TAILQ_FOREACH(c, &w->conns, link)
+	if (c->lesson.tunnel)
+		lg_store_lease_renew(lgd_store, c->lesson.student, c->lesson.student_len, now,
+		                     &c->lesson.lease);
 }

@@ -240,9 +240,7 @@ watchdog_cb(evutil_socket_t fd, short what, void *arg)
 static void
 sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
-	unsigned n = lg_students_shards(lgd_students) / 16;
-
-	lg_students_expire(lgd_students, m.rt->cf->policy, time(NULL), n ? n : 1);
+	lg_store_expire(lgd_store, m.rt->cf->policy, time(NULL));
 }
 
 /* Print one missing-calendar sentence for -t. */
@@ -378,7 +376,7 @@ main(int argc, char **argv)
 	m.nofile = lgd_raise_nofile();
 	evthread_use_pthreads();
 	m.base = event_base_new();
-	lgd_students = lg_students_new(STUDENTS_EXPECTED, STUDENTS_SHARDS);
+	lgd_store = lg_store_memory_new(STUDENTS_EXPECTED, STUDENTS_SHARDS);
 	lgd_limits_init();
 	if (start_workers() != 0) {
 		lgd_err("start-up failed", "file=%s", m.conf);
@@ -443,7 +441,7 @@ out:
 	free(m.workers);
 	free(m.last_beats);
 	lgd_runtime_unref(m.rt);
-	lg_students_free(lgd_students);
+	lg_store_free(lgd_store);
 	lgd_limits_free();
 	lgd_log_flush_counts(LGD_COUNT_INTERVAL_S);
 	lgd_log_stop(LOG_FLUSH_MS);

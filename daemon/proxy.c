@@ -283,14 +283,13 @@ body_prevalidate(struct lgd_conn *c, const struct lg_http_request *req, size_t h
 	return true;
 }
 
+static void gate_and_forward(struct lgd_conn *c, const struct lg_http_request *req,
+                             size_t head_len);
+
 /* A complete, valid request head: open the exchange with the upstream. */
 static void
 handle_request(struct lgd_conn *c, const struct lg_http_request *req, size_t head_len)
 {
-	struct lgd_runtime *rt = c->rt;
-	struct evbuffer *in = bufferevent_get_input(c->down.bev);
-	struct lgd_upconn *u;
-	struct lgd_fwd fwd;
 
 	c->requests++;
 	lgd_conn_timer(c, 0);
@@ -305,8 +304,32 @@ handle_request(struct lgd_conn *c, const struct lg_http_request *req, size_t hea
 	}
 	if (c->lc->test_hooks)
 		parse_test_hook(c, c->w->headers, req->num_headers);
-	/* Identity, route class and rules: a refused request never reaches the upstream. */
-	if (lgd_lesson_request(c, req, head_len, &fwd) == 0)
+	gate_and_forward(c, req, head_len);
+}
+
+/*
+ * Identity, route class and rules (a refused request never reaches the
+ * upstream), then the exchange with the upstream. When the store answers
+ * later, the head stays in the client's input and the connection waits in
+ * DECIDE with reading paused, for at most the store's timeout.
+ */
+static void
+gate_and_forward(struct lgd_conn *c, const struct lg_http_request *req, size_t head_len)
+{
+	struct lgd_runtime *rt = c->rt;
+	struct evbuffer *in = bufferevent_get_input(c->down.bev);
+	struct lgd_upconn *u;
+	struct lgd_fwd fwd;
+	int g = lgd_lesson_request(c, req, head_len, &fwd);
+
+	if (g == LGD_LESSON_WAIT) {
+		lgd_conn_set_state(c, LGD_CONN_DECIDE);
+		c->down.waiting = true;
+		lgd_conn_update_read(c, &c->down);
+		lgd_conn_timer(c, lgd_store->timeout_ms > 0 ? lgd_store->timeout_ms : 1);
+		return;
+	}
+	if (g == 0)
 		return;
 	if (!body_prevalidate(c, req, head_len))
 		return;
@@ -425,6 +448,42 @@ lgd_proxy_read_head(struct lgd_conn *c)
 		if (c->state != LGD_CONN_IDLE)
 			return;
 	}
+}
+
+/*
+ * The store answered (or timed out) for a connection in DECIDE: parse the
+ * kept head again (it is still at the start of the client's input; the
+ * parsed form pointed into buffers that lived for one callback), go on with
+ * the gate's answer, then with any pipelined requests.
+ */
+void
+lgd_proxy_resume(struct lgd_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->down.bev);
+	const struct lg_http_limits *lim = &c->rt->req_limits;
+	size_t len = evbuffer_get_length(in), max = lim->max_start_line + lim->max_fields + 8;
+	struct lg_http_request req;
+	const char *buf;
+	int r;
+
+	lgd_conn_timer(c, 0);
+	c->down.waiting = false;
+	lgd_conn_update_read(c, &c->down);
+	lgd_conn_set_state(c, LGD_CONN_HEAD);
+	lg_http_parser_init(&c->down.parser, lim, c->w->headers, LGD_MAX_HEADERS);
+	if (len > max)
+		len = max;
+	buf = (const char *)evbuffer_pullup(in, (ssize_t)len);
+	r = lg_http_parse_request(&c->down.parser, buf, len, &req);
+	if (r <= 0) { /* cannot happen: the same bytes parsed before */
+		lgd_conn_error(c, 500, "request head lost while deciding");
+		lgd_conn_flush(c);
+		return;
+	}
+	gate_and_forward(c, &req, (size_t)r);
+	if (c->state == LGD_CONN_IDLE)
+		lgd_proxy_read_head(c);
+	lgd_conn_flush(c);
 }
 
 /*

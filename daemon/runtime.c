@@ -10,7 +10,7 @@
 #include "audit.h"
 #include "tls.h"
 
-struct lg_students *lgd_students;
+struct lg_store *lgd_store;
 
 static atomic_uint generations;
 

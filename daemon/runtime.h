@@ -9,7 +9,7 @@
 #include "config.h"
 #include "gate.h"
 #include "http1.h"
-#include "students.h"
+#include "store.h"
 #include "tz.h"
 
 /*
@@ -40,7 +40,7 @@ struct lgd_runtime {
  * Every student's lesson clock: one table for the whole process, shared by
  * all workers and kept across reloads (NULL under -t).
  */
-extern struct lg_students *lgd_students;
+extern struct lg_store *lgd_store;
 
 /* Load, validate and prepare a configuration; NULL with every error in errs. */
 struct lgd_runtime *lgd_runtime_load(const char *path, struct lg_errors *errs);

@@ -57,14 +57,11 @@ static int
 current_lesson(const struct lgd_runtime *rt, const struct lg_identity *id, int64_t now,
                enum lg_class *cls, int64_t *deadline, enum lg_rule *rule)
 {
-	struct lg_students_ref ref;
-	struct lg_student_state *found, st;
+	struct lg_student_state st;
 	int64_t best = 0, start = 0;
 
-	if ((found = lg_students_find(lgd_students, id->student, id->student_len, &ref)) == NULL)
+	if (lg_store_snapshot(lgd_store, id->student, id->student_len, now, &st) <= 0)
 		return 0;
-	st = *found;
-	lg_students_release(&ref);
 	if (st.start == 0)
 		return 0;
 	for (int k = 0; k < LG_LESSON_CLASSES; k++) {
@@ -240,7 +237,7 @@ start_stream(struct lgd_conn *c, const struct lg_identity *id, bool head_only, s
 	c->sse->id = *id;
 	c->sse->counted = max > 0;
 	w->out.len = 0;
-	lg_gate_status_json(c->rt->gate, lgd_students, id, now, &w->out);
+	lg_gate_status_json(c->rt->gate, lgd_store, id, now, &w->out);
 	len = w->out.len;
 	while (len > 0 && w->out.data[len - 1] == '\n')
 		len--;
@@ -289,7 +286,7 @@ lgd_status_answer(struct lgd_conn *c, const struct lg_gate_request *gr, size_t h
 		return;
 	}
 	w->out.len = 0;
-	lg_gate_status_json(c->rt->gate, lgd_students, &id, now, &w->out);
+	lg_gate_status_json(c->rt->gate, lgd_store, &id, now, &w->out);
 	evbuffer_add_printf(out,
 	                    "HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n"
 	                    "Content-Length: %zu\r\nCache-Control: no-store\r\n%s\r\n",

@@ -436,6 +436,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		w->accept_failures = 0;
 	}
 	lgd_lesson_clock_check(w);
+	lgd_lesson_renew(w);
 }
 
 /* Prepare a worker: its event loop and listeners for rt; -1 if a listener cannot be bound. */
@@ -567,5 +568,6 @@ lgd_worker_join(struct lgd_worker *w)
 	pthread_mutex_destroy(&w->mbox_lock);
 	free(w->scratch);
 	free(w->target);
+	free(w->pending);
 	lg_buf_free(&w->out);
 }

@@ -57,6 +57,18 @@ struct lgd_worker {
 	int64_t accept_logged_us; /* when the last accept error line was written (lgd_mono_us) */
 	int64_t accept_failed_us; /* the last accept error (lgd_mono_us) */
 	int64_t clock_skew; /* wall minus monotonic clock (us) at the last tick: steps re-arm */
+	/*
+	 * Decisions pending in an asynchronous store: a connection's tag is
+	 * (slot << 32 | generation); a slot is freed (generation bumped) when its
+	 * connection closes or gives up, so a late answer finds nothing.
+	 */
+	struct lgd_pending *pending;
+	uint32_t npending, pending_free; /* slots in use; free list head + 1 (0: none) */
+	/* A decide that completes before it returns lands here (tag decide_tag). */
+	bool in_decide, inline_done;
+	uint64_t inline_tag;
+	struct lg_store_result inline_result;
+	int64_t lease_renew_at; /* unix time the open tunnels' leases are renewed next */
 	/* Per-thread scratch space: parsed headers and the head being built. */
 	struct lg_http_header headers[LGD_MAX_HEADERS];
 	char *scratch;
@@ -65,6 +77,13 @@ struct lgd_worker {
 	char *target;
 	size_t target_cap;
 	struct lg_buf out;
+};
+
+/* A slot of lgd_worker.pending: the connection waiting, or the next free slot + 1. */
+struct lgd_pending {
+	struct lgd_conn *c;
+	uint32_t gen;
+	uint32_t next_free;
 };
 
 /* Connections open in all workers (limits.max_connections). */

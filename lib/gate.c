@@ -380,22 +380,24 @@ normalise_target(const struct lg_http_request *req, char *buf, size_t cap, size_
 	return (int)((size_t)n + len - plen);
 }
 
-/* Run the policy for an identified student and report what happened. */
-static void
-decide(struct lg_gate *g, struct lg_students *students, struct lg_gate_verdict *v, int64_t now,
-       const struct lg_event_sink *sink)
+/* Commit a store's answer: the verdict, then the events of the committed decision. */
+void
+lg_gate_commit(struct lg_gate *g, struct lg_gate_verdict *v, int64_t now,
+               const struct lg_store_result *r, const struct lg_event_sink *sink)
 {
-	struct lg_students_ref ref;
-	struct lg_student_state *st;
 	struct lg_event ev = {.time = now,
 	                      .student = v->id.student,
 	                      .region = v->id.region,
 	                      .cls = v->cls,
 	                      .path = v->target};
 
-	st = lg_students_acquire(students, v->id.student, v->id.student_len, &ref);
-	lg_policy_decide(g->cf->policy, st, v->cls, v->id.region, now, &v->d);
-	lg_students_release(&ref);
+	(void)g;
+	if (r == NULL || r->status != LG_STORE_OK) {
+		memset(&v->d, 0, sizeof(v->d));
+		refuse(v, 503, LG_GATE_STORE_DOWN);
+		return;
+	}
+	v->d = r->d;
 	if (v->d.ended_start != 0) {
 		ev.type = LG_EV_LESSON_END;
 		ev.start = v->d.ended_start;
@@ -420,6 +422,19 @@ decide(struct lg_gate *g, struct lg_students *students, struct lg_gate_verdict *
 		v->action = LG_GATE_REFUSE;
 		v->status = lg_refusal_status(v->d.rule);
 	}
+}
+
+/* The query for the store of a prepared lesson request. */
+void
+lg_gate_query(const struct lg_gate *g, const struct lg_gate_verdict *v, int64_t now,
+              struct lg_store_query *q)
+{
+	q->policy = g->cf->policy;
+	q->student = v->id.student;
+	q->student_len = v->id.student_len;
+	q->cls = v->cls;
+	q->region = v->id.region;
+	q->now = now;
 }
 
 /*
@@ -447,11 +462,10 @@ classify(const struct lg_gate *g, struct lg_gate_verdict *v, char *buf, size_t p
 	return 0;
 }
 
-/* Classify, identify and decide one request. */
+/* Normalise, classify and identify one request; a lesson request is left to decide. */
 void
-lg_gate_check(struct lg_gate *g, struct lg_students *students, const struct lg_gate_request *r,
-              int64_t now, char *target_buf, size_t target_cap, const struct lg_event_sink *sink,
-              struct lg_gate_verdict *v)
+lg_gate_prepare(struct lg_gate *g, const struct lg_gate_request *r, int64_t now, char *target_buf,
+                size_t target_cap, const struct lg_event_sink *sink, struct lg_gate_verdict *v)
 {
 	const struct lg_http_request *req = r->req;
 	char method[32];
@@ -508,7 +522,42 @@ lg_gate_check(struct lg_gate *g, struct lg_students *students, const struct lg_g
 		return;
 	}
 	v->identified = true;
-	decide(g, students, v, now, sink);
+	v->action = LG_GATE_DECIDE;
+}
+
+/* Where lg_gate_check's synchronous decide leaves its answer. */
+struct sync_answer {
+	bool done;
+	struct lg_store_result r;
+};
+
+/* Keep the answer of a synchronous decide. */
+static void
+sync_done(void *arg, uint64_t tag, const struct lg_store_result *r)
+{
+	struct sync_answer *a = arg;
+
+	(void)tag;
+	a->r = *r;
+	a->done = true;
+}
+
+/* prepare + decide + commit, for a store that answers before decide returns. */
+void
+lg_gate_check(struct lg_gate *g, struct lg_store *store, const struct lg_gate_request *r,
+              int64_t now, char *target_buf, size_t target_cap, const struct lg_event_sink *sink,
+              struct lg_gate_verdict *v)
+{
+	struct lg_store_query q;
+	struct sync_answer a = {0};
+
+	lg_gate_prepare(g, r, now, target_buf, target_cap, sink, v);
+	if (v->action != LG_GATE_DECIDE)
+		return;
+	lg_gate_query(g, v, now, &q);
+	if (store->synchronous)
+		lg_store_decide(store, &q, sync_done, &a, 0);
+	lg_gate_commit(g, v, now, a.done ? &a.r : NULL, sink);
 }
 
 /* Remaining time and deadline of an allowed lesson; a monitored violation says so. */
@@ -555,6 +604,8 @@ status_text(int status)
 		return "Too Many Requests";
 	case 451:
 		return "Unavailable For Legal Reasons";
+	case 503:
+		return "Service Unavailable";
 	default:
 		return "Error";
 	}
@@ -566,6 +617,7 @@ simple_body(const struct lg_gate_verdict *v, struct lg_buf *body)
 {
 	const char *err = v->status == 401   ? "unauthorized"
 	                  : v->status == 405 ? "method_not_allowed"
+	                  : v->status == 503 ? "unavailable"
 	                                     : "bad_request";
 
 	lg_buf_printf(body, "{\"error\":\"%s\",\"reason\":", err);
@@ -623,6 +675,8 @@ lg_gate_refusal(const struct lg_gate *g, const struct lg_gate_verdict *v, int64_
 	if (v->status == 401)
 		lg_buf_printf(out, "WWW-Authenticate: Bearer realm=\"lessongate\"%s\r\n",
 		              bearer_error(v->reason));
+	if (v->status == 503)
+		lg_buf_printf(out, "Retry-After: %d\r\n", LG_GATE_STORE_RETRY);
 	if (v->status == 405)
 		LG_BUF_LIT(out, "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n");
 	if (!keep_alive)
@@ -668,23 +722,19 @@ status_class(const struct lg_gate *g, const struct lg_student_state *st,
 
 /* The status document for one student; nothing is changed. */
 void
-lg_gate_status_json(const struct lg_gate *g, struct lg_students *students,
-                    const struct lg_identity *id, int64_t now, struct lg_buf *b)
+lg_gate_status_json(const struct lg_gate *g, struct lg_store *store, const struct lg_identity *id,
+                    int64_t now, struct lg_buf *b)
 {
 	const struct lg_config *cf = g->cf;
 	struct lg_student_state st = {0};
-	struct lg_students_ref ref;
-	struct lg_student_state *found;
 	struct lg_day day;
 	char when[32];
 	uint32_t region = id->region ? id->region : cf->calendar_opts.default_region;
 	int64_t last;
 	bool active;
 
-	if ((found = lg_students_find(students, id->student, id->student_len, &ref)) != NULL) {
-		st = *found;
-		lg_students_release(&ref);
-	}
+	if (lg_store_snapshot(store, id->student, id->student_len, now, &st) < 0)
+		memset(&st, 0, sizeof(st)); /* shown as unknown: the status never fails for it */
 	lg_calendar_day(cf->calendar, lg_day_of(lg_tz_local(cf->tz, now)), id->region, &day);
 	lg_format_rfc3339(now, cf->tz, when);
 	LG_BUF_LIT(b, "{\"student\":");
@@ -702,7 +752,8 @@ lg_gate_status_json(const struct lg_gate *g, struct lg_students *students,
 		LG_BUF_LIT(b, "null");
 	lg_buf_printf(b, ",\"calendar_known\":%s},", day.unknown_year ? "false" : "true");
 	last = st.start + st.last_off;
-	active = st.start != 0 && (st.tunnels > 0 || now - last < cf->rules.cls[0].break_min);
+	active = st.start != 0 &&
+	         (lg_policy_tunnels_held(&st, now) || now - last < cf->rules.cls[0].break_min);
 	lg_buf_printf(b, "\"lesson\":{\"active\":%s,\"tunnels\":%u", active ? "true" : "false",
 	              st.tunnels);
 	if (st.start != 0) {

@@ -12,6 +12,7 @@
 #include "jwt.h"
 #include "policy.h"
 #include "render.h"
+#include "store.h"
 #include "students.h"
 
 /* What the gate does with a request. */
@@ -21,6 +22,7 @@ enum lg_gate_action {
 	LG_GATE_REFUSE,   /* answer `status` here; nothing reaches the upstream */
 	LG_GATE_STATUS,   /* the status endpoint: the proxy answers it, nothing is decided */
 	LG_GATE_CALENDAR, /* the calendar feed: the proxy answers it (free, no identity) */
+	LG_GATE_DECIDE,   /* prepared lesson request: the store decides, lg_gate_commit ends it */
 };
 
 /* The path of the status endpoint (after normalisation), answered by the proxy itself. */
@@ -77,7 +79,7 @@ struct lg_gate_request {
 
 struct lg_gate_verdict {
 	enum lg_gate_action action;
-	int status; /* REFUSE: 400, 401, 429 or 451 */
+	int status; /* REFUSE: 400, 401, 405, 429, 451, or 503 (the store could not answer) */
 	enum lg_class cls;
 	char reason[96]; /* REFUSE with 400/401/405: why */
 	bool identified;
@@ -91,14 +93,46 @@ struct lg_gate_verdict {
 };
 
 /*
- * Decide a request at unix time `now`. target_buf (at least twice the
- * target's length + 4 bytes) receives the normalised target, then the
- * canonical path the routes are also matched on: a path is a lesson when
- * either form matches a lesson route. The student's state is updated in
- * `students`; events go to the sink (may be NULL).
+ * The synchronous half of the gate, at unix time `now`: normalise, classify
+ * and identify; no student state is read or changed. target_buf (at least
+ * twice the target's length + 4 bytes) receives the normalised target, then
+ * the canonical path the routes are also matched on: a path is a lesson when
+ * either form matches a lesson route. The verdict is final (PASS, STATUS,
+ * CALENDAR, REFUSE; an unidentified lesson request's event goes to the sink,
+ * which may be NULL) except LG_GATE_DECIDE: then ask the store with the query
+ * of lg_gate_query and hand its answer to lg_gate_commit. v->target points
+ * into target_buf and v->id into v: keep both until the commit.
  */
-void lg_gate_check(struct lg_gate *, struct lg_students *, const struct lg_gate_request *,
-                   int64_t now, char *target_buf, size_t target_cap, const struct lg_event_sink *,
+void lg_gate_prepare(struct lg_gate *, const struct lg_gate_request *, int64_t now,
+                     char *target_buf, size_t target_cap, const struct lg_event_sink *,
+                     struct lg_gate_verdict *);
+
+/* The store query of a verdict prepared as LG_GATE_DECIDE at now. */
+void lg_gate_query(const struct lg_gate *, const struct lg_gate_verdict *, int64_t now,
+                   struct lg_store_query *);
+
+/* Retry-After of a 503 when the store cannot answer (seconds). */
+#define LG_GATE_STORE_RETRY 5
+/* Why a lesson request is refused with 503 when the store cannot answer. */
+#define LG_GATE_STORE_DOWN "student store unavailable"
+
+/*
+ * The second half: the store's answer (or NULL: no answer within its
+ * timeout) makes the verdict ALLOW or REFUSE (429/451; 503 with Retry-After
+ * LG_GATE_STORE_RETRY when the store could not answer), then the events of
+ * the committed decision (lesson_end, lesson_start, deny) go to the sink.
+ */
+void lg_gate_commit(struct lg_gate *, struct lg_gate_verdict *, int64_t now,
+                    const struct lg_store_result *, const struct lg_event_sink *);
+
+/*
+ * prepare, decide and commit in one call, for callers without an event loop
+ * (lessongatectl simulate, tests, the benchmark): the store must be
+ * synchronous (the memory store); else a lesson request is refused as if the
+ * store did not answer.
+ */
+void lg_gate_check(struct lg_gate *, struct lg_store *, const struct lg_gate_request *, int64_t now,
+                   char *target_buf, size_t target_cap, const struct lg_event_sink *,
                    struct lg_gate_verdict *);
 
 /* Why a request naming more than one student, or hiding its credential field, is refused. */
@@ -140,7 +174,7 @@ void lg_gate_refusal(const struct lg_gate *, const struct lg_gate_verdict *, int
  * allowed now, its remaining time and deadline, or when the break ends.
  * Read-only: the student's state is not changed.
  */
-void lg_gate_status_json(const struct lg_gate *, struct lg_students *, const struct lg_identity *,
+void lg_gate_status_json(const struct lg_gate *, struct lg_store *, const struct lg_identity *,
                          int64_t now, struct lg_buf *);
 
 const char *lg_event_name(enum lg_event_type);

@@ -90,13 +90,20 @@ refuse(const struct lg_policy *p, struct lg_decision *d, enum lg_rule rule, int6
 	}
 }
 
+/* Open tunnels hold the lesson: a lease counted and the latest expiry not passed. */
+bool
+lg_policy_tunnels_held(const struct lg_student_state *st, int64_t now)
+{
+	return st->tunnels > 0 && (int16_t)(uint16_t)(st->lease_until - (uint16_t)now) > 0;
+}
+
 /* The last moment of activity, counting open tunnels as active until now. */
 static int64_t
 last_activity(const struct lg_student_state *st, int32_t lesson_max, int64_t now)
 {
 	int64_t last = st->start + st->last_off;
 
-	if (st->tunnels > 0) {
+	if (lg_policy_tunnels_held(st, now)) {
 		int64_t cap = st->start + lesson_max;
 		int64_t active = now < cap ? now : cap;
 		if (active > last)
@@ -150,6 +157,7 @@ lg_policy_decide(const struct lg_policy *p, struct lg_student_state *st, enum lg
 	if (now - st->start > (int64_t)st->last_off)
 		st->last_off = (uint32_t)(now - st->start);
 	day_end = local_moment(p, day, r->day_end);
+	d->start = st->start;
 	d->deadline = st->start + r->lesson_max;
 	if (day_end < d->deadline)
 		d->deadline = day_end;
@@ -158,13 +166,29 @@ lg_policy_decide(const struct lg_policy *p, struct lg_student_state *st, enum lg
 	d->enforced = p->rules->mode == LG_MODE_ENFORCE;
 }
 
-/* An open tunnel keeps the lesson active. */
+/* An open tunnel keeps the lesson active; leases that expired unclosed are dropped first. */
 void
-lg_policy_tunnel_open(struct lg_student_state *st, int64_t now)
+lg_policy_tunnel_open(struct lg_student_state *st, int64_t now, int64_t expires)
 {
-	(void)now;
+	if (!lg_policy_tunnels_held(st, now)) {
+		st->tunnels = 0;
+		st->lease_until = (uint16_t)expires; /* what it held before means nothing now */
+	}
 	if (st->tunnels < UINT16_MAX)
 		st->tunnels++;
+	lg_policy_tunnel_renew(st, now, expires);
+}
+
+/* The latest expiry of the student's leases moves on (never back while they are held). */
+void
+lg_policy_tunnel_renew(struct lg_student_state *st, int64_t now, int64_t expires)
+{
+	uint16_t e = (uint16_t)expires;
+
+	if (st->tunnels == 0)
+		return;
+	if (!lg_policy_tunnels_held(st, now) || (int16_t)(uint16_t)(e - st->lease_until) > 0)
+		st->lease_until = e;
 }
 
 /*
@@ -178,20 +202,23 @@ lg_policy_tunnel_close(const struct lg_policy *p, struct lg_student_state *st, e
 {
 	int64_t last;
 
+	if (!lg_policy_tunnels_held(st, now)) {
+		st->tunnels = 0; /* expired: activity was counted only while renewed */
+		return;
+	}
 	if (cls < LG_LESSON_CLASSES && st->start != 0) {
 		last = last_activity(st, p->rules->cls[cls].lesson_max, now);
 		if (last - st->start > (int64_t)st->last_off)
 			st->last_off = (uint32_t)(last - st->start);
 	}
-	if (st->tunnels > 0)
-		st->tunnels--;
+	st->tunnels--;
 }
 
 /* A state matters while a tunnel is open or a break is still running. */
 bool
 lg_policy_state_live(const struct lg_policy *p, const struct lg_student_state *st, int64_t now)
 {
-	if (st->tunnels > 0)
+	if (lg_policy_tunnels_held(st, now))
 		return true;
 	return st->start != 0 && now - (st->start + st->last_off) < p->max_break;
 }

@@ -48,14 +48,17 @@ struct lg_rules {
 /*
  * A student's lesson clock, 16 bytes. start is the unix time the current
  * lesson began (0: none yet); the last moment of lesson activity is
- * start + last_off and never passes start + lesson_max. tunnels counts open
- * lesson tunnels, which keep the lesson active until they close.
+ * start + last_off and never passes start + lesson_max. tunnels counts the
+ * leases of open lesson tunnels, which keep the lesson active until they
+ * close or expire; lease_until is the low 16 bits of the unix second the
+ * latest of them expires (compared with wrap-around: valid while the state
+ * is looked at within 9 hours of that moment, which the expiry sweep does).
  */
 struct lg_student_state {
 	int64_t start;
 	uint32_t last_off;
 	uint16_t tunnels;
-	uint16_t flags;
+	uint16_t lease_until;
 };
 
 /* The outcome of one lesson request. */
@@ -67,6 +70,7 @@ struct lg_decision {
 	int64_t deadline;    /* allowed: unix time the lesson must end */
 	int64_t retry_after; /* refused: seconds until the next allowed moment */
 	int64_t retry_at;    /* refused: that moment as unix time (0 if none within a year) */
+	int64_t start;       /* allowed: unix time the current lesson began */
 	bool new_lesson;     /* this request started a new lesson */
 	int64_t ended_start; /* a new lesson ended the previous one: its start ... */
 	int64_t ended_last;  /* ... and its last moment (both 0 if none) */
@@ -88,11 +92,15 @@ const struct lg_rules *lg_policy_rules(const struct lg_policy *);
 void lg_policy_decide(const struct lg_policy *, struct lg_student_state *, enum lg_class cls,
                       uint32_t region, int64_t now, struct lg_decision *);
 
-/* A lesson tunnel opened (after an allowing decision at now). */
-void lg_policy_tunnel_open(struct lg_student_state *, int64_t now);
-/* A lesson tunnel closed at now: activity lasted until then. */
+/* A lesson tunnel opened at now with a lease that expires at `expires` unless renewed. */
+void lg_policy_tunnel_open(struct lg_student_state *, int64_t now, int64_t expires);
+/* A lease of the student was renewed to `expires`. */
+void lg_policy_tunnel_renew(struct lg_student_state *, int64_t now, int64_t expires);
+/* A lesson tunnel closed at now: activity lasted until then; its lease ends. */
 void lg_policy_tunnel_close(const struct lg_policy *, struct lg_student_state *, enum lg_class,
                             int64_t now);
+/* Whether open tunnels hold the student's lesson at now (a lease held and not expired). */
+bool lg_policy_tunnels_held(const struct lg_student_state *, int64_t now);
 
 /*
  * The next moment at or after unix time t when class cls is allowed by the

@@ -1,4 +1,7 @@
-/* The student table: every student's lesson clock, shared by all worker threads. */
+/*
+ * The student table: every student's lesson clock, shared by all worker
+ * threads (behind the memory store, lib/store_memory.c).
+ */
 #ifndef LG_STUDENTS_H
 #define LG_STUDENTS_H
 

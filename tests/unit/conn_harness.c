@@ -148,7 +148,7 @@ h_start(const char *extra)
 	H.upstream = upstream;
 	lgd_log_init(getenv("LG_TEST_DEBUG") ? LGD_DEBUG : LGD_ERR, 0);
 	lgd_clock_us = fake_clock;
-	lgd_students = lg_students_new(64, 4);
+	lgd_store = lg_store_memory_new(64, 4);
 	lgd_limits_init();
 	atomic_store(&lgd_max_conns, 1000); /* main.c sizes it from RLIMIT_NOFILE */
 	H.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -169,8 +169,8 @@ h_stop(void)
 	lgd_worker_join(&H.w);
 	lgd_runtime_unref(H.rt);
 	close(H.lfd);
-	lg_students_free(lgd_students);
-	lgd_students = NULL;
+	lg_store_free(lgd_store);
+	lgd_store = NULL;
 	lgd_limits_free();
 }
 
@@ -370,20 +370,155 @@ h_origin_head(int fd, struct h_buf *b)
 	return (size_t)(end - b->p) + 4;
 }
 
-/* A student's open lesson tunnels in the shared table (0 if unknown). */
+/* A student's open lesson tunnels (leases held) in the store (0 if unknown). */
 unsigned
 h_tunnels(const char *student)
 {
-	struct lg_students_ref ref;
-	struct lg_student_state *st =
-	    lg_students_find(lgd_students, student, strlen(student), &ref);
-	unsigned n;
+	struct lg_student_state st;
 
-	if (st == NULL)
+	if (lg_store_snapshot(lgd_store, student, strlen(student), lgd_now_us() / 1000000, &st) <=
+	    0)
 		return 0;
-	n = st->tunnels;
-	lg_students_release(&ref);
-	return n;
+	return st.tunnels;
+}
+
+/* ---------------------------------------------------------------- a store that answers later */
+
+/* One decide the fake store holds; the query's student is copied (the caller's is gone). */
+struct h_call {
+	lg_store_done done;
+	void *arg;
+	uint64_t tag;
+	struct lg_store_query q;
+	char student[LG_JWT_STUDENT_MAX + 1];
+};
+
+/* The fake store: pending calls and the memory store that decides them. */
+static struct h_async {
+	struct lg_store base;
+	struct lg_store *mem;
+	struct h_call calls[16];
+	unsigned n;
+} HA;
+
+/* Keep the call; answer nothing now. */
+static void
+ha_decide(struct lg_store *s, const struct lg_store_query *q, lg_store_done done, void *arg,
+          uint64_t tag)
+{
+	struct h_call *c;
+
+	(void)s;
+	assert_true(HA.n < 16);
+	c = &HA.calls[HA.n++];
+	c->done = done;
+	c->arg = arg;
+	c->tag = tag;
+	c->q = *q;
+	assert_true(q->student_len < sizeof(c->student));
+	memcpy(c->student, q->student, q->student_len + 1);
+	c->q.student = c->student;
+}
+
+/* Leases and snapshots: the inner memory store's. */
+static int
+ha_lease_open(struct lg_store *s, const char *st, size_t len, int64_t now, struct lg_lease *l)
+{
+	(void)s;
+	return lg_store_lease_open(HA.mem, st, len, now, l);
+}
+
+static void
+ha_lease_renew(struct lg_store *s, const char *st, size_t len, int64_t now, struct lg_lease *l)
+{
+	(void)s;
+	lg_store_lease_renew(HA.mem, st, len, now, l);
+}
+
+static void
+ha_lease_close(struct lg_store *s, const struct lg_policy *p, const char *st, size_t len,
+               enum lg_class cls, int64_t now, const struct lg_lease *l)
+{
+	(void)s;
+	lg_store_lease_close(HA.mem, p, st, len, cls, now, l);
+}
+
+static int
+ha_snapshot(struct lg_store *s, const char *st, size_t len, int64_t now,
+            struct lg_student_state *out)
+{
+	(void)s;
+	return lg_store_snapshot(HA.mem, st, len, now, out);
+}
+
+static size_t
+ha_expire(struct lg_store *s, const struct lg_policy *p, int64_t now)
+{
+	(void)s;
+	return lg_store_expire(HA.mem, p, now);
+}
+
+static bool
+ha_up(struct lg_store *s)
+{
+	(void)s;
+	return true;
+}
+
+/* Free the inner store (the fake one is static). */
+static void
+ha_free(struct lg_store *s)
+{
+	(void)s;
+	lg_store_free(HA.mem);
+	HA.mem = NULL;
+}
+
+static const struct lg_store_ops ha_ops = {ha_decide,      ha_lease_open, ha_lease_renew,
+                                           ha_lease_close, ha_snapshot,   ha_expire,
+                                           ha_up,          ha_free};
+
+/* Put the fake asynchronous store in place of the memory store. */
+void
+h_async_store(int timeout_ms)
+{
+	memset(&HA, 0, sizeof(HA));
+	HA.base.ops = &ha_ops;
+	HA.base.kind = "test-async";
+	HA.base.timeout_ms = timeout_ms;
+	HA.base.synchronous = false;
+	HA.mem = lgd_store;
+	lgd_store = &HA.base;
+}
+
+/* Pending decisions. */
+unsigned
+h_async_pending(void)
+{
+	return HA.n;
+}
+
+/* Answer call i now (on the test's thread, which runs the worker's loop), and forget it. */
+void
+h_async_answer(unsigned i, bool ok)
+{
+	struct h_call c;
+	struct lg_store_result r = {.status = LG_STORE_UNAVAILABLE};
+
+	assert_true(i < HA.n);
+	c = HA.calls[i];
+	memmove(&HA.calls[i], &HA.calls[i + 1], (HA.n - i - 1) * sizeof(HA.calls[0]));
+	HA.n--;
+	c.q.student = c.student;
+	if (ok) {
+		struct lg_students_ref ref;
+		struct lg_student_state *st = lg_students_acquire(lg_store_memory_table(HA.mem),
+		                                                  c.student, c.q.student_len, &ref);
+		r.status = LG_STORE_OK;
+		lg_policy_decide(c.q.policy, st, c.q.cls, c.q.region, c.q.now, &r.d);
+		lg_students_release(&ref);
+	}
+	c.done(c.arg, c.tag, &r);
 }
 
 /* ---------------------------------------------------------------- WebSocket helpers */

@@ -33,13 +33,13 @@ struct h_buf {
 struct h_harness {
 	struct lgd_worker w;
 	struct lgd_runtime *rt;
-	int lfd;            /* the upstream listener (fresh connections) */
-	int port;           /* its port */
-	int lport;          /* the worker's own (unused) client listener */
-	const char *routes; /* more routes for the next runtime: ", { ... }" */
+	int lfd;              /* the upstream listener (fresh connections) */
+	int port;             /* its port */
+	int lport;            /* the worker's own (unused) client listener */
+	const char *routes;   /* more routes for the next runtime: ", { ... }" */
 	const char *upstream; /* more upstream keys for the next runtime: " keepalive = 1;" */
-	int64_t skew;       /* fake wall clock minus the real one, microseconds */
-	int sndbuf;         /* socket buffers of new pairs (0: 4 MiB, room for a full output) */
+	int64_t skew;         /* fake wall clock minus the real one, microseconds */
+	int sndbuf;           /* socket buffers of new pairs (0: 4 MiB, room for a full output) */
 	struct h_event ev[64];
 	size_t nev;
 };
@@ -112,8 +112,21 @@ void h_clear(struct h_buf *b);
 /* The head of the next request at the origin (run until complete); its length. */
 size_t h_origin_head(int fd, struct h_buf *b);
 
-/* A student's open lesson tunnels in the shared table (0 if unknown). */
+/* A student's open lesson tunnels (leases held) in the store (0 if unknown). */
 unsigned h_tunnels(const char *student);
+
+/*
+ * A fake asynchronous store in place of the memory one (until h_stop): its
+ * decide answers nothing until the test says so; leases and snapshots go to
+ * a memory store inside. timeout_ms is the store's timeout.
+ */
+void h_async_store(int timeout_ms);
+
+/* Decisions the fake store was asked for and has not answered yet. */
+unsigned h_async_pending(void);
+
+/* Answer pending decision i (from the inner memory store; ok=false: unavailable). */
+void h_async_answer(unsigned i, bool ok);
 
 /* A client's WebSocket upgrade request for student on /ws. */
 int ws_upgrade(char *buf, size_t len, const char *student);

@@ -595,6 +595,189 @@ test_keepalive_bounds_idle_upstreams(void **state)
 	H.upstream = NULL;
 }
 
+/* A lesson GET for student on connection fd (the fake time is the harness's). */
+static void
+send_lesson(int fd, const char *student, const char *more)
+{
+	char req[256];
+	int n = snprintf(req, sizeof(req),
+	                 "GET /live/video HTTP/1.1\r\nHost: t\r\nX-Student-Id: %s\r\n\r\n%s",
+	                 student, more);
+
+	h_send(fd, req, (size_t)n);
+}
+
+/*
+ * Issue 8 (the seam): with a store that answers later, the connection waits in
+ * DECIDE (nothing upstream, no event: events describe committed decisions),
+ * then goes on with the kept head when the answer comes; a request pipelined
+ * behind it follows.
+ */
+static void
+test_decide_async_answer_proceeds(void **state)
+{
+	static const char res[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	struct h_buf cb = {0}, ob = {0};
+	struct lgd_conn *c;
+	int cfd, ofd;
+
+	(void)state;
+	h_start(NULL);
+	h_async_store(60000);
+	ofd = h_pool_add();
+	cfd = h_client(&c);
+	send_lesson(cfd, "a1", "GET /free HTTP/1.1\r\nHost: t\r\n\r\n");
+	h_run(30);
+	assert_int_equal(c->state, LGD_CONN_DECIDE);
+	assert_int_equal(h_async_pending(), 1);
+	assert_int_equal(h_take(ofd, &ob), 0);
+	assert_null(h_event(LG_EV_LESSON_START));
+	h_async_answer(0, true);
+	h_origin_head(ofd, &ob);
+	assert_memory_equal(ob.p, "GET /live/video HTTP/1.1\r\n", 26);
+	assert_non_null(memmem(ob.p, ob.n, "X-Student-Id: a1", 16));
+	assert_non_null(h_event(LG_EV_LESSON_START));
+	h_send(ofd, res, sizeof(res) - 1);
+	assert_true(h_wait_for(cfd, &cb, "\r\n\r\nok", 6, 3000));
+	assert_non_null(memmem(cb.p, cb.n, "Lessongate-Remaining: 1800", 26));
+	/* The pipelined free request needs no decision. */
+	h_clear(&ob);
+	h_origin_head(ofd, &ob);
+	assert_memory_equal(ob.p, "GET /free HTTP/1.1\r\n", 20);
+	assert_int_equal(h_async_pending(), 0);
+	close(cfd);
+	close(ofd);
+	h_run(20);
+	h_clear(&cb);
+	h_clear(&ob);
+	h_stop();
+}
+
+/*
+ * A connection closed while its decision is pending: the late answer is
+ * dropped, even when a newer connection took its pending slot (the handle's
+ * generation differs), and the others still get theirs. Run under ASan.
+ */
+static void
+test_decide_connection_closed_while_waiting(void **state)
+{
+	struct lgd_conn *c1, *c2, *c3;
+	int fd1, fd2, fd3;
+
+	(void)state;
+	h_start(NULL);
+	h_async_store(60000);
+	fd1 = h_client(&c1);
+	fd2 = h_client(&c2);
+	send_lesson(fd1, "b1", "");
+	send_lesson(fd2, "b2", "");
+	h_run(30);
+	assert_int_equal(c1->state, LGD_CONN_DECIDE);
+	assert_int_equal(c2->state, LGD_CONN_DECIDE);
+	lgd_conn_close(c1, "test: closed while deciding");
+	h_run(20); /* c1 is freed */
+	fd3 = h_client(&c3);
+	send_lesson(fd3, "b3", "");
+	h_run(30);
+	assert_int_equal(c3->state, LGD_CONN_DECIDE);
+	assert_int_equal(h_async_pending(), 3);
+	h_async_answer(0, true); /* c1's: nobody waits for it any more */
+	h_run(10);
+	assert_int_equal(c2->state, LGD_CONN_DECIDE);
+	assert_int_equal(c3->state, LGD_CONN_DECIDE);
+	assert_null(h_event(LG_EV_LESSON_START));
+	h_async_answer(0, true); /* c2's */
+	assert_true(c2->state == LGD_CONN_CONNECT || c2->state == LGD_CONN_PROXY);
+	assert_int_equal(c3->state, LGD_CONN_DECIDE);
+	assert_string_equal(h_event(LG_EV_LESSON_START)->student, "b2");
+	close(fd1);
+	close(fd2);
+	close(fd3);
+	h_run(20);
+	/* c3 closed by its client's hang-up is noticed at the latest at the timeout; close it now.
+	 */
+	if (!TAILQ_EMPTY(&H.w.conns))
+		lgd_conn_close_all(&H.w, "test over");
+	h_run(20);
+	h_async_answer(0, true); /* c3's, after the close: dropped */
+	h_stop();
+}
+
+/*
+ * The store does not answer within its timeout: the lesson request gets a 503
+ * with Retry-After and the reason; the late answer is dropped. A store that
+ * answers "unavailable" gets the same 503.
+ */
+static void
+test_decide_timeout_503(void **state)
+{
+	struct h_buf cb = {0};
+	struct lgd_conn *c;
+	int cfd;
+
+	(void)state;
+	h_start(NULL);
+	h_async_store(100);
+	cfd = h_client(&c);
+	send_lesson(cfd, "t1", "");
+	h_run(30);
+	assert_int_equal(c->state, LGD_CONN_DECIDE);
+	assert_true(h_wait_for(cfd, &cb, "}\n", 2, 3000));
+	assert_memory_equal(cb.p, "HTTP/1.1 503 Service Unavailable\r\n", 34);
+	assert_non_null(memmem(cb.p, cb.n, "Retry-After: 5\r\n", 16));
+	assert_non_null(memmem(cb.p, cb.n, "student store unavailable", 25));
+	assert_int_equal(c->state, LGD_CONN_IDLE);
+	h_async_answer(0, true); /* too late: dropped */
+	h_run(10);
+	assert_null(h_event(LG_EV_LESSON_START));
+	assert_int_equal(c->state, LGD_CONN_IDLE);
+	/* The next request on the keep-alive connection: the store says it is down. */
+	h_clear(&cb);
+	send_lesson(cfd, "t1", "");
+	h_run(30);
+	assert_int_equal(c->state, LGD_CONN_DECIDE);
+	h_async_answer(0, false);
+	assert_true(h_wait_for(cfd, &cb, "}\n", 2, 3000));
+	assert_memory_equal(cb.p, "HTTP/1.1 503 Service Unavailable\r\n", 34);
+	close(cfd);
+	h_run(20);
+	h_clear(&cb);
+	h_stop();
+}
+
+/*
+ * Issue 8: an open lesson tunnel holds a lease that the worker renews every
+ * LG_LEASE_RENEW seconds; a minute later (twice the lease's TTL) it is still
+ * held, and it is given back when the tunnel closes.
+ */
+static void
+test_tunnel_lease_renewed(void **state)
+{
+	struct h_buf cb = {0};
+	struct lgd_conn *c;
+	int cfd, ofd;
+
+	(void)state;
+	h_start(NULL);
+	c = ws_open("r1", &cfd, &ofd, &cb);
+	assert_true(c->lesson.tunnel);
+	assert_int_equal(h_tunnels("r1"), 1);
+	assert_int_equal(c->lesson.lease.expires, h_at(2026, 9, 21, 10, 0, 0) + LG_LEASE_TTL);
+	for (int i = 0; i < 8; i++) {
+		h_clock_step(8);
+		h_run(150); /* a worker tick or more */
+	}
+	assert_int_equal(c->state, LGD_CONN_TUNNEL);
+	assert_int_equal(h_tunnels("r1"), 1);
+	assert_true(c->lesson.lease.expires >= h_at(2026, 9, 21, 10, 1, 4) + LG_LEASE_TTL - 8);
+	close(cfd);
+	h_run(50);
+	assert_int_equal(h_tunnels("r1"), 0);
+	close(ofd);
+	h_clear(&cb);
+	h_stop();
+}
+
 int
 main(void)
 {
@@ -612,6 +795,10 @@ main(void)
 	    cmocka_unit_test(test_lesson_chunked_ends_at_boundary),
 	    cmocka_unit_test(test_reload_reaches_next_request),
 	    cmocka_unit_test(test_reload_reaches_status_stream),
+	    cmocka_unit_test(test_decide_async_answer_proceeds),
+	    cmocka_unit_test(test_decide_connection_closed_while_waiting),
+	    cmocka_unit_test(test_decide_timeout_503),
+	    cmocka_unit_test(test_tunnel_lease_renewed),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

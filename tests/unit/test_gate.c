@@ -20,7 +20,7 @@
 static char dir[] = "/tmp/lg-gate-XXXXXX";
 static struct lg_config *cf;
 static struct lg_gate *gate;
-static struct lg_students *students;
+static struct lg_store *students;
 static int nevents;
 static struct lg_event last_event;
 static char last_reason[96];
@@ -113,7 +113,7 @@ setup(void **state)
 	lg_errors_init(&errs);
 	gate = cf ? lg_gate_new(cf, &errs) : NULL;
 	lg_errors_free(&errs);
-	students = lg_students_new(64, 4);
+	students = lg_store_memory_new(64, 4);
 	return gate == NULL;
 }
 
@@ -125,7 +125,7 @@ teardown(void **state)
 	(void)state;
 	lg_gate_free(gate);
 	lg_config_free(cf);
-	lg_students_free(students);
+	lg_store_free(students);
 	snprintf(path, sizeof(path), "%s/secret", dir);
 	unlink(path);
 	rmdir(dir);
@@ -795,6 +795,59 @@ test_lesson_limit_and_status(void **state)
 	assert_int_equal(v.action, LG_GATE_ALLOW);
 }
 
+/*
+ * Issue 8: prepare decides nothing and emits nothing for a lesson request;
+ * commit emits the events of the store's answer; no answer is a 503 with
+ * Retry-After and the reason, and no event.
+ */
+static void
+test_prepare_commit(void **state)
+{
+	struct parsed p;
+	struct lg_gate_verdict v;
+	struct lg_store_query q;
+	struct lg_store_result r = {.status = LG_STORE_OK};
+	struct lg_student_state st = {0};
+	struct lg_buf out = {0};
+	int64_t now = at(2026, 9, 21, 16, 0, 0);
+	char tok[1024];
+	int before;
+
+	(void)state;
+	make_token("stu-seam", now + 3600, NULL, tok);
+	parse(&p, "10.0.0.1",
+	      "GET /live/room HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer %s\r\n\r\n", tok);
+	before = nevents;
+	lg_gate_prepare(gate, &p.gr, now, p.target, sizeof(p.target), &sink, &v);
+	assert_int_equal(v.action, LG_GATE_DECIDE);
+	assert_true(v.identified);
+	assert_int_equal(nevents, before);
+	lg_gate_query(gate, &v, now, &q);
+	assert_string_equal(q.student, "stu-seam");
+	assert_int_equal(q.cls, LG_CLASS_SUBJECT);
+	assert_int_equal(q.now, now);
+	lg_policy_decide(q.policy, &st, q.cls, q.region, q.now, &r.d);
+	lg_gate_commit(gate, &v, now, &r, &sink);
+	assert_int_equal(v.action, LG_GATE_ALLOW);
+	assert_int_equal(nevents, before + 1);
+	assert_int_equal(last_event.type, LG_EV_LESSON_START);
+	/* The store did not answer (timeout) or cannot: 503, nothing happened, no event. */
+	lg_gate_prepare(gate, &p.gr, now, p.target, sizeof(p.target), &sink, &v);
+	lg_gate_commit(gate, &v, now, NULL, &sink);
+	assert_int_equal(v.action, LG_GATE_REFUSE);
+	assert_int_equal(v.status, 503);
+	assert_int_equal(nevents, before + 1);
+	lg_gate_refusal(gate, &v, now, &p.gr, true, &out);
+	assert_non_null(strstr(out.data, "HTTP/1.1 503 Service Unavailable\r\n"));
+	assert_non_null(strstr(out.data, "Retry-After: 5\r\n"));
+	assert_non_null(strstr(out.data, "\"reason\":\"student store unavailable\""));
+	lg_buf_free(&out);
+	r.status = LG_STORE_UNAVAILABLE;
+	lg_gate_prepare(gate, &p.gr, now, p.target, sizeof(p.target), &sink, &v);
+	lg_gate_commit(gate, &v, now, &r, &sink);
+	assert_int_equal(v.status, 503);
+}
+
 /* Monitor mode lets everything through but marks the would-be refusal. */
 static void
 test_monitor(void **state)
@@ -865,6 +918,7 @@ main(void)
 	    cmocka_unit_test(test_trusted_header),
 	    cmocka_unit_test(test_day_end_refusal),
 	    cmocka_unit_test(test_lesson_limit_and_status),
+	    cmocka_unit_test(test_prepare_commit),
 	    cmocka_unit_test(test_monitor),
 	    cmocka_unit_test(test_bad_keys),
 	    cmocka_unit_test(test_identity_lookalikes),

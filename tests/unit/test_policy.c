@@ -314,7 +314,8 @@ test_tunnels(void **state)
 	(void)state;
 	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 0, 0));
 	assert_true(d.allow);
-	lg_policy_tunnel_open(&st, at(2026, 9, 21, 10, 0, 0));
+	/* Its lease is renewed all along (a holder renews every LG_LEASE_RENEW seconds). */
+	lg_policy_tunnel_open(&st, at(2026, 9, 21, 10, 0, 0), at(2026, 9, 21, 12, 1, 0));
 	/* No request for 15 minutes, but the tunnel is open: the lesson goes on. */
 	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 15, 0));
 	assert_true(d.allow);
@@ -331,7 +332,7 @@ test_tunnels(void **state)
 	assert_true(d.allow);
 	assert_true(d.new_lesson);
 	/* A tunnel closed late still ends activity at start + lesson_max. */
-	lg_policy_tunnel_open(&st, at(2026, 9, 21, 10, 40, 0));
+	lg_policy_tunnel_open(&st, at(2026, 9, 21, 10, 40, 0), at(2026, 9, 21, 11, 31, 0));
 	lg_policy_tunnel_close(cf->policy, &st, LG_CLASS_SUBJECT, at(2026, 9, 21, 11, 30, 0));
 	assert_int_equal(st.start + st.last_off, at(2026, 9, 21, 11, 10, 0));
 }
@@ -386,7 +387,7 @@ test_monitor_tunnel_symmetric(void **state)
 	assert_true(d.allow);
 	assert_int_equal(d.rule, LG_RULE_BLOCKED_DAY);
 	assert_int_equal(st.start, 0);
-	lg_policy_tunnel_open(&st, holiday);
+	lg_policy_tunnel_open(&st, holiday, holiday + 3600);
 	assert_int_equal(st.tunnels, 1);
 	lg_policy_tunnel_close(c->policy, &st, LG_CLASS_SUBJECT, holiday + 600);
 	assert_int_equal(st.tunnels, 0);

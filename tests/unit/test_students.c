@@ -139,9 +139,10 @@ test_expire(void **state)
 		size_t len = id_of(i, id);
 		struct lg_student_state *st = lg_students_acquire(t, id, len, &ref);
 		st->start = now - 3600;
-		/* Every third student is still within a break, every seventh in a tunnel. */
+		/* Every third student is still within a break, every seventh in a tunnel (renewed). */
 		st->last_off = i % 3 == 0 ? 3600 - 60 : 0;
-		st->tunnels = i % 7 == 0;
+		if (i % 7 == 0)
+			lg_policy_tunnel_open(st, now, now + 8000);
 		lg_students_release(&ref);
 	}
 	removed = lg_students_expire(t, cf->policy, now, 0);
