@@ -62,6 +62,24 @@ def wrk_parse(path):
     print("%.2f %s %d" % (rps, "%.3f" % p99 if p99 is not None else "nan", errors))
 
 
+def strace_parse(path, requests):
+    """strace -c's table: calls per request in all and the biggest contributors."""
+    calls = {}
+    for line in open(path):
+        f = line.split()
+        # % time, seconds, usecs/call, calls, [errors], syscall
+        if len(f) >= 5 and f[0][0].isdigit() and f[-1] != "total":
+            try:
+                calls[f[-1]] = int(f[3])
+            except ValueError:
+                continue
+    total = sum(calls.values())
+    top = sorted(calls.items(), key=lambda kv: -kv[1])[:6]
+    print("syscalls/request=%.2f (%d calls, %d requests: %s)" % (
+        total / requests if requests else 0, total, requests,
+        " ".join("%s=%.2f" % (k, v / requests) for k, v in top)))
+
+
 def summarize(path, labels):
     """RESULTS lines: LABEL PROXY RPS P99 ERRORS (one per round)."""
     rows = {}
@@ -589,6 +607,8 @@ def main(a):
         wrk_parse(a[1])
     elif cmd == "summarize":
         return summarize(a[1], a[2:])
+    elif cmd == "strace-parse":
+        strace_parse(a[1], int(a[2]))
     elif cmd == "summarize-enforce":
         return summarize_enforce(a[1], int(a[2]), int(a[3]))
     elif cmd == "ws-client":
