@@ -15,4 +15,7 @@
 /* Let a bufferevent move large bodies in large writes, and read a plain one with our reader. */
 void lgd_bev_tune(struct bufferevent *bev);
 
+/* Before any other libevent call: libevent's memory through a per-thread block cache. */
+void lgd_io_mem_init(void);
+
 #endif
