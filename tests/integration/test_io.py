@@ -68,6 +68,9 @@ def malloc_count_lib(env):
     lib = os.environ.get("LG_MALLOC_COUNT") or os.path.join(
         os.path.dirname(os.path.dirname(os.path.abspath(env.binary))), "tests", "bench",
         "libmalloc_count.so")
+    with open(env.binary, "rb") as f:
+        if b"__asan_init" in f.read():
+            raise Skip("an AddressSanitizer build: ASan owns malloc (and the block cache is off)")
     if not os.path.exists(lib):
         raise Skip("no %s (build tests/bench/malloc_count.c, or set LG_MALLOC_COUNT)" % lib)
     return lib
