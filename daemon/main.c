@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "io.h"
 #include "log.h"
 #include "notify.h"
 #include "runtime.h"
@@ -326,6 +327,8 @@ main(int argc, char **argv)
 	bool test = false, debug = false;
 	uint64_t wd;
 	int ch, rc = 0;
+
+	lgd_io_mem_init(); /* before any other libevent call */
 
 	while ((ch = getopt(argc, argv, "c:dtVh")) != -1) {
 		switch (ch) {
