@@ -275,3 +275,21 @@ def demo_text(env):
 
 
 test_demo_in_headless_chromium.timeout = 120
+
+
+def test_demo_rejects_bad_durations(env):
+    """LG_DEMO_LESSON/LG_DEMO_BREAK that are not whole seconds or minutes stop scripts/run
+    with a message naming the variable, before anything starts."""
+    for var, value, msg in (("LG_DEMO_LESSON", "3 minutes", "expected whole seconds or minutes"),
+                            ("LG_DEMO_BREAK", "1m30s", "expected whole seconds or minutes"),
+                            ("LG_DEMO_LESSON", "1h", "expected whole seconds or minutes"),
+                            ("LG_DEMO_LESSON", "2s", "between 3s and 30m"),
+                            ("LG_DEMO_LESSON", "31m", "between 3s and 30m")):
+        e = dict(os.environ, LESSONGATED=env.binary, LG_PORT=str(free_port()),
+                 LG_UPSTREAM_PORT=str(free_port()), TMPDIR=env.dir)
+        e[var] = value
+        r = subprocess.run([os.path.join(ROOT, "scripts", "run")], env=e, capture_output=True,
+                           text=True, timeout=20, stdin=subprocess.DEVNULL)
+        check(r.returncode == 2 and '%s="%s"' % (var, value) in r.stderr and msg in r.stderr,
+              "%s=%r: exit %d, %r" % (var, value, r.returncode, r.stderr[-500:]))
+        check("lessongate is running" not in r.stdout, "%s=%r started the demo" % (var, value))
