@@ -242,6 +242,14 @@ async def scenario(b, base):
           "the 429 page's rule: %r" % t)
     check(re.search(r"You may come back at: 2026-09-21 10:0\d \(Asia/Shanghai\) — \d+ 秒后 / "
                     r"in \d+ seconds?", t), "the 429 page's time to come back: %r" % t)
+    # 6. The platform's home page (free) knows who is signed in and lists the lessons.
+    await b.goto(base + "/")
+    await b.until("document.getElementById('student') && "
+                  "document.getElementById('student').textContent === '小明' && "
+                  "document.querySelectorAll('#lessons a').length === 3", "the home page")
+    links = await b.js("[].map.call(document.querySelectorAll('#lessons a'), "
+                       "function (a) { return a.getAttribute('href'); }).join(' ')")
+    check(links == "/live/math-7a/ /live/english-5/ /art/live/art-3/", "lesson links: %r" % links)
     await b.ws.close()
 
 
