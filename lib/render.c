@@ -424,8 +424,9 @@ lg_render_unauthorized_html(struct lg_buf *b, const char *login_url, const char 
 	page_head(b, "请先登录 / Please sign in");
 	LG_BUF_LIT(b, "<h1>请先登录 <span class=\"en\">/ Please sign in</span></h1>\n");
 	if (sent) {
-		LG_BUF_LIT(b, "<p>登录信息无效或已过期，请重新登录。</p>\n<p class=\"en\">Your sign-in "
-		              "could not be accepted (");
+		LG_BUF_LIT(
+		    b, "<p>登录信息无效或已过期，请重新登录。</p>\n<p class=\"en\">Your sign-in "
+		       "could not be accepted (");
 		lg_buf_html(b, reason);
 		LG_BUF_LIT(b, "); please sign in again.</p>\n");
 	} else {

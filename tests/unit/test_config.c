@@ -309,7 +309,8 @@ test_forward_and_strip_headers(void **state)
 	expect_error("identity = { jwt = { keys = \"k\"; algorithms = [\"HS256\"]; sources = "
 	             "[\"header:X-Token\"]; };\n forward_header = \"x-token\"; };\n",
 	             2, "identity.forward_header: \"x-token\" is also a token source");
-	cf = load_text("identity = { login_url = \"https://platform.example/login?next=/live/\"; };\n");
+	cf = load_text(
+	    "identity = { login_url = \"https://platform.example/login?next=/live/\"; };\n");
 	assert_non_null(cf);
 	assert_string_equal(cf->identity.login_url, "https://platform.example/login?next=/live/");
 	lg_config_free(cf);

@@ -516,7 +516,8 @@ test_unauthorized_page(void **state)
 	/* An expired cookie: the page says the sign-in was not accepted, and links to it. */
 	make_token("stu-1", now - 3600, NULL, tok);
 	parse(&p, "10.0.0.1",
-	      "GET /live/room HTTP/1.1\r\nHost: a\r\nAccept: text/html\r\nCookie: lg_token=%s\r\n\r\n",
+	      "GET /live/room HTTP/1.1\r\nHost: a\r\nAccept: text/html\r\nCookie: "
+	      "lg_token=%s\r\n\r\n",
 	      tok);
 	lg_gate_check(g, students, &p.gr, now, p.target, sizeof(p.target), &sink, &v);
 	assert_int_equal(v.status, 401);

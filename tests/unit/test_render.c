@@ -218,8 +218,12 @@ test_short_rules(void **state)
 	struct lg_class_rules cr = cf->rules.cls[LG_CLASS_SUBJECT];
 	struct lg_decision d = {0};
 	struct lg_buf json = {0}, html = {0};
-	struct lg_refusal r = {.d = &d, .cls = LG_CLASS_SUBJECT, .rules = &cr, .tz = cf->tz,
-	                       .regulation_url = "https://r.example/", .now = 0};
+	struct lg_refusal r = {.d = &d,
+	                       .cls = LG_CLASS_SUBJECT,
+	                       .rules = &cr,
+	                       .tz = cf->tz,
+	                       .regulation_url = "https://r.example/",
+	                       .now = 0};
 
 	(void)state;
 	cr.lesson_max = 20;
@@ -234,7 +238,8 @@ test_short_rules(void **state)
 	assert_non_null(strstr(json.data, "reached its 20-second limit; lessons must be at least "
 	                                  "1 minute apart."));
 	assert_non_null(strstr(json.data, "已达 20 秒上限，课程间隔不少于 1 分钟。"));
-	assert_non_null(strstr(html.data, "2026-09-21 10:01 (Asia/Shanghai) — 45 秒后 / in 45 seconds"));
+	assert_non_null(
+	    strstr(html.data, "2026-09-21 10:01 (Asia/Shanghai) — 45 秒后 / in 45 seconds"));
 	lg_buf_free(&json);
 	lg_buf_free(&html);
 }
