@@ -437,8 +437,9 @@ main(int argc, char **argv)
 	         LG_VERSION, m.conf, m.nworkers, (int)getpid(), m.nofile,
 	         atomic_load(&lgd_max_conns));
 	if (strcmp(lgd_store->kind, "memory") == 0)
-		lgd_warn("lesson clocks are kept in memory only",
-		         "store=memory effect=\"a restart gives every student a fresh lesson clock\"");
+		lgd_warn(
+		    "lesson clocks are kept in memory only",
+		    "store=memory effect=\"a restart gives every student a fresh lesson clock\"");
 	check_calendars(true);
 	notify_status("READY=1");
 	event_base_dispatch(m.base);

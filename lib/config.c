@@ -809,9 +809,10 @@ load_state(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 			     stores[store]);
 		if (get_str(c, g, "state", "dir", false, &st->dir) > 0) {
 			if (store == 0)
-				CERR(c, config_setting_get_member(g, "dir"),
-				     "state.dir: the \"memory\" store keeps nothing on disk; remove "
-				     "state.dir, or set store = \"local\" to keep clocks there");
+				CERR(
+				    c, config_setting_get_member(g, "dir"),
+				    "state.dir: the \"memory\" store keeps nothing on disk; remove "
+				    "state.dir, or set store = \"local\" to keep clocks there");
 			else if (st->dir[0] != '/')
 				CERR(c, config_setting_get_member(g, "dir"),
 				     "state.dir: \"%s\" is not an absolute path", st->dir);
