@@ -152,6 +152,11 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	if (rt->cf->workers != m.rt->cf->workers)
 		lgd_warn("workers changed; takes effect at the next restart", "workers=%d",
 		         rt->cf->workers);
+	if (strcmp(rt->cf->state.store, lgd_store->kind) != 0 ||
+	    (strcmp(lgd_store->kind, "local") == 0 &&
+	     strcmp(rt->cf->state.dir, m.rt->cf->state.dir) != 0))
+		lgd_warn("state.store or state.dir changed; takes effect at the next restart",
+		         "store=%s running=%s", rt->cf->state.store, lgd_store->kind);
 	lgd_size_connections(rt->cf, m.nworkers, m.nofile);
 	for (int i = 0; i < m.nworkers; i++) {
 		int *wfds = lg_xcalloc(nl + 1, sizeof(int));
