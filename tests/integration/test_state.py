@@ -8,14 +8,17 @@ a deadline moved on is a fresh clock. Files are compared byte for byte where the
 must not have touched them.
 """
 
+import asyncio
 import os
 import signal
 import stat
 import subprocess
 import time
 
+import websockets
+
 from harness import check
-from test_enforce import Gate, allowed, local, refused
+from test_enforce import STATUS_PATH, Gate, allowed, local, refused, ws_url
 
 STUDENT = [("X-Student-Id", "stu-restart")]
 
@@ -184,3 +187,31 @@ def test_state_dir_errors_are_clear(env):
         p.stop()
         check(rc not in (None, 0), "a second daemon shared the state: %s" % log)
         check("locked by another process" in log and d in log, "unclear: %s" % log)
+
+
+def test_state_tunnels_of_a_killed_daemon_do_not_count(env):
+    """A lesson WebSocket open when the daemon is killed does not hold the student's lesson in
+    the next daemon (its lease is not renewed by anyone): the status shows no tunnel at once,
+    long before the lease would have run out, and the clock is still the same lesson's."""
+    d = state_dir(env, "lease")
+    g = gate(env, "2026-09-21 10:00:00", d)
+
+    async def hold():
+        async with websockets.connect(ws_url(g), extra_headers=STUDENT, open_timeout=5,
+                                      close_timeout=1, ping_interval=None) as ws:
+            st = g.request(STATUS_PATH, headers=STUDENT).json()
+            check(st["lesson"]["tunnels"] == 1, "the open WebSocket is no tunnel: %s" % st)
+            kill9(g)
+            try:
+                await ws.recv()
+            except websockets.ConnectionClosed:
+                pass
+
+    asyncio.run(hold())
+    with gate(env, "2026-09-21 10:00:10", d) as g2:
+        st = g2.request(STATUS_PATH, headers=STUDENT).json()
+        check(st["lesson"]["tunnels"] == 0, "a tunnel of the killed daemon still counts: %s" %
+              st["lesson"])
+        rem, dl = allowed(lesson(g2, "10:00:10"), "after the kill")
+        check(local(dl).startswith("2026-09-21 10:30:0"),
+              "the lesson's clock was lost: deadline %s" % local(dl))
