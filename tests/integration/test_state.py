@@ -10,6 +10,7 @@ must not have touched them.
 
 import asyncio
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -18,7 +19,7 @@ import time
 import websockets
 
 from harness import check
-from test_enforce import STATUS_PATH, Gate, allowed, local, refused, ws_url
+from test_enforce import STATUS_PATH, Gate, allowed, local, refused, wait_for, ws_url
 
 STUDENT = [("X-Student-Id", "stu-restart")]
 
@@ -215,3 +216,30 @@ def test_state_tunnels_of_a_killed_daemon_do_not_count(env):
         rem, dl = allowed(lesson(g2, "10:00:10"), "after the kill")
         check(local(dl).startswith("2026-09-21 10:30:0"),
               "the lesson's clock was lost: deadline %s" % local(dl))
+
+
+def entries(d):
+    """How many records the LMDB database in d holds (mdb_stat reads it beside the daemon)."""
+    out = subprocess.run(["mdb_stat", d], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"Entries: (\d+)", out).group(1))
+
+
+def test_state_expired_students_leave_the_disk(env):
+    """A student whose break is over is swept from memory and, within the next commit, from
+    data.mdb too (the header stays); one still in a lesson stays on disk."""
+    d = state_dir(env, "sweep")
+    with Gate(env, "2026-09-21 10:00:00", speed=120, jwt=None, header=["127.0.0.1/32"],
+              state={"store": "local", "dir": d}) as g:
+        allowed(g.request("/live/lesson", headers=[("X-Student-Id", "stu-gone")]), "stu-gone")
+        ok = wait_for(lambda: entries(d) == 2, 5)
+        check(ok, "the first student never reached the disk: %d entries" % entries(d))
+        g.clock.sleep(11 * 60)  # a whole break later
+        allowed(g.request("/live/lesson", headers=[("X-Student-Id", "stu-here")]), "stu-here")
+        ok = wait_for(lambda: entries(d) == 2, 10)
+        check(ok, "the expired student stayed on disk: %d entries (want the header and "
+              "stu-here)" % entries(d))
+        st = g.request(STATUS_PATH, headers=[("X-Student-Id", "stu-here")]).json()
+        check(st["lesson"]["active"] is True, "stu-here lost its lesson: %s" % st)
+
+
+test_state_expired_students_leave_the_disk.timeout = 60
