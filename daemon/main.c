@@ -15,6 +15,7 @@
 #include "log.h"
 #include "notify.h"
 #include "runtime.h"
+#include "store_lmdb.h"
 #include "worker.h"
 
 #ifndef LG_VERSION
@@ -152,6 +153,11 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	if (rt->cf->workers != m.rt->cf->workers)
 		lgd_warn("workers changed; takes effect at the next restart", "workers=%d",
 		         rt->cf->workers);
+	if (strcmp(rt->cf->state.store, lgd_store->kind) != 0 ||
+	    (strcmp(lgd_store->kind, "local") == 0 &&
+	     strcmp(rt->cf->state.dir, m.rt->cf->state.dir) != 0))
+		lgd_warn("state.store or state.dir changed; takes effect at the next restart",
+		         "store=%s running=%s", rt->cf->state.store, lgd_store->kind);
 	lgd_size_connections(rt->cf, m.nworkers, m.nofile);
 	for (int i = 0; i < m.nworkers; i++) {
 		int *wfds = lg_xcalloc(nl + 1, sizeof(int));
@@ -319,6 +325,26 @@ start_workers(void)
 	return 0;
 }
 
+/* The student store of state.store, loaded before any listener opens; -1 if it cannot be. */
+static int
+open_store(void)
+{
+	const struct lg_state_conf *st = &m.rt->cf->state;
+	char err[1024], esc[1200];
+
+	if (strcmp(st->store, "local") != 0) {
+		lgd_store = lg_store_memory_new(STUDENTS_EXPECTED, STUDENTS_SHARDS);
+		return 0;
+	}
+	lgd_store = lgd_store_local_open(m.rt->cf, time(NULL), STUDENTS_EXPECTED, STUDENTS_SHARDS,
+	                                 err, sizeof(err));
+	if (lgd_store != NULL)
+		return 0;
+	lgd_err("cannot open the student state", "file=%s key=state.dir error=\"%s\"", m.conf,
+	        lgd_esc(err, esc, sizeof(esc)));
+	return -1;
+}
+
 /* Parse arguments, then check or run. */
 int
 main(int argc, char **argv)
@@ -379,7 +405,10 @@ main(int argc, char **argv)
 	m.nofile = lgd_raise_nofile();
 	evthread_use_pthreads();
 	m.base = event_base_new();
-	lgd_store = lg_store_memory_new(STUDENTS_EXPECTED, STUDENTS_SHARDS);
+	if (open_store() != 0) {
+		rc = 1;
+		goto out;
+	}
 	lgd_limits_init();
 	if (start_workers() != 0) {
 		lgd_err("start-up failed", "file=%s", m.conf);
@@ -415,8 +444,10 @@ main(int argc, char **argv)
 	lgd_info("started", "version=%s config=%s workers=%d pid=%d nofile=%lld max_connections=%d",
 	         LG_VERSION, m.conf, m.nworkers, (int)getpid(), m.nofile,
 	         atomic_load(&lgd_max_conns));
-	lgd_warn("lesson clocks are kept in memory only",
-	         "store=memory effect=\"a restart gives every student a fresh lesson clock\"");
+	if (strcmp(lgd_store->kind, "memory") == 0)
+		lgd_warn(
+		    "lesson clocks are kept in memory only",
+		    "store=memory effect=\"a restart gives every student a fresh lesson clock\"");
 	check_calendars(true);
 	notify_status("READY=1");
 	event_base_dispatch(m.base);

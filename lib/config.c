@@ -813,9 +813,10 @@ load_identity(struct cctx *c, const config_setting_t *root, struct lg_config *cf
 }
 
 /*
- * state = { store; dir; redis = {...}; }. Only "memory" is implemented: a
- * setting that would do nothing ("local", "redis", dir, redis = {...}) is an
- * error naming the key, never silently ignored.
+ * state = { store; dir; redis = {...}; }. "local" (the default, under dir) and
+ * "memory" are implemented: a setting that would do nothing ("redis",
+ * redis = {...}, a dir for the memory store) is an error naming the key,
+ * never silently ignored.
  */
 static void
 load_state(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
@@ -826,20 +827,27 @@ load_state(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 	static const char *const failures[] = {"closed", "open", NULL};
 	config_setting_t *g = get_group(c, root, "", "state", false), *r;
 	struct lg_state_conf *st = &cf->state;
-	int store = 0, fail = 0;
+	int store = 1, fail = 0; /* "local" unless told otherwise */
 
 	st->redis_timeout_ms = 200;
 	if (g != NULL) {
 		check_keys(c, g, "state", keys);
-		if (get_enum(c, g, "state", "store", stores, &store) > 0 && store != 0)
+		if (get_enum(c, g, "state", "store", stores, &store) > 0 && store == 2)
 			CERR(c, config_setting_get_member(g, "store"),
 			     "state.store: \"%s\" is not implemented in this version (students' "
-			     "clocks would silently stay in this process); use \"memory\"",
+			     "clocks would silently stay in this process); use \"local\" or "
+			     "\"memory\"",
 			     stores[store]);
-		if (get_str(c, g, "state", "dir", false, &st->dir) > 0)
-			CERR(c, config_setting_get_member(g, "dir"),
-			     "state.dir: not implemented in this version (the \"memory\" store "
-			     "keeps nothing on disk); remove it");
+		if (get_str(c, g, "state", "dir", false, &st->dir) > 0) {
+			if (store == 0)
+				CERR(
+				    c, config_setting_get_member(g, "dir"),
+				    "state.dir: the \"memory\" store keeps nothing on disk; remove "
+				    "state.dir, or set store = \"local\" to keep clocks there");
+			else if (st->dir[0] != '/')
+				CERR(c, config_setting_get_member(g, "dir"),
+				     "state.dir: \"%s\" is not an absolute path", st->dir);
+		}
 		if ((r = get_group(c, g, "state", "redis", false)) != NULL) {
 			CERR(c, r,
 			     "state.redis: not implemented in this version (no Redis store yet); "
@@ -856,6 +864,8 @@ load_state(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 		}
 	}
 	st->store = lg_strdup(stores[store]);
+	if (st->dir == NULL && store == 1)
+		st->dir = lg_strdup(LG_STATE_DIR_DEFAULT);
 	st->redis_on_failure = lg_strdup(failures[fail]);
 }
 

@@ -104,9 +104,12 @@ struct lg_identity_conf {
 	char *login_url;      /* the platform's sign-in, linked from the 401 page; NULL: none */
 };
 
+/* Where the local store keeps the students' clocks unless state.dir says otherwise. */
+#define LG_STATE_DIR_DEFAULT "/var/lib/lessongate/state"
+
 struct lg_state_conf {
-	char *store; /* "memory" (the only one implemented; "local", "redis" are errors) */
-	char *dir;
+	char *store; /* "local" (the default) or "memory" ("redis" is an error) */
+	char *dir;   /* local: an absolute path (default LG_STATE_DIR_DEFAULT) */
 	char *redis_address;
 	int64_t redis_timeout_ms;
 	char *redis_on_failure; /* "closed" or "open" */

@@ -29,6 +29,9 @@ struct lg_students {
 	unsigned shift; /* 64 - log2(nshards) */
 	unsigned expire_next;
 	struct shard *shards;
+	/* Told of every student the sweep removes (lg_students_on_remove), or NULL. */
+	void (*on_remove)(void *, unsigned, const struct lg_student_key *);
+	void *on_remove_arg;
 };
 
 _Static_assert(sizeof(struct slot) == 32, "a student slot is 32 bytes");
@@ -159,7 +162,7 @@ lg_students_key(const struct lg_students *t, const char *id, size_t len, struct 
 static struct shard *
 shard_of(struct lg_students *t, const struct lg_student_key *k)
 {
-	return &t->shards[t->shift == 64 ? 0 : k->h[0] >> t->shift];
+	return &t->shards[lg_students_shard_index(t, k)];
 }
 
 /* A cache hint only: reads the slot array racily (atomically), locks nothing. */
@@ -302,7 +305,8 @@ lg_students_expire(struct lg_students *t, const struct lg_policy *p, int64_t now
 	if (max_shards == 0 || max_shards > t->nshards)
 		max_shards = t->nshards;
 	for (unsigned n = 0; n < max_shards; n++) {
-		struct shard *s = &t->shards[t->expire_next];
+		unsigned si = t->expire_next;
+		struct shard *s = &t->shards[si];
 
 		t->expire_next = (t->expire_next + 1) % t->nshards;
 		pthread_mutex_lock(&s->lock);
@@ -310,6 +314,10 @@ lg_students_expire(struct lg_students *t, const struct lg_policy *p, int64_t now
 			struct slot *e = &s->slots[i];
 			/* A shift may bring another stale student into slot i: look again. */
 			while ((e->k0 | e->k1) != 0 && !lg_policy_state_live(p, &e->st, now)) {
+				if (t->on_remove != NULL) {
+					struct lg_student_key k = {{e->k0, e->k1}};
+					t->on_remove(t->on_remove_arg, si, &k);
+				}
 				remove_at(s, i);
 				removed++;
 			}
@@ -317,6 +325,55 @@ lg_students_expire(struct lg_students *t, const struct lg_policy *p, int64_t now
 		pthread_mutex_unlock(&s->lock);
 	}
 	return removed;
+}
+
+/* Use a saved hash key (the table must be empty). */
+void
+lg_students_set_key(struct lg_students *t, const uint8_t key[16])
+{
+	memcpy(t->key, key, sizeof(t->key));
+}
+
+/* The index of a key's shard. */
+unsigned
+lg_students_shard_index(const struct lg_students *t, const struct lg_student_key *k)
+{
+	return t->shift == 64 ? 0 : (unsigned)(k->h[0] >> t->shift);
+}
+
+/* Run fn with one shard locked. */
+void
+lg_students_locked(struct lg_students *t, unsigned i, void (*fn)(void *), void *arg)
+{
+	pthread_mutex_lock(&t->shards[i].lock);
+	fn(arg);
+	pthread_mutex_unlock(&t->shards[i].lock);
+}
+
+/* Visit every student of one shard under its lock. */
+void
+lg_students_each(struct lg_students *t, unsigned i,
+                 void (*fn)(void *, const struct lg_student_key *, const struct lg_student_state *),
+                 void *arg)
+{
+	struct shard *s = &t->shards[i];
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t j = 0; j < s->cap; j++)
+		if (s->slots[j].k0 | s->slots[j].k1) {
+			struct lg_student_key k = {{s->slots[j].k0, s->slots[j].k1}};
+			fn(arg, &k, &s->slots[j].st);
+		}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Register the sweep's removal hook. */
+void
+lg_students_on_remove(struct lg_students *t,
+                      void (*fn)(void *, unsigned, const struct lg_student_key *), void *arg)
+{
+	t->on_remove = fn;
+	t->on_remove_arg = arg;
 }
 
 /* How many students are held. */

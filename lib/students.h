@@ -65,6 +65,26 @@ void lg_students_release(struct lg_students_ref *ref);
 size_t lg_students_expire(struct lg_students *, const struct lg_policy *, int64_t now,
                           unsigned max_shards);
 
+/*
+ * For a store that persists the table (lib/store_local.c). Use the hash key
+ * `key` instead of the random one (only while the table is empty), so keys
+ * saved by an earlier process find the same students.
+ */
+void lg_students_set_key(struct lg_students *, const uint8_t key[16]);
+/* The shard (0 .. shards-1) a key lives in. */
+unsigned lg_students_shard_index(const struct lg_students *, const struct lg_student_key *);
+/* Call fn(arg) with shard i locked (nothing else may be called on the table from fn). */
+void lg_students_locked(struct lg_students *, unsigned i, void (*fn)(void *), void *arg);
+/* Call fn for every student of shard i, with the shard locked. */
+void lg_students_each(struct lg_students *, unsigned i,
+                      void (*fn)(void *arg, const struct lg_student_key *,
+                                 const struct lg_student_state *),
+                      void *arg);
+/* Call fn(arg, shard, key) under the shard lock for every student the sweep removes. */
+void lg_students_on_remove(struct lg_students *,
+                           void (*fn)(void *arg, unsigned shard, const struct lg_student_key *),
+                           void *arg);
+
 size_t lg_students_count(struct lg_students *);
 /* Bytes held by the table (slots and shard headers). */
 size_t lg_students_memory(const struct lg_students *);

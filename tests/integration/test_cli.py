@@ -23,7 +23,7 @@ def write(env, name, text):
 
 def good_config(env):
     return make_config([{"address": "127.0.0.1:%d" % free_port()}],
-                       {"address": "127.0.0.1:%d" % free_port()})
+                       {"address": "127.0.0.1:%d" % free_port()}, state=None)
 
 
 def test_version_flag(env):
@@ -115,8 +115,6 @@ def test_check_settings_not_implemented_are_errors(env):
     base = good_config(env)
     cases = [
         ('state = { store = "redis"; redis = { address = "127.0.0.1:6379"; }; };', "state.store"),
-        ('state = { store = "local"; };', "state.store"),
-        ('state = { store = "memory"; dir = "/var/lib/lessongate/state"; };', "state.dir"),
         ('audit = { dir = "/var/lib/lessongate/audit"; };', "audit"),
     ]
     for i, (line, key) in enumerate(cases):

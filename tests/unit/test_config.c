@@ -102,6 +102,9 @@ test_defaults(void **state)
 	assert_int_equal(cf->rules.cls[LG_CLASS_NON_SUBJECT].lesson_max, 1800);
 	assert_int_equal(cf->calendar_opts.rest_weekdays, (1u << 0) | (1u << 6));
 	assert_int_equal(cf->calendar_opts.unknown_year, LG_UNKNOWN_WEEKLY);
+	/* Clocks survive restarts unless told otherwise. */
+	assert_string_equal(cf->state.store, "local");
+	assert_string_equal(cf->state.dir, "/var/lib/lessongate/state");
 	/* No calendar at all is allowed but said. */
 	assert_int_equal(cf->warnings.count, 1);
 	assert_non_null(strstr(cf->warnings.msg[0], "no calendar loaded"));
@@ -162,10 +165,10 @@ test_bad_values(void **state)
 	/* Settings that would do nothing yet are errors naming the key, not ignored. */
 	expect_error("state = {\n store = \"redis\"; };\n", 2,
 	             "state.store: \"redis\" is not implemented in this version");
-	expect_error("state = {\n store = \"local\"; };\n", 2,
-	             "state.store: \"local\" is not implemented in this version");
 	expect_error("state = { store = \"memory\";\n dir = \"/var/lib/lessongate\"; };\n", 2,
-	             "state.dir: not implemented in this version");
+	             "state.dir: the \"memory\" store keeps nothing on disk");
+	expect_error("state = { store = \"local\";\n dir = \"state\"; };\n", 2,
+	             "state.dir: \"state\" is not an absolute path");
 	expect_error("state = {\n redis = { address = \"127.0.0.1:6379\"; }; };\n", 2,
 	             "state.redis: not implemented in this version");
 	expect_error("state = {\n store = \"disk\"; };\n", 2,
