@@ -104,11 +104,14 @@ struct lg_identity_conf {
 };
 
 struct lg_state_conf {
-	char *store; /* "memory" (the only one implemented; "local", "redis" are errors) */
+	char *store; /* "memory" or "redis" ("local" is an error for now) */
 	char *dir;
-	char *redis_address;
+	char *redis_address; /* "host:port", "[v6]:port" or "unix:/path" */
 	int64_t redis_timeout_ms;
-	char *redis_on_failure; /* "closed" or "open" */
+	char *redis_on_failure;                /* "closed" ("local" is an error for now) */
+	char *redis_password, *redis_username; /* AUTH [username] password, or NULL */
+	int64_t redis_database;                /* SELECT n (0: none) */
+	char *redis_prefix;                    /* key prefix (default "lessongate:") */
 };
 
 struct lg_audit_conf {
