@@ -376,7 +376,16 @@ main(int argc, char **argv)
 	m.nofile = lgd_raise_nofile();
 	evthread_use_pthreads();
 	m.base = event_base_new();
-	lgd_store = lg_store_memory_new(STUDENTS_EXPECTED, STUDENTS_SHARDS);
+	if (strcmp(m.rt->cf->state.store, "redis") == 0) {
+		char err[512];
+		if ((lgd_store = lgd_store_redis_new(m.rt->cf, err, sizeof(err))) == NULL) {
+			lgd_err("student store", "store=redis error=\"%s\"", err);
+			rc = 1;
+			goto out;
+		}
+	} else {
+		lgd_store = lg_store_memory_new(STUDENTS_EXPECTED, STUDENTS_SHARDS);
+	}
 	lgd_limits_init();
 	if (start_workers() != 0) {
 		lgd_err("start-up failed", "file=%s", m.conf);
@@ -412,8 +421,14 @@ main(int argc, char **argv)
 	lgd_info("started", "version=%s config=%s workers=%d pid=%d nofile=%lld max_connections=%d",
 	         LG_VERSION, m.conf, m.nworkers, (int)getpid(), m.nofile,
 	         atomic_load(&lgd_max_conns));
-	lgd_warn("lesson clocks are kept in memory only",
-	         "store=memory effect=\"a restart gives every student a fresh lesson clock\"");
+	if (strcmp(lgd_store->kind, "memory") == 0)
+		lgd_warn(
+		    "lesson clocks are kept in memory only",
+		    "store=memory effect=\"a restart gives every student a fresh lesson clock\"");
+	else
+		lgd_info("student store", "store=%s address=%s timeout_ms=%d on_failure=%s",
+		         lgd_store->kind, m.rt->cf->state.redis_address, lgd_store->timeout_ms,
+		         m.rt->cf->state.redis_on_failure);
 	check_calendars(true);
 	notify_status("READY=1");
 	event_base_dispatch(m.base);
