@@ -660,6 +660,7 @@ lgd_store_redis_attach(struct lg_store *gs, struct event_base *base)
 {
 	struct rconn *rc;
 	struct timeval tv;
+	int every;
 
 	if (gs == NULL || strcmp(gs->kind, "redis") != 0)
 		return;
@@ -669,8 +670,11 @@ lgd_store_redis_attach(struct lg_store *gs, struct event_base *base)
 	rc->backoff_ms = BACKOFF_MIN_MS;
 	rc->check = event_new(base, -1, EV_PERSIST, check_cb, rc);
 	rc->reconnect = event_new(base, -1, 0, reconnect_cb, rc);
+	/* A quarter of the timeout, between 10 and 100 ms. */
+	every = rc->s->base.timeout_ms / 4;
+	every = every < 10 ? 10 : every > 100 ? 100 : every;
 	tv.tv_sec = 0;
-	tv.tv_usec = (rc->s->base.timeout_ms < 40 ? 10 : rc->s->base.timeout_ms / 4) * 1000;
+	tv.tv_usec = every * 1000;
 	event_add(rc->check, &tv);
 	tconn = rc;
 	atomic_fetch_add(&rc->s->attached, 1);

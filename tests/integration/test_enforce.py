@@ -234,7 +234,7 @@ class Gate:
 
     def __init__(self, env, start, speed=1, jwt="hs256", header=None, rules=None, mode=None,
                  workers=1, vacations=False, routes=None, identity_extra=None,
-                 upstream_extra=None):
+                 upstream_extra=None, state=None, name="enf"):
         self.env = env
         self.keys = keys(env)
         self.speed = speed
@@ -256,6 +256,8 @@ class Gate:
         extra = {"identity": identity, "routes": routes or ROUTES, "rules": r, "calendar": cal}
         if mode:
             extra["mode"] = mode
+        if state:
+            extra["state"] = state
         spec = "@%s" % start + (" x%s" % speed if speed != 1 else "")
         envx = {"LD_PRELOAD": faketime_lib(), "FAKETIME": spec, "TZ": "Asia/Shanghai"}
         long_ = speed > 1
@@ -266,7 +268,7 @@ class Gate:
         upstream.update(upstream_extra or {})
         self.r0 = time.time()
         self.d = env.daemon(upstream=upstream, workers=workers, timeouts=timeouts, extra=extra,
-                            env_extra=envx, name="enf")
+                            env_extra=envx, name=name)
         self.port = self.d.port
         self.clock = FakeClock(self.start, speed, self.r0)
 
