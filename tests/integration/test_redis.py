@@ -286,3 +286,33 @@ def test_redis_paused_answered_within_timeout(env):
 
 
 test_redis_paused_answered_within_timeout.timeout = 40
+
+
+def test_redis_connections_close_while_deciding(env):
+    """Clients that close while their decision is pending in Redis (paused): the late
+    answers find no connection and are dropped; the daemon goes on (run it under ASan:
+    LESSONGATED=build-asan/daemon/lessongated)."""
+    env.origin()
+    with Redis(env) as rd, \
+            Gate(env, "2026-09-21 10:00:00", state=state(rd, "2s"), routes=ROUTES,
+                 name="c") as g:
+        tok = g.token("stu-close", "533100")
+        allowed(wait_ready(g, tok), "before the pause")
+        os.kill(rd.proc.pid, signal.SIGSTOP)
+        try:
+            socks = []
+            for i in range(20):
+                s = socket.create_connection(("127.0.0.1", g.port), timeout=5)
+                s.sendall(("GET /live/c?n=%d HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s"
+                           "\r\n\r\n" % (i, tok)).encode())
+                socks.append(s)
+            time.sleep(0.3)  # every request is waiting for Redis now
+            for s in socks:
+                s.close()
+            time.sleep(0.2)
+        finally:
+            os.kill(rd.proc.pid, signal.SIGCONT)
+        # The answers arrive for connections that are gone; the next requests are decided.
+        r = wait_ready(g, tok, limit=10)
+        allowed(r, "after the closed connections")
+        check(g.d.alive(), "the daemon died")
