@@ -69,9 +69,11 @@ monotonic_usec(void)
 static void
 notify_status(const char *what)
 {
-	lgd_notify("%s\nSTATUS=%s; config generation %u, %d worker(s), %d connection(s)", what,
-	           m.stopping ? "draining" : "serving", m.rt->generation, m.nworkers,
-	           atomic_load(&lgd_total_conns));
+	lgd_notify("%s\nSTATUS=%s; config generation %u, %d worker(s), %d connection(s); "
+	           "student store %s %s",
+	           what, m.stopping ? "draining" : "serving", m.rt->generation, m.nworkers,
+	           atomic_load(&lgd_total_conns), lgd_store ? lgd_store->kind : "none",
+	           lgd_store && lg_store_up(lgd_store) ? "up" : "unavailable");
 }
 
 /* Log one missing-calendar sentence as a warning. */
@@ -240,7 +242,13 @@ watchdog_cb(evutil_socket_t fd, short what, void *arg)
 static void
 sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
+	static int was_up = -1;
+	int up = lg_store_up(lgd_store);
+
 	lg_store_expire(lgd_store, m.rt->cf->policy, time(NULL));
+	if (up != was_up && !m.stopping) /* the status systemd shows follows the store */
+		notify_status("");
+	was_up = up;
 }
 
 /* Print one missing-calendar sentence for -t. */

@@ -227,14 +227,30 @@ def wait_for_open(ws, limit):
     return ws.opened is not None
 
 
+def status_lines(ns, want, timeout=5):
+    """The systemd STATUS= lines seen so far, waiting (up to timeout) for one containing want."""
+    end = time.monotonic() + timeout
+    while True:
+        lines = [l for m in ns.msgs for l in m.split("\n") if l.startswith("STATUS=")]
+        if any(want in l for l in lines) or time.monotonic() > end:
+            return lines
+        ns.wait_for("-", timeout=0.2)
+
+
 def test_redis_killed_503_free_fine_then_recovers(env):
     """Redis killed mid-lesson: lesson routes 503 with Retry-After at once, free routes
-    unaffected; Redis back: lessons are decided again without restarting lessongated."""
+    unaffected; Redis back: lessons are decided again without restarting lessongated. The
+    condition shows in the status systemd shows (STATUS=) and in the log."""
+    from test_lifecycle import NotifySocket
     env.origin()
+    ns = NotifySocket(env)
     with Redis(env) as rd, \
-            Gate(env, "2026-09-21 10:00:00", state=state(rd), routes=ROUTES, name="k") as g:
+            Gate(env, "2026-09-21 10:00:00", state=state(rd), routes=ROUTES, name="k",
+                 env_extra={"NOTIFY_SOCKET": ns.path}) as g:
         tok = g.token("stu-kill", "533100")
         allowed(wait_ready(g, tok), "before the kill")
+        lines = status_lines(ns, "student store redis up")
+        check(any("student store redis up" in l for l in lines), "STATUS= lines: %r" % lines)
         rd.kill()
         for i in range(5):
             t0 = time.monotonic()
@@ -245,6 +261,9 @@ def test_redis_killed_503_free_fine_then_recovers(env):
             check(dt < 1.0, "the 503 took %.2f s" % dt)
             f = g.request("/small?n=%d" % i)
             check(f.status == 200, "a free route with Redis down: %r" % f)
+        lines = status_lines(ns, "student store redis unavailable")
+        check(any("student store redis unavailable" in l for l in lines),
+              "STATUS= does not say the store is unavailable: %r" % lines[-3:])
         rd.start()
         r = wait_ready(g, tok, limit=10)
         allowed(r, "after Redis came back")
