@@ -45,7 +45,7 @@ struct redis_store {
 	int port;              /* 0: host is a unix socket path */
 	char *password, *username, *prefix;
 	int64_t database;
-	int32_t keep; /* the longest break_min: a key lives this long after the last activity */
+	int32_t keep; /* the longest break_min at start (open/renew do not use it) */
 	char sha_decide[41], sha_lease[41];
 	uint64_t lease_salt;
 	atomic_uint_fast64_t next_lease;
@@ -353,6 +353,11 @@ reply_cb(redisAsyncContext *ac, void *r, void *priv)
 
 	if (reply != NULL && ac->data == rc)
 		answered(rc);
+	if (reply == NULL && ac->data == rc && rc->ready) {
+		/* The connection is going away: what its callbacks ask next fails at once. */
+		rc->ready = false;
+		atomic_fetch_sub(&rc->s->ready, 1);
+	}
 	if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
 	    strncmp(reply->str, "NOSCRIPT", 8) == 0 && !q->retried && rc->ac == ac) {
 		/* The server lost its scripts (restart, failover, SCRIPT FLUSH): EVAL loads it
@@ -441,6 +446,19 @@ make_key(struct redis_store *s, const char *student, size_t len, char *key, size
 	       lg_redis_key(s->prefix, student, len, key, cap) != 0;
 }
 
+/* How long a key outlives the last activity: the longest break_min of the rules in force. */
+static int32_t
+keep_for(const struct lg_policy *p)
+{
+	const struct lg_rules *r = lg_policy_rules(p);
+	int32_t keep = 0;
+
+	for (int i = 0; i < LG_LESSON_CLASSES; i++)
+		if (r->cls[i].break_min > keep)
+			keep = r->cls[i].break_min;
+	return keep;
+}
+
 /* The calendar in C at once; the lesson clock in Redis, answered on this loop. */
 static void
 redis_decide(struct lg_store *gs, const struct lg_store_query *q, lg_store_done done, void *arg,
@@ -467,7 +485,7 @@ redis_decide(struct lg_store *gs, const struct lg_store_query *q, lg_store_done 
 	snprintf(now, sizeof(now), "%lld", (long long)q->now);
 	snprintf(lmax, sizeof(lmax), "%d", cr->lesson_max);
 	snprintf(bmin, sizeof(bmin), "%d", cr->break_min);
-	snprintf(keep, sizeof(keep), "%d", s->keep);
+	snprintf(keep, sizeof(keep), "%d", keep_for(q->policy));
 	req = req_new(rc, true, s->sha_decide, (const char *[]){key, now, lmax, bmin, keep}, 5);
 	req->done = done;
 	req->arg = arg;
@@ -478,7 +496,7 @@ redis_decide(struct lg_store *gs, const struct lg_store_query *q, lg_store_done 
 /* Send a lease operation without waiting for its answer; -1 if no connection is ready. */
 static int
 lease_op(struct redis_store *s, const char *op, const char *student, size_t len, int64_t now,
-         uint64_t id, int64_t expires, int32_t lmax)
+         uint64_t id, int64_t expires, int32_t lmax, int32_t keep)
 {
 	struct rconn *rc = ready_conn(s);
 	char key[1024], a[5][24];
@@ -491,7 +509,7 @@ lease_op(struct redis_store *s, const char *op, const char *student, size_t len,
 	snprintf(a[1], sizeof(a[1]), "%llu", (unsigned long long)id);
 	snprintf(a[2], sizeof(a[2]), "%lld", (long long)expires);
 	snprintf(a[3], sizeof(a[3]), "%d", lmax);
-	snprintf(a[4], sizeof(a[4]), "%d", s->keep);
+	snprintf(a[4], sizeof(a[4]), "%d", keep);
 	req_send(req_new(rc, false, s->sha_lease,
 	                 (const char *[]){key, op, a[0], a[1], a[2], a[3], a[4]}, 7));
 	return 0;
@@ -506,7 +524,7 @@ redis_lease_open(struct lg_store *gs, const char *student, size_t len, int64_t n
 
 	l->id = s->lease_salt ^ atomic_fetch_add(&s->next_lease, 1);
 	l->expires = now + LG_LEASE_TTL;
-	return lease_op(s, "open", student, len, now, l->id, l->expires, -1);
+	return lease_op(s, "open", student, len, now, l->id, l->expires, -1, s->keep);
 }
 
 /* Push the lease's expiry on. */
@@ -515,7 +533,7 @@ redis_lease_renew(struct lg_store *gs, const char *student, size_t len, int64_t 
                   struct lg_lease *l)
 {
 	l->expires = now + LG_LEASE_TTL;
-	lease_op(rs(gs), "renew", student, len, now, l->id, l->expires, -1);
+	lease_op(rs(gs), "renew", student, len, now, l->id, l->expires, -1, rs(gs)->keep);
 }
 
 /* Activity until now, the lease removed. */
@@ -525,7 +543,7 @@ redis_lease_close(struct lg_store *gs, const struct lg_policy *p, const char *st
 {
 	int32_t lmax = cls < LG_LESSON_CLASSES ? lg_policy_rules(p)->cls[cls].lesson_max : -1;
 
-	lease_op(rs(gs), "close", student, len, now, l->id, l->expires, lmax);
+	lease_op(rs(gs), "close", student, len, now, l->id, l->expires, lmax, keep_for(p));
 }
 
 /* This instance's latest copy of the student (what Redis answered last here). */
