@@ -5,8 +5,8 @@
  * NOSCRIPT), and a local copy of every answered student for the status
  * endpoint (a snapshot never waits).
  *
- * Failures: a connection that cannot connect, is closed, or has a command
- * unanswered for longer than the timeout is dropped (its pending decisions
+ * Failures: a connection that cannot connect, is closed, or has had no
+ * answer for twice the timeout while commands are outstanding is dropped (its pending decisions
  * answer LG_STORE_UNAVAILABLE at once: 503 on lesson routes) and reconnected
  * with backoff (100 ms doubling to 2 s); while no connection is ready,
  * decisions answer LG_STORE_UNAVAILABLE without waiting. The condition is
@@ -308,7 +308,12 @@ reconnect_cb(evutil_socket_t fd, short what, void *arg)
 	rconn_start(arg);
 }
 
-/* A command unanswered for longer than the timeout: Redis is stuck (SIGSTOP, a network hole). */
+/*
+ * No answer for twice the timeout while commands are outstanding: Redis is
+ * stuck (SIGSTOP, a network hole). Each waiting request has had its 503 at
+ * its own timeout already; twice, so that a loop that was itself late (a busy
+ * machine) does not drop a healthy connection whose answers are still unread.
+ */
 static void
 check_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -317,7 +322,7 @@ check_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (rc->ac != NULL && rc->outstanding > 0 &&
-	    lgd_mono_us() - rc->progress_us > (int64_t)rc->s->base.timeout_ms * 1000)
+	    lgd_mono_us() - rc->progress_us > 2 * (int64_t)rc->s->base.timeout_ms * 1000)
 		rconn_fail(rc, "timeout");
 }
 
