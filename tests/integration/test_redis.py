@@ -36,7 +36,9 @@ ROUTES = [
 class Redis:
     """A private redis-server on 127.0.0.1:port (killed, paused and restarted by tests)."""
 
-    def __init__(self, env, name="redis"):
+    def __init__(self, env, name="redis", args=()):
+        self.args = list(args)
+        self.auth = None  # (user, password) for cmd(), once the server wants one
         self.bin = shutil.which("redis-server") or (
             "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None)
         if self.bin is None:
@@ -51,7 +53,7 @@ class Redis:
         log = open(os.path.join(self.dir, "redis.log"), "ab")
         self.proc = subprocess.Popen(
             [self.bin, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir, "--daemonize", "no"],
+             "--appendonly", "no", "--dir", self.dir, "--daemonize", "no"] + self.args,
             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         log.close()
         end = time.monotonic() + 10
@@ -61,19 +63,26 @@ class Redis:
                     return
             except OSError:
                 pass
+            except RuntimeError as e:  # a password is wanted: it is up
+                if "NOAUTH" in str(e) or "WRONGPASS" in str(e):
+                    return
+                raise
             time.sleep(0.05)
         raise AssertionError("redis-server did not start on port %d" % self.port)
 
-    def cmd(self, *args, timeout=2):
-        """One command over RESP; the reply as str/int/list (errors raise)."""
+    def cmd(self, *args, timeout=2, db=0):
+        """One command over RESP (after AUTH and SELECT db); its reply as str/int/list."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
-            out = b"*%d\r\n" % len(args)
-            for a in args:
-                a = str(a).encode()
-                out += b"$%d\r\n%s\r\n" % (len(a), a)
-            s.sendall(out)
             f = s.makefile("rb")
-            return self._read(f)
+            pre = ([("AUTH",) + self.auth] if self.auth else []) + ([("SELECT", db)] if db else [])
+            for c in pre + [args]:
+                out = b"*%d\r\n" % len(c)
+                for a in c:
+                    a = str(a).encode()
+                    out += b"$%d\r\n%s\r\n" % (len(a), a)
+                s.sendall(out)
+                r = self._read(f)
+            return r
 
     def _read(self, f):
         line = f.readline().rstrip(b"\r\n")
@@ -338,3 +347,33 @@ def test_redis_connections_close_while_deciding(env):
         r = wait_ready(g, tok, limit=10)
         allowed(r, "after the closed connections")
         check(g.d.alive(), "the daemon died")
+
+
+def test_redis_acl_user_database_and_prefix(env):
+    """ACL AUTH (username and password), the database and the key prefix are used; a wrong
+    password leaves lesson routes at 503 and the log names Redis's reason."""
+    env.origin()
+    with Redis(env, args=["--requirepass", "admin-pw"]) as rd:
+        rd.auth = ("default", "admin-pw")
+        rd.cmd("ACL", "SETUSER", "lg", "on", ">lg-pw", "~lg:*", "+@all")
+        good = {"store": "redis", "redis": {"address": "127.0.0.1:%d" % rd.port,
+                                            "username": "lg", "password": "lg-pw",
+                                            "database": 3, "key_prefix": "lg:"}}
+        bad = {"store": "redis", "redis": {"address": "127.0.0.1:%d" % rd.port,
+                                           "username": "lg", "password": "wrong"}}
+        with Gate(env, "2026-09-21 10:00:00", state=good, routes=ROUTES, name="acl") as g, \
+                Gate(env, "2026-09-21 10:00:00", state=bad, routes=ROUTES, name="bad") as gb:
+            tok = g.token("stu-acl", "533100")
+            allowed(wait_ready(g, tok), "with the ACL user")
+            check(rd.cmd("EXISTS", "lg:{stu-acl}", db=3) == 1,
+                  "no key lg:{stu-acl} in database 3: %s" % rd.cmd("KEYS", "*", db=3))
+            check(rd.cmd("EXISTS", "lg:{stu-acl}") == 0, "the key is in database 0 too")
+            r = gb.request("/live/x", gb.token("stu-bad"))
+            check(r.status == 503, "a wrong password: %r, want 503" % r)
+            time.sleep(0.5)
+            log = gb.log_text()
+            check('msg="student store unavailable"' in log and "WRONGPASS" in log,
+                  "the log does not say why: %r" % log[-800:])
+
+
+test_redis_acl_user_database_and_prefix.timeout = 40
