@@ -34,7 +34,8 @@ static struct {
 	unsigned *last_beats;
 	bool stopping;
 	unsigned reloads;
-	long long nofile; /* the descriptor limit (soft, raised to the hard one at start) */
+	char state_sig[2048]; /* the store settings in force (state_signature) */
+	long long nofile;     /* the descriptor limit (soft, raised to the hard one at start) */
 } m;
 
 /* How to call us. */
@@ -63,6 +64,20 @@ monotonic_usec(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000;
+}
+
+/* The student store settings of cf, as one string (the store is made once, at start). */
+static void
+state_signature(const struct lg_config *cf, char *out, size_t len)
+{
+	const struct lg_state_conf *st = &cf->state;
+
+	snprintf(out, len, "%s|%s|%lld|%s|%s|%s|%lld|%s", st->store,
+	         st->redis_address ? st->redis_address : "", (long long)st->redis_timeout_ms,
+	         st->redis_on_failure ? st->redis_on_failure : "",
+	         st->redis_password ? st->redis_password : "",
+	         st->redis_username ? st->redis_username : "", (long long)st->redis_database,
+	         st->redis_prefix ? st->redis_prefix : "");
 }
 
 /* Tell systemd what we are doing. */
@@ -153,6 +168,13 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	if (rt->cf->workers != m.rt->cf->workers)
 		lgd_warn("workers changed; takes effect at the next restart", "workers=%d",
 		         rt->cf->workers);
+	{
+		char now_sig[2048];
+		state_signature(rt->cf, now_sig, sizeof(now_sig));
+		if (strcmp(now_sig, m.state_sig) != 0)
+			lgd_warn("state changed; takes effect at the next restart",
+			         "store=%s running=%s", rt->cf->state.store, lgd_store->kind);
+	}
 	lgd_size_connections(rt->cf, m.nworkers, m.nofile);
 	for (int i = 0; i < m.nworkers; i++) {
 		int *wfds = lg_xcalloc(nl + 1, sizeof(int));
@@ -394,6 +416,7 @@ main(int argc, char **argv)
 	} else {
 		lgd_store = lg_store_memory_new(STUDENTS_EXPECTED, STUDENTS_SHARDS);
 	}
+	state_signature(m.rt->cf, m.state_sig, sizeof(m.state_sig));
 	lgd_limits_init();
 	if (start_workers() != 0) {
 		lgd_err("start-up failed", "file=%s", m.conf);

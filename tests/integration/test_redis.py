@@ -377,3 +377,24 @@ def test_redis_acl_user_database_and_prefix(env):
 
 
 test_redis_acl_user_database_and_prefix.timeout = 40
+
+
+def test_redis_state_change_on_reload_is_said(env):
+    """A reload that changes state (memory -> redis) says it takes effect at the next restart;
+    the running store goes on."""
+    env.origin()
+    with Gate(env, "2026-09-21 10:00:00", routes=ROUTES, name="rl") as g:
+        tok = g.token("stu-rl", "533100")
+        allowed(g.request("/live/x", tok), "before the reload")
+        with open(g.d.conf) as f:
+            text = f.read()
+        g.d.rewrite(text + '\nstate = { store = "redis"; redis = { address = "127.0.0.1:1"; }; };\n')
+        g.d.hup()
+        end = time.monotonic() + 5
+        while time.monotonic() < end and "configuration reloaded" not in g.log_text():
+            time.sleep(0.05)
+        log = g.log_text()
+        check("configuration reloaded" in log, "the reload failed: %r" % log[-600:])
+        check('msg="state changed; takes effect at the next restart" store=redis running=memory'
+              in log, "the reload did not say the store change needs a restart: %r" % log[-600:])
+        allowed(g.request("/live/y", tok), "after the reload (still the memory store)")
