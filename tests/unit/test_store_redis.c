@@ -351,6 +351,19 @@ test_key_expiry(void **state)
 	assert_int_equal(lg_redis_key("lg:", "abc", 3, key, sizeof(key)), 8);
 	assert_string_equal(key, "lg:{abc}");
 	assert_int_equal(lg_redis_key("lg:", "abc", 3, key, 8), 0);
+	/* A malformed answer is refused, never half read. */
+	{
+		long long ok[8] = {1, 100, 100, 1, 0, 0, 0, 0}, bad[8] = {2, 0, 0, 0, 0, 0, 0, 0};
+		struct lg_clock_outcome o;
+		struct lg_student_state st;
+		assert_int_equal(lg_redis_decide_answer(ok, 8, &o, &st), 0);
+		assert_true(o.allow && o.new_lesson && o.start == 100);
+		assert_int_equal(lg_redis_decide_answer(ok, 7, &o, &st), -1);
+		assert_int_equal(lg_redis_decide_answer(bad, 8, &o, &st), -1);
+		bad[0] = 1;
+		bad[6] = -5;
+		assert_int_equal(lg_redis_decide_answer(bad, 8, &o, &st), -1);
+	}
 }
 
 int
