@@ -47,7 +47,11 @@ class Redis:
         self.dir = os.path.join(env.dir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.proc = None
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # never leave a server behind when the start check fails
+            raise
 
     def start(self):
         log = open(os.path.join(self.dir, "redis.log"), "ab")
