@@ -36,7 +36,8 @@ static struct {
 	unsigned *last_beats;
 	bool stopping;
 	unsigned reloads;
-	long long nofile; /* the descriptor limit (soft, raised to the hard one at start) */
+	char state_sig[2048]; /* the store settings in force (state_signature) */
+	long long nofile;     /* the descriptor limit (soft, raised to the hard one at start) */
 } m;
 
 /* How to call us. */
@@ -67,13 +68,29 @@ monotonic_usec(void)
 	return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000;
 }
 
+/* The student store settings of cf, as one string (the store is made once, at start). */
+static void
+state_signature(const struct lg_config *cf, char *out, size_t len)
+{
+	const struct lg_state_conf *st = &cf->state;
+
+	snprintf(out, len, "%s|%s|%s|%lld|%s|%s|%s|%lld|%s", st->store, st->dir ? st->dir : "",
+	         st->redis_address ? st->redis_address : "", (long long)st->redis_timeout_ms,
+	         st->redis_on_failure ? st->redis_on_failure : "",
+	         st->redis_password ? st->redis_password : "",
+	         st->redis_username ? st->redis_username : "", (long long)st->redis_database,
+	         st->redis_prefix ? st->redis_prefix : "");
+}
+
 /* Tell systemd what we are doing. */
 static void
 notify_status(const char *what)
 {
-	lgd_notify("%s\nSTATUS=%s; config generation %u, %d worker(s), %d connection(s)", what,
-	           m.stopping ? "draining" : "serving", m.rt->generation, m.nworkers,
-	           atomic_load(&lgd_total_conns));
+	lgd_notify("%s\nSTATUS=%s; config generation %u, %d worker(s), %d connection(s); "
+	           "student store %s %s",
+	           what, m.stopping ? "draining" : "serving", m.rt->generation, m.nworkers,
+	           atomic_load(&lgd_total_conns), lgd_store ? lgd_store->kind : "none",
+	           lgd_store && lg_store_up(lgd_store) ? "up" : "unavailable");
 }
 
 /* Log one missing-calendar sentence as a warning. */
@@ -153,11 +170,13 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	if (rt->cf->workers != m.rt->cf->workers)
 		lgd_warn("workers changed; takes effect at the next restart", "workers=%d",
 		         rt->cf->workers);
-	if (strcmp(rt->cf->state.store, lgd_store->kind) != 0 ||
-	    (strcmp(lgd_store->kind, "local") == 0 &&
-	     strcmp(rt->cf->state.dir, m.rt->cf->state.dir) != 0))
-		lgd_warn("state.store or state.dir changed; takes effect at the next restart",
-		         "store=%s running=%s", rt->cf->state.store, lgd_store->kind);
+	{
+		char now_sig[2048];
+		state_signature(rt->cf, now_sig, sizeof(now_sig));
+		if (strcmp(now_sig, m.state_sig) != 0)
+			lgd_warn("state changed; takes effect at the next restart",
+			         "store=%s running=%s", rt->cf->state.store, lgd_store->kind);
+	}
 	lgd_size_connections(rt->cf, m.nworkers, m.nofile);
 	for (int i = 0; i < m.nworkers; i++) {
 		int *wfds = lg_xcalloc(nl + 1, sizeof(int));
@@ -247,7 +266,13 @@ watchdog_cb(evutil_socket_t fd, short what, void *arg)
 static void
 sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
+	static int was_up = -1;
+	int up = lg_store_up(lgd_store);
+
 	lg_store_expire(lgd_store, m.rt->cf->policy, time(NULL));
+	if (up != was_up && !m.stopping) /* the status systemd shows follows the store */
+		notify_status("");
+	was_up = up;
 }
 
 /* Print one missing-calendar sentence for -t. */
@@ -332,6 +357,13 @@ open_store(void)
 	const struct lg_state_conf *st = &m.rt->cf->state;
 	char err[1024], esc[1200];
 
+	if (strcmp(st->store, "redis") == 0) {
+		if ((lgd_store = lgd_store_redis_new(m.rt->cf, err, sizeof(err))) != NULL)
+			return 0;
+		lgd_err("student store", "store=redis error=\"%s\"",
+		        lgd_esc(err, esc, sizeof(esc)));
+		return -1;
+	}
 	if (strcmp(st->store, "local") != 0) {
 		lgd_store = lg_store_memory_new(STUDENTS_EXPECTED, STUDENTS_SHARDS);
 		return 0;
@@ -409,6 +441,7 @@ main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	state_signature(m.rt->cf, m.state_sig, sizeof(m.state_sig));
 	lgd_limits_init();
 	if (start_workers() != 0) {
 		lgd_err("start-up failed", "file=%s", m.conf);
@@ -448,6 +481,10 @@ main(int argc, char **argv)
 		lgd_warn(
 		    "lesson clocks are kept in memory only",
 		    "store=memory effect=\"a restart gives every student a fresh lesson clock\"");
+	else if (strcmp(lgd_store->kind, "redis") == 0)
+		lgd_info("student store", "store=%s address=%s timeout_ms=%d on_failure=%s",
+		         lgd_store->kind, m.rt->cf->state.redis_address, lgd_store->timeout_ms,
+		         m.rt->cf->state.redis_on_failure);
 	check_calendars(true);
 	notify_status("READY=1");
 	event_base_dispatch(m.base);

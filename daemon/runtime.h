@@ -42,6 +42,15 @@ struct lgd_runtime {
  */
 extern struct lg_store *lgd_store;
 
+struct event_base;
+/* The Redis store (daemon/store_redis.c) of cf's state; NULL with err if its address does not
+ * resolve. */
+struct lg_store *lgd_store_redis_new(const struct lg_config *cf, char *err, size_t errlen);
+/* Give the calling worker thread its own Redis connection on base (no-op for other stores). */
+void lgd_store_redis_attach(struct lg_store *, struct event_base *base);
+/* Close the calling worker thread's Redis connection (no-op for other stores). */
+void lgd_store_redis_detach(struct lg_store *);
+
 /* Load, validate and prepare a configuration; NULL with every error in errs. */
 struct lgd_runtime *lgd_runtime_load(const char *path, struct lg_errors *errs);
 /* Take a reference. */

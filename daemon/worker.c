@@ -478,7 +478,9 @@ worker_main(void *arg)
 {
 	struct lgd_worker *w = arg;
 
+	lgd_store_redis_attach(lgd_store, w->base);
 	event_base_dispatch(w->base);
+	lgd_store_redis_detach(lgd_store);
 	lgd_debug("worker finished", "worker=%d", w->id);
 	atomic_fetch_add(&lgd_workers_done, 1);
 	return NULL;

@@ -813,18 +813,64 @@ load_identity(struct cctx *c, const config_setting_t *root, struct lg_config *cf
 }
 
 /*
- * state = { store; dir; redis = {...}; }. "local" (the default, under dir) and
- * "memory" are implemented: a setting that would do nothing ("redis",
- * redis = {...}, a dir for the memory store) is an error naming the key,
- * never silently ignored.
+ * state.redis = { address; timeout; on_failure; password; username; database;
+ * key_prefix; }: the shared Redis store (address "host:port", "[v6]:port" or
+ * "unix:/path"). TLS to Redis is an error: Debian's hiredis 0.14 has none.
+ */
+static void
+load_redis(struct cctx *c, const config_setting_t *r, struct lg_state_conf *st, int *fail)
+{
+	static const char *const rkeys[] = {"address",    "timeout",  "on_failure",
+	                                    "password",   "username", "database",
+	                                    "key_prefix", "tls",      NULL};
+	static const char *const failures[] = {"closed", "local", NULL};
+	const char *a;
+
+	check_keys(c, r, "state.redis", rkeys);
+	if (get_str(c, r, "state.redis", "address", true, &st->redis_address) > 0) {
+		a = st->redis_address;
+		if (strncmp(a, "unix:", 5) == 0 ? a[5] != '/' : !valid_address(a))
+			CERR(c, config_setting_get_member(r, "address"),
+			     "state.redis.address: \"%s\" is not \"host:port\" or \"unix:/path\"",
+			     a);
+	}
+	get_duration(c, r, "state.redis", "timeout", 1, 60000, &st->redis_timeout_ms);
+	if (get_enum(c, r, "state.redis", "on_failure", failures, fail) > 0 && *fail == 1)
+		CERR(c, config_setting_get_member(r, "on_failure"),
+		     "state.redis.on_failure: \"local\" is not implemented in this version "
+		     "(deciding on a local copy and reconciling later); use \"closed\"");
+	get_str(c, r, "state.redis", "password", false, &st->redis_password);
+	if (get_str(c, r, "state.redis", "username", false, &st->redis_username) > 0 &&
+	    st->redis_password == NULL)
+		CERR(c, config_setting_get_member(r, "username"),
+		     "state.redis.username: needs state.redis.password (ACL AUTH username "
+		     "password)");
+	get_int(c, r, "state.redis", "database", 0, 1000000, &st->redis_database);
+	if (get_str(c, r, "state.redis", "key_prefix", false, &st->redis_prefix) > 0 &&
+	    (strlen(st->redis_prefix) > 200 || strpbrk(st->redis_prefix, "{}") != NULL))
+		CERR(c, config_setting_get_member(r, "key_prefix"),
+		     "state.redis.key_prefix: \"%s\" must be at most 200 bytes without \"{\" or "
+		     "\"}\" "
+		     "(the student is the key's hash tag)",
+		     st->redis_prefix);
+	if (config_setting_get_member(r, "tls") != NULL)
+		CERR(c, config_setting_get_member(r, "tls"),
+		     "state.redis.tls: TLS to Redis is not supported (Debian's hiredis 0.14 has no "
+		     "TLS); use a loopback or private network, or a TLS tunnel such as stunnel");
+}
+
+/*
+ * state = { store; dir; redis = {...}; }. "local" (the default, under dir),
+ * "memory" and "redis" are implemented: a setting that would do nothing (a dir
+ * for the memory or redis store, a redis group for another store) is an error
+ * naming the key, never silently ignored.
  */
 static void
 load_state(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 {
 	static const char *const keys[] = {"store", "dir", "redis", NULL};
-	static const char *const rkeys[] = {"address", "timeout", "on_failure", NULL};
 	static const char *const stores[] = {"memory", "local", "redis", NULL};
-	static const char *const failures[] = {"closed", "open", NULL};
+	static const char *const failures[] = {"closed", "local", NULL};
 	config_setting_t *g = get_group(c, root, "", "state", false), *r;
 	struct lg_state_conf *st = &cf->state;
 	int store = 1, fail = 0; /* "local" unless told otherwise */
@@ -832,41 +878,35 @@ load_state(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 	st->redis_timeout_ms = 200;
 	if (g != NULL) {
 		check_keys(c, g, "state", keys);
-		if (get_enum(c, g, "state", "store", stores, &store) > 0 && store == 2)
-			CERR(c, config_setting_get_member(g, "store"),
-			     "state.store: \"%s\" is not implemented in this version (students' "
-			     "clocks would silently stay in this process); use \"local\" or "
-			     "\"memory\"",
-			     stores[store]);
+		get_enum(c, g, "state", "store", stores, &store);
 		if (get_str(c, g, "state", "dir", false, &st->dir) > 0) {
-			if (store == 0)
-				CERR(
-				    c, config_setting_get_member(g, "dir"),
-				    "state.dir: the \"memory\" store keeps nothing on disk; remove "
-				    "state.dir, or set store = \"local\" to keep clocks there");
+			if (store != 1)
+				CERR(c, config_setting_get_member(g, "dir"),
+				     "state.dir: the \"%s\" store keeps nothing on disk; remove "
+				     "state.dir, or set store = \"local\" to keep clocks there",
+				     stores[store]);
 			else if (st->dir[0] != '/')
 				CERR(c, config_setting_get_member(g, "dir"),
 				     "state.dir: \"%s\" is not an absolute path", st->dir);
 		}
 		if ((r = get_group(c, g, "state", "redis", false)) != NULL) {
-			CERR(c, r,
-			     "state.redis: not implemented in this version (no Redis store yet); "
-			     "remove it");
-			check_keys(c, r, "state.redis", rkeys);
-			if (get_str(c, r, "state.redis", "address", true, &st->redis_address) > 0 &&
-			    !valid_address(st->redis_address))
-				CERR(c, config_setting_get_member(r, "address"),
-				     "state.redis.address: \"%s\" is not \"host:port\"",
-				     st->redis_address);
-			get_duration(c, r, "state.redis", "timeout", 1, 60000,
-			             &st->redis_timeout_ms);
-			get_enum(c, r, "state.redis", "on_failure", failures, &fail);
+			if (store != 2)
+				CERR(c, r,
+				     "state.redis: only used with store = \"redis\" (the store is "
+				     "\"%s\"); remove it or set store = \"redis\"",
+				     stores[store]);
+			load_redis(c, r, st, &fail);
+		} else if (store == 2) {
+			CERR(c, config_setting_get_member(g, "store"),
+			     "state.store: \"redis\" needs a state.redis group with an address");
 		}
 	}
 	st->store = lg_strdup(stores[store]);
 	if (st->dir == NULL && store == 1)
 		st->dir = lg_strdup(LG_STATE_DIR_DEFAULT);
 	st->redis_on_failure = lg_strdup(failures[fail]);
+	if (st->redis_prefix == NULL)
+		st->redis_prefix = lg_strdup("lessongate:");
 }
 
 /*
@@ -1351,6 +1391,9 @@ lg_config_free(struct lg_config *cf)
 	free(cf->state.dir);
 	free(cf->state.redis_address);
 	free(cf->state.redis_on_failure);
+	free(cf->state.redis_password);
+	free(cf->state.redis_username);
+	free(cf->state.redis_prefix);
 	free(cf->audit.dir);
 	free(cf->audit.signing_key);
 	free(cf->audit.pseudonym_key);

@@ -108,11 +108,14 @@ struct lg_identity_conf {
 #define LG_STATE_DIR_DEFAULT "/var/lib/lessongate/state"
 
 struct lg_state_conf {
-	char *store; /* "local" (the default) or "memory" ("redis" is an error) */
+	char *store; /* "local" (the default), "memory" or "redis" */
 	char *dir;   /* local: an absolute path (default LG_STATE_DIR_DEFAULT) */
-	char *redis_address;
+	char *redis_address; /* "host:port", "[v6]:port" or "unix:/path" */
 	int64_t redis_timeout_ms;
-	char *redis_on_failure; /* "closed" or "open" */
+	char *redis_on_failure;                /* "closed" ("local" is an error for now) */
+	char *redis_password, *redis_username; /* AUTH [username] password, or NULL */
+	int64_t redis_database;                /* SELECT n (0: none) */
+	char *redis_prefix;                    /* key prefix (default "lessongate:") */
 };
 
 struct lg_audit_conf {

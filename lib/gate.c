@@ -391,13 +391,15 @@ lg_gate_commit(struct lg_gate *g, struct lg_gate_verdict *v, int64_t now,
 	                      .cls = v->cls,
 	                      .path = v->target};
 
-	(void)g;
 	if (r == NULL || r->status != LG_STORE_OK) {
 		memset(&v->d, 0, sizeof(v->d));
 		refuse(v, 503, LG_GATE_STORE_DOWN);
 		return;
 	}
-	v->d = r->d;
+	if (!r->clock_only)
+		v->d = r->d;
+	else if (lg_policy_decide_day(g->cf->policy, v->cls, v->id.region, now, &v->d))
+		lg_policy_decide_finish(g->cf->policy, v->cls, v->id.region, now, &r->clock, &v->d);
 	if (v->d.ended_start != 0) {
 		ev.type = LG_EV_LESSON_END;
 		ev.start = v->d.ended_start;

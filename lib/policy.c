@@ -112,58 +112,104 @@ last_activity(const struct lg_student_state *st, int32_t lesson_max, int64_t now
 	return last;
 }
 
-/* The rules of DESIGN.md, in their order: blocked day, day window, lesson clock. */
-void
-lg_policy_decide(const struct lg_policy *p, struct lg_student_state *st, enum lg_class cls,
-                 uint32_t region, int64_t now, struct lg_decision *d)
+/*
+ * The calendar and the day window (no state needed): false with d filled in
+ * as a refusal, true (d->day set) when the lesson clock decides.
+ */
+bool
+lg_policy_decide_day(const struct lg_policy *p, enum lg_class cls, uint32_t region, int64_t now,
+                     struct lg_decision *d)
 {
 	const struct lg_class_rules *r = &p->rules->cls[cls];
 	int64_t local = lg_tz_local(p->tz, now);
 	int32_t day = lg_day_of(local);
 	int32_t sod = (int32_t)(local - (int64_t)day * LG_DAY_SECONDS);
-	int64_t last, day_end;
 
 	memset(d, 0, sizeof(*d));
 	lg_calendar_day(p->cal, day, region, &d->day);
 	if (lg_day_blocked(&d->day, r->blocked_days)) {
 		refuse(p, d, LG_RULE_BLOCKED_DAY, lg_policy_next_allowed(p, cls, region, now), now);
-		return;
+		return false;
 	}
 	if (sod >= r->day_end) {
 		refuse(p, d, LG_RULE_DAY_END, lg_policy_next_allowed(p, cls, region, now), now);
-		return;
+		return false;
 	}
 	if (sod < r->day_start) {
 		refuse(p, d, LG_RULE_DAY_START, local_moment(p, day, r->day_start), now);
-		return;
+		return false;
 	}
+	return true;
+}
 
-	last = last_activity(st, r->lesson_max, now);
+/* The lesson clock alone (lesson_max, break_min, leases): the outcome, st updated. */
+void
+lg_policy_clock(const struct lg_policy *p, struct lg_student_state *st, enum lg_class cls,
+                int64_t now, struct lg_clock_outcome *o)
+{
+	const struct lg_class_rules *r = &p->rules->cls[cls];
+	int64_t last = last_activity(st, r->lesson_max, now);
+
+	memset(o, 0, sizeof(*o));
+	o->last = last;
 	if (st->start == 0 || now - last >= r->break_min) {
 		if (st->start != 0) {
-			d->ended_start = st->start;
-			d->ended_last = last;
+			o->ended_start = st->start;
+			o->ended_last = last;
 		}
 		st->start = now;
 		st->last_off = 0;
-		d->new_lesson = true;
+		o->new_lesson = true;
 	} else if (now - st->start >= r->lesson_max) {
-		int64_t back = lg_policy_next_allowed(p, cls, region, last + r->break_min);
-		refuse(p, d, LG_RULE_LESSON_LIMIT, back, now);
-		return;
+		o->start = st->start;
+		return; /* refused: the state is not touched */
 	}
-
 	/* The last moment only moves forward, even if clocks of two workers disagree. */
 	if (now - st->start > (int64_t)st->last_off)
 		st->last_off = (uint32_t)(now - st->start);
+	o->start = st->start;
+	o->allow = true;
+}
+
+/* The decision from the clock's outcome: the deadline, or when to come back. */
+void
+lg_policy_decide_finish(const struct lg_policy *p, enum lg_class cls, uint32_t region, int64_t now,
+                        const struct lg_clock_outcome *o, struct lg_decision *d)
+{
+	const struct lg_class_rules *r = &p->rules->cls[cls];
+	int64_t local = lg_tz_local(p->tz, now);
+	int32_t day = lg_day_of(local);
+	int64_t day_end;
+
+	d->new_lesson = o->new_lesson;
+	d->ended_start = o->ended_start;
+	d->ended_last = o->ended_last;
+	if (!o->allow) {
+		int64_t back = lg_policy_next_allowed(p, cls, region, o->last + r->break_min);
+		refuse(p, d, LG_RULE_LESSON_LIMIT, back, now);
+		return;
+	}
 	day_end = local_moment(p, day, r->day_end);
-	d->start = st->start;
-	d->deadline = st->start + r->lesson_max;
+	d->start = o->start;
+	d->deadline = o->start + r->lesson_max;
 	if (day_end < d->deadline)
 		d->deadline = day_end;
 	d->remaining = d->deadline - now;
 	d->allow = true;
 	d->enforced = p->rules->mode == LG_MODE_ENFORCE;
+}
+
+/* The rules of DESIGN.md, in their order: blocked day, day window, lesson clock. */
+void
+lg_policy_decide(const struct lg_policy *p, struct lg_student_state *st, enum lg_class cls,
+                 uint32_t region, int64_t now, struct lg_decision *d)
+{
+	struct lg_clock_outcome o;
+
+	if (!lg_policy_decide_day(p, cls, region, now, d))
+		return;
+	lg_policy_clock(p, st, cls, now, &o);
+	lg_policy_decide_finish(p, cls, region, now, &o, d);
 }
 
 /* An open tunnel keeps the lesson active; leases that expired unclosed are dropped first. */

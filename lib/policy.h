@@ -92,6 +92,27 @@ const struct lg_rules *lg_policy_rules(const struct lg_policy *);
 void lg_policy_decide(const struct lg_policy *, struct lg_student_state *, enum lg_class cls,
                       uint32_t region, int64_t now, struct lg_decision *);
 
+/*
+ * The same decision in three steps, so a remote store can run only the
+ * middle one (the lesson clock) where the state lives: the calendar and day
+ * window first (false: refused, d filled in), then the clock, then the
+ * deadline or the time to come back (calendar again) from its outcome.
+ */
+struct lg_clock_outcome {
+	bool allow;          /* the clock allows (false: lesson_limit) */
+	int64_t start;       /* the current lesson's start (after a new one began) */
+	int64_t last;        /* the last moment of activity before this request */
+	bool new_lesson;     /* this request started a new lesson */
+	int64_t ended_start; /* the lesson it ended: start ... */
+	int64_t ended_last;  /* ... and last moment (0 if none) */
+};
+bool lg_policy_decide_day(const struct lg_policy *, enum lg_class cls, uint32_t region, int64_t now,
+                          struct lg_decision *);
+void lg_policy_clock(const struct lg_policy *, struct lg_student_state *, enum lg_class cls,
+                     int64_t now, struct lg_clock_outcome *);
+void lg_policy_decide_finish(const struct lg_policy *, enum lg_class cls, uint32_t region,
+                             int64_t now, const struct lg_clock_outcome *, struct lg_decision *);
+
 /* A lesson tunnel opened at now with a lease that expires at `expires` unless renewed. */
 void lg_policy_tunnel_open(struct lg_student_state *, int64_t now, int64_t expires);
 /* A lease of the student was renewed to `expires`. */

@@ -70,6 +70,14 @@ struct lg_store_query {
 struct lg_store_result {
 	enum lg_store_status status;
 	struct lg_decision d; /* status LG_STORE_OK: the committed decision */
+	/*
+	 * A remote store decides only the lesson clock (the calendar needs no
+	 * state, and the query's policy may be gone when a late answer comes):
+	 * then clock_only is set, d is not, and the committer finishes the
+	 * decision from `clock` with its own policy (lg_policy_decide_finish).
+	 */
+	bool clock_only;
+	struct lg_clock_outcome clock;
 };
 
 /* Completion of a decide; `result` is valid only during the call. */

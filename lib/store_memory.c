@@ -33,6 +33,7 @@ mem_decide(struct lg_store *s, const struct lg_store_query *q, lg_store_done don
 	struct lg_student_state *st;
 
 	r.status = LG_STORE_OK;
+	r.clock_only = false;
 	st = lg_students_acquire(mem(s)->table, q->student, q->student_len, &ref);
 	lg_policy_decide(q->policy, st, q->cls, q->region, q->now, &r.d);
 	lg_students_release(&ref);

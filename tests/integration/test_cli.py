@@ -111,10 +111,14 @@ def run_at(env, day, *args):
 
 
 def test_check_settings_not_implemented_are_errors(env):
-    """Settings that would do nothing yet (Redis, a state dir, the audit log) are errors, not ignored."""
+    """Settings that would do nothing yet (the local store, Redis's on_failure = "local", a state
+    dir, the audit log) are errors, not ignored; the Redis store itself is accepted."""
     base = good_config(env)
     cases = [
-        ('state = { store = "redis"; redis = { address = "127.0.0.1:6379"; }; };', "state.store"),
+        ('state = { store = "redis"; redis = { address = "127.0.0.1:6379"; on_failure = "local"; '
+         '}; };', "state.redis.on_failure"),
+        ('state = { store = "memory"; dir = "/var/lib/lessongate/state"; };', "state.dir"),
+        ('state = { store = "local"; redis = { address = "127.0.0.1:6379"; }; };', "state.redis"),
         ('audit = { dir = "/var/lib/lessongate/audit"; };', "audit"),
     ]
     for i, (line, key) in enumerate(cases):
@@ -130,6 +134,15 @@ def test_check_settings_not_implemented_are_errors(env):
     p = write(env, "memory.conf", base + 'state = { store = "memory"; };\n')
     rc, out = run(env, "-t", "-c", p)
     check(rc == 0, "-t refused the memory store: %s" % out)
+    p = write(env, "redis.conf", base + 'state = { store = "redis"; redis = { address = '
+              '"127.0.0.1:6379"; timeout = "150ms"; }; };\n')
+    rc, out = run(env, "-t", "-c", p)
+    check(rc == 0, "-t refused the redis store: %s" % out)
+    p = write(env, "redis-tls.conf", base + 'state = { store = "redis"; redis = { address = '
+              '"127.0.0.1:6379";\ntls = true; }; };\n')
+    rc, out = run(env, "-t", "-c", p)
+    check(rc == 1 and "state.redis.tls: TLS to Redis is not supported" in out,
+          "-t did not refuse state.redis.tls clearly: %s" % out[:400])
 
 
 def test_check_warns_of_a_year_without_calendar(env):

@@ -234,7 +234,7 @@ class Gate:
 
     def __init__(self, env, start, speed=1, jwt="hs256", header=None, rules=None, mode=None,
                  workers=1, vacations=False, routes=None, identity_extra=None,
-                 upstream_extra=None, state=None, wait=True):
+                 upstream_extra=None, state=None, name="enf", env_extra=None, wait=True):
         self.env = env
         self.keys = keys(env)
         self.speed = speed
@@ -260,6 +260,7 @@ class Gate:
             extra["state"] = state
         spec = "@%s" % start + (" x%s" % speed if speed != 1 else "")
         envx = {"LD_PRELOAD": faketime_lib(), "FAKETIME": spec, "TZ": "Asia/Shanghai"}
+        envx.update(env_extra or {})
         long_ = speed > 1
         timeouts = {"keepalive": "1h", "client_header": "1h", "body": "1h"} if long_ else None
         upstream = {"address": "127.0.0.1:%d" % env.origin().port}
@@ -268,7 +269,7 @@ class Gate:
         upstream.update(upstream_extra or {})
         self.r0 = time.time()
         self.d = env.daemon(upstream=upstream, workers=workers, timeouts=timeouts, extra=extra,
-                            env_extra=envx, name="enf", wait=wait)
+                            env_extra=envx, name=name, wait=wait)
         self.port = self.d.port
         self.clock = FakeClock(self.start, speed, self.r0)
 

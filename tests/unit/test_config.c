@@ -109,6 +109,19 @@ test_defaults(void **state)
 	assert_int_equal(cf->warnings.count, 1);
 	assert_non_null(strstr(cf->warnings.msg[0], "no calendar loaded"));
 	lg_config_free(cf);
+	/* The Redis store with every setting. */
+	cf = load_text("state = { store = \"redis\"; redis = { address = \"[::1]:6380\"; "
+	               "timeout = \"150ms\"; on_failure = \"closed\"; password = \"pw\"; "
+	               "username = \"lg\"; database = 3; key_prefix = \"lg:\"; }; };\n");
+	assert_non_null(cf);
+	assert_string_equal(cf->state.store, "redis");
+	assert_string_equal(cf->state.redis_address, "[::1]:6380");
+	assert_int_equal(cf->state.redis_timeout_ms, 150);
+	assert_string_equal(cf->state.redis_password, "pw");
+	assert_string_equal(cf->state.redis_username, "lg");
+	assert_int_equal(cf->state.redis_database, 3);
+	assert_string_equal(cf->state.redis_prefix, "lg:");
+	lg_config_free(cf);
 }
 
 /* Unknown keys are errors, with a suggestion when one is close. */
@@ -164,13 +177,32 @@ test_bad_values(void **state)
 	             3, "\"body:token\" must be header:NAME, cookie:NAME or query:NAME");
 	/* Settings that would do nothing yet are errors naming the key, not ignored. */
 	expect_error("state = {\n store = \"redis\"; };\n", 2,
-	             "state.store: \"redis\" is not implemented in this version");
+	             "state.store: \"redis\" needs a state.redis group");
 	expect_error("state = { store = \"memory\";\n dir = \"/var/lib/lessongate\"; };\n", 2,
 	             "state.dir: the \"memory\" store keeps nothing on disk");
 	expect_error("state = { store = \"local\";\n dir = \"state\"; };\n", 2,
 	             "state.dir: \"state\" is not an absolute path");
-	expect_error("state = {\n redis = { address = \"127.0.0.1:6379\"; }; };\n", 2,
-	             "state.redis: not implemented in this version");
+	expect_error("state = { store = \"memory\";\n redis = { address = \"127.0.0.1:6379\"; }; };\n",
+	             2, "state.redis: only used with store = \"redis\"");
+	expect_error("state = { store = \"redis\"; redis = {\n address = \"redis\"; }; };\n", 2,
+	             "state.redis.address: \"redis\" is not \"host:port\" or \"unix:/path\"");
+	expect_error("state = { store = \"redis\"; redis = {\n address = \"unix:x\"; }; };\n", 2,
+	             "state.redis.address: \"unix:x\" is not");
+	expect_error("state = { redis = { address = \"127.0.0.1:6379\";\n tls = true; }; };\n", 2,
+	             "state.redis.tls: TLS to Redis is not supported (Debian's hiredis 0.14");
+	expect_error(
+	    "state = { redis = { address = \"127.0.0.1:6379\";\n on_failure = \"local\"; }; };\n",
+	    2, "state.redis.on_failure: \"local\" is not implemented");
+	expect_error(
+	    "state = { redis = { address = \"127.0.0.1:6379\";\n username = \"u\"; }; };\n", 2,
+	    "state.redis.username: needs state.redis.password");
+	expect_error(
+	    "state = { redis = { address = \"127.0.0.1:6379\";\n key_prefix = \"a{b\"; }; };\n", 2,
+	    "state.redis.key_prefix: \"a{b\" must be");
+	expect_error("state = { redis = { address = \"127.0.0.1:6379\";\n database = -1; }; };\n",
+	             2, "database");
+	expect_error("state = { redis = { address = \"127.0.0.1:6379\";\n timout = \"1s\"; }; };\n",
+	             2, "timout");
 	expect_error("state = {\n store = \"disk\"; };\n", 2,
 	             "state.store: expected one of \"memory\", \"local\", \"redis\"");
 	expect_error("audit = {\n dir = \"/var/lib/lessongate/audit\"; };\n", 1,

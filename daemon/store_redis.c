@@ -1,0 +1,729 @@
+/*
+ * The Redis store's I/O (state.store = "redis"): one hiredis asynchronous
+ * connection per worker event loop (the libevent adapter; nothing blocks a
+ * loop), the scripts of lib/store_redis.c run with EVALSHA (EVAL once after
+ * NOSCRIPT), and a local copy of every answered student for the status
+ * endpoint (a snapshot never waits).
+ *
+ * Failures: a connection that cannot connect, is closed, or has had no
+ * answer for twice the timeout while commands are outstanding is dropped (its pending decisions
+ * answer LG_STORE_UNAVAILABLE at once: 503 on lesson routes) and reconnected
+ * with backoff (100 ms doubling to 2 s); while no connection is ready,
+ * decisions answer LG_STORE_UNAVAILABLE without waiting. The condition is
+ * logged when it starts, every 10 s while it lasts, and when it ends.
+ */
+#include "store_redis.h"
+
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include <event2/event.h>
+#include <netdb.h>
+#include <openssl/sha.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "conn.h"
+#include "log.h"
+#include "runtime.h"
+#include "store.h"
+#include "students.h"
+
+#define BACKOFF_MIN_MS       100
+#define BACKOFF_MAX_MS       2000
+#define DOWN_LOG_INTERVAL_US (10 * 1000000)
+
+struct redis_store {
+	struct lg_store base;
+	struct lg_store *copy; /* the memory store: the last answer per student, for snapshots */
+	char host[256];        /* a numeric address, resolved once at start (or a unix path) */
+	char addr[300];        /* the configured address, for logs */
+	int port;              /* 0: host is a unix socket path */
+	char *password, *username, *prefix;
+	int64_t database;
+	int32_t keep; /* the longest break_min at start (open/renew do not use it) */
+	char sha_decide[41], sha_lease[41];
+	uint64_t lease_salt;
+	atomic_uint_fast64_t next_lease;
+	atomic_int attached, ready;      /* worker connections, and those ready */
+	atomic_bool down;                /* the condition is on (logged when it flips) */
+	atomic_int_fast64_t down_logged; /* lgd_mono_us of the last "unavailable" line */
+	atomic_uint_fast64_t failures;   /* operations failed since that line */
+};
+
+/* One worker's connection. */
+struct rconn {
+	struct redis_store *s;
+	struct event_base *base;
+	redisAsyncContext *ac;
+	bool ready;           /* handshake done */
+	bool detaching;       /* the worker stops: no reconnect */
+	unsigned outstanding; /* commands sent, not answered (handshake included) */
+	int64_t progress_us;  /* last answer, or when outstanding became non-zero */
+	int backoff_ms;
+	struct event *check; /* stuck-command check, a quarter of the timeout */
+	struct event *reconnect;
+};
+
+/* A decide or lease command in flight; argv kept for a NOSCRIPT retry. */
+struct rreq {
+	struct rconn *rc;
+	bool decide;
+	bool retried;
+	lg_store_done done;
+	void *arg;
+	uint64_t tag;
+	int argc;
+	const char *argv[10];
+	size_t argvlen[10];
+	char buf[]; /* the arguments' text */
+};
+
+static _Thread_local struct rconn *tconn;
+
+static void rconn_start(struct rconn *rc);
+
+/* The Redis store behind a generic one. */
+static struct redis_store *
+rs(struct lg_store *s)
+{
+	return (struct redis_store *)s;
+}
+
+/* A failure: say so when the condition starts and every 10 s while it lasts. */
+static void
+note_down(struct redis_store *s, const char *what, const char *err)
+{
+	int64_t now = lgd_mono_us();
+	bool was = atomic_exchange(&s->down, true);
+	int64_t last = atomic_load(&s->down_logged);
+
+	atomic_fetch_add(&s->failures, 1);
+	if (was && now - last < DOWN_LOG_INTERVAL_US)
+		return;
+	if (!atomic_compare_exchange_strong(&s->down_logged, &last, now))
+		return;
+	lgd_warn("student store unavailable",
+	         "store=redis address=%s what=\"%s\" error=\"%s\" failures=%llu "
+	         "effect=\"lesson routes answer 503\"",
+	         s->addr, what, err ? err : "",
+	         (unsigned long long)atomic_exchange(&s->failures, 0));
+}
+
+/* A connection became ready: the condition ends if it was on. */
+static void
+note_up(struct redis_store *s)
+{
+	if (atomic_exchange(&s->down, false))
+		lgd_info("student store available again", "store=redis address=%s", s->addr);
+}
+
+/* Drop the connection (pending commands answer UNAVAILABLE) and try again after the backoff. */
+static void
+rconn_fail(struct rconn *rc, const char *what)
+{
+	redisAsyncContext *ac = rc->ac;
+	struct timeval tv;
+
+	note_down(rc->s, what, ac && ac->errstr[0] ? ac->errstr : NULL);
+	if (rc->ready)
+		atomic_fetch_sub(&rc->s->ready, 1);
+	rc->ready = false;
+	rc->ac = NULL;
+	rc->outstanding = 0;
+	if (ac != NULL) {
+		ac->data = NULL; /* the disconnect callback sees it is already handled */
+		redisAsyncFree(ac);
+	}
+	if (rc->detaching)
+		return;
+	tv.tv_sec = rc->backoff_ms / 1000;
+	tv.tv_usec = (rc->backoff_ms % 1000) * 1000;
+	event_add(rc->reconnect, &tv);
+	rc->backoff_ms = rc->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : rc->backoff_ms * 2;
+}
+
+/* One command fewer in flight; progress. */
+static void
+answered(struct rconn *rc)
+{
+	if (rc->outstanding > 0)
+		rc->outstanding--;
+	rc->progress_us = lgd_mono_us();
+}
+
+/* One command more in flight. */
+static void
+sent(struct rconn *rc)
+{
+	if (rc->outstanding++ == 0)
+		rc->progress_us = lgd_mono_us();
+}
+
+/* An answer of the handshake (AUTH, SELECT, SCRIPT LOAD); the last makes the connection ready. */
+static void
+handshake_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct rconn *rc = ac->data;
+	redisReply *reply = r;
+	bool last = priv != NULL;
+
+	if (rc == NULL || reply == NULL)
+		return;
+	answered(rc);
+	if (reply->type == REDIS_REPLY_ERROR) {
+		/* Log the server's reason (a wrong password, say), then drop the connection. */
+		note_down(rc->s, "handshake", reply->str);
+		rc->ac = NULL;
+		if (rc->ready)
+			atomic_fetch_sub(&rc->s->ready, 1);
+		rc->ready = false;
+		rc->outstanding = 0;
+		ac->data = NULL;
+		redisAsyncDisconnect(ac);
+		if (!rc->detaching) {
+			struct timeval tv = {BACKOFF_MAX_MS / 1000, 0};
+			event_add(rc->reconnect, &tv);
+		}
+		return;
+	}
+	if (last && !rc->ready) {
+		rc->ready = true;
+		rc->backoff_ms = BACKOFF_MIN_MS;
+		atomic_fetch_add(&rc->s->ready, 1);
+		note_up(rc->s);
+	}
+}
+
+/* Connected (or not): send the handshake, pipelined. */
+static void
+connect_cb(const redisAsyncContext *cac, int status)
+{
+	redisAsyncContext *ac = (redisAsyncContext *)cac;
+	struct rconn *rc = ac->data;
+	struct redis_store *s;
+	char db[24];
+
+	if (rc == NULL)
+		return;
+	s = rc->s;
+	if (status != REDIS_OK) {
+		/* hiredis frees the context after this callback. */
+		ac->data = NULL;
+		rc->ac = NULL;
+		note_down(s, "connect", ac->errstr);
+		rc->ac = NULL;
+		rc->outstanding = 0;
+		if (!rc->detaching) {
+			struct timeval tv = {rc->backoff_ms / 1000, (rc->backoff_ms % 1000) * 1000};
+			event_add(rc->reconnect, &tv);
+			rc->backoff_ms *= 2;
+			if (rc->backoff_ms > BACKOFF_MAX_MS)
+				rc->backoff_ms = BACKOFF_MAX_MS;
+		}
+		return;
+	}
+	answered(rc);
+	if (s->password != NULL) {
+		if (s->username != NULL)
+			redisAsyncCommand(ac, handshake_cb, NULL, "AUTH %s %s", s->username,
+			                  s->password);
+		else
+			redisAsyncCommand(ac, handshake_cb, NULL, "AUTH %s", s->password);
+		sent(rc);
+	}
+	if (s->database != 0) {
+		snprintf(db, sizeof(db), "%lld", (long long)s->database);
+		redisAsyncCommand(ac, handshake_cb, NULL, "SELECT %s", db);
+		sent(rc);
+	}
+	redisAsyncCommand(ac, handshake_cb, NULL, "SCRIPT LOAD %s", lg_redis_decide_lua);
+	sent(rc);
+	redisAsyncCommand(ac, handshake_cb, (void *)1, "SCRIPT LOAD %s", lg_redis_lease_lua);
+	sent(rc);
+}
+
+/* The server or the network closed the connection. */
+static void
+disconnect_cb(const redisAsyncContext *ac, int status)
+{
+	struct rconn *rc = ac->data;
+
+	(void)status;
+	if (rc == NULL)
+		return; /* we dropped it ourselves */
+	/* hiredis frees the context after this callback. */
+	((redisAsyncContext *)ac)->data = NULL;
+	rc->ac = NULL;
+	if (rc->ready)
+		atomic_fetch_sub(&rc->s->ready, 1);
+	rc->ready = false;
+	rc->outstanding = 0;
+	note_down(rc->s, "connection lost", ac->errstr);
+	if (!rc->detaching) {
+		struct timeval tv = {rc->backoff_ms / 1000, (rc->backoff_ms % 1000) * 1000};
+		event_add(rc->reconnect, &tv);
+		rc->backoff_ms =
+		    rc->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : rc->backoff_ms * 2;
+	}
+}
+
+/* Open a new connection (non-blocking: the address is numeric). */
+static void
+rconn_start(struct rconn *rc)
+{
+	struct redis_store *s = rc->s;
+	redisAsyncContext *ac =
+	    s->port ? redisAsyncConnect(s->host, s->port) : redisAsyncConnectUnix(s->host);
+
+	if (ac == NULL || ac->err) {
+		rc->ac = NULL;
+		note_down(s, "connect", ac ? ac->errstr : "out of memory");
+		if (ac != NULL)
+			redisAsyncFree(ac);
+		struct timeval tv = {rc->backoff_ms / 1000, (rc->backoff_ms % 1000) * 1000};
+		event_add(rc->reconnect, &tv);
+		return;
+	}
+	ac->data = rc;
+	rc->ac = ac;
+	rc->ready = false;
+	rc->outstanding = 0;
+	redisLibeventAttach(ac, rc->base);
+	redisAsyncSetConnectCallback(ac, connect_cb);
+	redisAsyncSetDisconnectCallback(ac, disconnect_cb);
+	sent(rc); /* the connect itself must finish within the timeout */
+}
+
+/* Backoff over: connect again. */
+static void
+reconnect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	rconn_start(arg);
+}
+
+/*
+ * No answer for twice the timeout while commands are outstanding: Redis is
+ * stuck (SIGSTOP, a network hole). Each waiting request has had its 503 at
+ * its own timeout already; twice, so that a loop that was itself late (a busy
+ * machine) does not drop a healthy connection whose answers are still unread.
+ */
+static void
+check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rconn *rc = arg;
+
+	(void)fd;
+	(void)what;
+	if (rc->ac != NULL && rc->outstanding > 0 &&
+	    lgd_mono_us() - rc->progress_us > 2 * (int64_t)rc->s->base.timeout_ms * 1000)
+		rconn_fail(rc, "timeout");
+}
+
+/* Send a request's command (EVALSHA, or EVAL with the script after NOSCRIPT). */
+static void reply_cb(redisAsyncContext *ac, void *r, void *priv);
+
+/* Send req on its connection. */
+static void
+req_send(struct rreq *q)
+{
+	struct rconn *rc = q->rc;
+
+	if (redisAsyncCommandArgv(rc->ac, reply_cb, q, q->argc, q->argv, q->argvlen) != REDIS_OK) {
+		struct lg_store_result r = {.status = LG_STORE_UNAVAILABLE};
+		if (q->decide)
+			q->done(q->arg, q->tag, &r);
+		free(q);
+		return;
+	}
+	sent(rc);
+}
+
+/* A decide's or a lease's answer (NULL: the connection went away). */
+static void
+reply_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct rreq *q = priv;
+	struct rconn *rc = q->rc;
+	redisReply *reply = r;
+	struct lg_store_result res = {.status = LG_STORE_UNAVAILABLE};
+	long long v[8];
+	struct lg_student_state st;
+
+	if (reply != NULL && ac->data == rc)
+		answered(rc);
+	if (reply == NULL && ac->data == rc && rc->ready) {
+		/* The connection is going away: what its callbacks ask next fails at once. */
+		rc->ready = false;
+		atomic_fetch_sub(&rc->s->ready, 1);
+	}
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
+	    strncmp(reply->str, "NOSCRIPT", 8) == 0 && !q->retried && rc->ac == ac) {
+		/* The server lost its scripts (restart, failover, SCRIPT FLUSH): EVAL loads it
+		 * again. */
+		q->retried = true;
+		q->argv[0] = "EVAL";
+		q->argvlen[0] = 4;
+		q->argv[1] = q->decide ? lg_redis_decide_lua : lg_redis_lease_lua;
+		q->argvlen[1] = strlen(q->argv[1]);
+		req_send(q);
+		return;
+	}
+	if (reply == NULL)
+		atomic_fetch_add(&rc->s->failures, 1);
+	else if (reply->type == REDIS_REPLY_ERROR)
+		note_down(rc->s, q->decide ? "decide" : "lease", reply->str);
+	if (q->decide) {
+		if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 8) {
+			size_t i;
+			for (i = 0; i < 8 && reply->element[i]->type == REDIS_REPLY_INTEGER; i++)
+				v[i] = reply->element[i]->integer;
+			if (i == 8 && lg_redis_decide_answer(v, 8, &res.clock, &st) == 0) {
+				struct lg_students_ref ref;
+				const char *student = q->argv[3] + strlen(rc->s->prefix) + 1;
+				size_t len = q->argvlen[3] - strlen(rc->s->prefix) - 2;
+				struct lg_student_state *c = lg_students_acquire(
+				    lg_store_memory_table(rc->s->copy), student, len, &ref);
+				*c = st;
+				lg_students_release(&ref);
+				res.status = LG_STORE_OK;
+				res.clock_only = true;
+			}
+		}
+		q->done(q->arg, q->tag, &res);
+	}
+	free(q);
+}
+
+/* A request for argc arguments whose text (NUL-separated) is in `text` (len bytes). */
+static struct rreq *
+req_new(struct rconn *rc, bool decide, const char *sha, const char *const *args, int nargs)
+{
+	size_t total = 0;
+	struct rreq *q;
+	char *p;
+
+	for (int i = 0; i < nargs; i++)
+		total += strlen(args[i]) + 1;
+	q = lg_xcalloc(1, sizeof(*q) + total);
+	q->rc = rc;
+	q->decide = decide;
+	q->argv[0] = "EVALSHA";
+	q->argvlen[0] = 7;
+	q->argv[1] = sha;
+	q->argvlen[1] = 40;
+	q->argv[2] = "1";
+	q->argvlen[2] = 1;
+	p = q->buf;
+	for (int i = 0; i < nargs; i++) {
+		size_t n = strlen(args[i]);
+		memcpy(p, args[i], n + 1);
+		q->argv[3 + i] = p;
+		q->argvlen[3 + i] = n;
+		p += n + 1;
+	}
+	q->argc = 3 + nargs;
+	return q;
+}
+
+/* This thread's connection, if ready. */
+static struct rconn *
+ready_conn(struct redis_store *s)
+{
+	struct rconn *rc = tconn;
+
+	if (rc == NULL || rc->s != s || !rc->ready || rc->ac == NULL)
+		return NULL;
+	return rc;
+}
+
+/* The student's key; false if too long (the id's limit keeps this from happening). */
+static bool
+make_key(struct redis_store *s, const char *student, size_t len, char *key, size_t cap)
+{
+	return memchr(student, '\0', len) == NULL &&
+	       lg_redis_key(s->prefix, student, len, key, cap) != 0;
+}
+
+/* How long a key outlives the last activity: the longest break_min of the rules in force. */
+static int32_t
+keep_for(const struct lg_policy *p)
+{
+	const struct lg_rules *r = lg_policy_rules(p);
+	int32_t keep = 0;
+
+	for (int i = 0; i < LG_LESSON_CLASSES; i++)
+		if (r->cls[i].break_min > keep)
+			keep = r->cls[i].break_min;
+	return keep;
+}
+
+/* The calendar in C at once; the lesson clock in Redis, answered on this loop. */
+static void
+redis_decide(struct lg_store *gs, const struct lg_store_query *q, lg_store_done done, void *arg,
+             uint64_t tag)
+{
+	struct redis_store *s = rs(gs);
+	struct lg_store_result r = {.status = LG_STORE_OK};
+	const struct lg_class_rules *cr = &lg_policy_rules(q->policy)->cls[q->cls];
+	struct rconn *rc;
+	char key[1024], now[24], lmax[24], bmin[24], keep[24];
+	struct rreq *req;
+
+	if (!lg_policy_decide_day(q->policy, q->cls, q->region, q->now, &r.d)) {
+		done(arg, tag, &r); /* blocked day, outside the day window: no state needed */
+		return;
+	}
+	if ((rc = ready_conn(s)) == NULL ||
+	    !make_key(s, q->student, q->student_len, key, sizeof(key))) {
+		r.status = LG_STORE_UNAVAILABLE;
+		atomic_fetch_add(&s->failures, 1);
+		done(arg, tag, &r);
+		return;
+	}
+	snprintf(now, sizeof(now), "%lld", (long long)q->now);
+	snprintf(lmax, sizeof(lmax), "%d", cr->lesson_max);
+	snprintf(bmin, sizeof(bmin), "%d", cr->break_min);
+	snprintf(keep, sizeof(keep), "%d", keep_for(q->policy));
+	req = req_new(rc, true, s->sha_decide, (const char *[]){key, now, lmax, bmin, keep}, 5);
+	req->done = done;
+	req->arg = arg;
+	req->tag = tag;
+	req_send(req);
+}
+
+/* Send a lease operation without waiting for its answer; -1 if no connection is ready. */
+static int
+lease_op(struct redis_store *s, const char *op, const char *student, size_t len, int64_t now,
+         uint64_t id, int64_t expires, int32_t lmax, int32_t keep)
+{
+	struct rconn *rc = ready_conn(s);
+	char key[1024], a[5][24];
+
+	if (rc == NULL || !make_key(s, student, len, key, sizeof(key))) {
+		atomic_fetch_add(&s->failures, 1);
+		return -1;
+	}
+	snprintf(a[0], sizeof(a[0]), "%lld", (long long)now);
+	snprintf(a[1], sizeof(a[1]), "%llu", (unsigned long long)id);
+	snprintf(a[2], sizeof(a[2]), "%lld", (long long)expires);
+	snprintf(a[3], sizeof(a[3]), "%d", lmax);
+	snprintf(a[4], sizeof(a[4]), "%d", keep);
+	req_send(req_new(rc, false, s->sha_lease,
+	                 (const char *[]){key, op, a[0], a[1], a[2], a[3], a[4]}, 7));
+	return 0;
+}
+
+/* A lease with an id unique across instances (a random salt per process). */
+static int
+redis_lease_open(struct lg_store *gs, const char *student, size_t len, int64_t now,
+                 struct lg_lease *l)
+{
+	struct redis_store *s = rs(gs);
+
+	l->id = s->lease_salt ^ atomic_fetch_add(&s->next_lease, 1);
+	l->expires = now + LG_LEASE_TTL;
+	return lease_op(s, "open", student, len, now, l->id, l->expires, -1, s->keep);
+}
+
+/* Push the lease's expiry on. */
+static void
+redis_lease_renew(struct lg_store *gs, const char *student, size_t len, int64_t now,
+                  struct lg_lease *l)
+{
+	l->expires = now + LG_LEASE_TTL;
+	lease_op(rs(gs), "renew", student, len, now, l->id, l->expires, -1, rs(gs)->keep);
+}
+
+/* Activity until now, the lease removed. */
+static void
+redis_lease_close(struct lg_store *gs, const struct lg_policy *p, const char *student, size_t len,
+                  enum lg_class cls, int64_t now, const struct lg_lease *l)
+{
+	int32_t lmax = cls < LG_LESSON_CLASSES ? lg_policy_rules(p)->cls[cls].lesson_max : -1;
+
+	lease_op(rs(gs), "close", student, len, now, l->id, l->expires, lmax, keep_for(p));
+}
+
+/* This instance's latest copy of the student (what Redis answered last here). */
+static int
+redis_snapshot(struct lg_store *gs, const char *student, size_t len, int64_t now,
+               struct lg_student_state *out)
+{
+	return lg_store_snapshot(rs(gs)->copy, student, len, now, out);
+}
+
+/* Redis expires its keys itself; forget stale local copies. */
+static size_t
+redis_expire(struct lg_store *gs, const struct lg_policy *p, int64_t now)
+{
+	return lg_store_expire(rs(gs)->copy, p, now);
+}
+
+/* Every worker's connection is ready. */
+static bool
+redis_up(struct lg_store *gs)
+{
+	struct redis_store *s = rs(gs);
+	int n = atomic_load(&s->attached);
+
+	return n > 0 && atomic_load(&s->ready) == n;
+}
+
+/* Free the store (every worker detached first). */
+static void
+redis_free(struct lg_store *gs)
+{
+	struct redis_store *s = rs(gs);
+
+	lg_store_free(s->copy);
+	free(s->password);
+	free(s->username);
+	free(s->prefix);
+	free(s);
+}
+
+static const struct lg_store_ops redis_ops = {
+    .decide = redis_decide,
+    .lease_open = redis_lease_open,
+    .lease_renew = redis_lease_renew,
+    .lease_close = redis_lease_close,
+    .snapshot = redis_snapshot,
+    .expire = redis_expire,
+    .up = redis_up,
+    .free = redis_free,
+};
+
+/* The SHA1 of a script, as EVALSHA wants it. */
+static void
+script_sha(const char *script, char out[41])
+{
+	unsigned char md[SHA_DIGEST_LENGTH];
+
+	SHA1((const unsigned char *)script, strlen(script), md);
+	for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* "host:port" / "[v6]:port" resolved once to a numeric address; "unix:/path". */
+static int
+resolve(struct redis_store *s, const char *address, char *err, size_t errlen)
+{
+	char host[256];
+	const char *colon;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
+	int rc;
+
+	if (strncmp(address, "unix:", 5) == 0) {
+		snprintf(s->host, sizeof(s->host), "%s", address + 5);
+		s->port = 0;
+		return 0;
+	}
+	colon = strrchr(address, ':');
+	if (address[0] == '[')
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - address - 2), address + 1);
+	else
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - address), address);
+	s->port = atoi(colon + 1);
+	if ((rc = getaddrinfo(host, NULL, &hints, &ai)) != 0) {
+		snprintf(err, errlen, "cannot resolve \"%s\": %s", host, gai_strerror(rc));
+		return -1;
+	}
+	rc = getnameinfo(ai->ai_addr, ai->ai_addrlen, s->host, sizeof(s->host), NULL, 0,
+	                 NI_NUMERICHOST);
+	freeaddrinfo(ai);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot use \"%s\": %s", host, gai_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* The Redis store of cf's state section; NULL with err set if the address does not resolve. */
+struct lg_store *
+lgd_store_redis_new(const struct lg_config *cf, char *err, size_t errlen)
+{
+	struct redis_store *s = lg_xcalloc(1, sizeof(*s));
+	const struct lg_state_conf *st = &cf->state;
+
+	snprintf(s->addr, sizeof(s->addr), "%s", st->redis_address);
+	if (resolve(s, st->redis_address, err, errlen) != 0) {
+		free(s);
+		return NULL;
+	}
+	s->base.ops = &redis_ops;
+	s->base.kind = "redis";
+	s->base.timeout_ms = (int)st->redis_timeout_ms;
+	s->base.synchronous = false;
+	s->copy = lg_store_memory_new(100000, 64);
+	s->password = st->redis_password ? lg_strdup(st->redis_password) : NULL;
+	s->username = st->redis_username ? lg_strdup(st->redis_username) : NULL;
+	s->prefix = lg_strdup(st->redis_prefix);
+	s->database = st->redis_database;
+	for (int i = 0; i < LG_LESSON_CLASSES; i++)
+		if (cf->rules.cls[i].break_min > s->keep)
+			s->keep = cf->rules.cls[i].break_min;
+	script_sha(lg_redis_decide_lua, s->sha_decide);
+	script_sha(lg_redis_lease_lua, s->sha_lease);
+	if (getrandom(&s->lease_salt, sizeof(s->lease_salt), 0) != sizeof(s->lease_salt))
+		s->lease_salt = (uint64_t)lgd_mono_us() * 0x9e3779b97f4a7c15ull;
+	s->lease_salt &= ~(uint64_t)0xffffffff; /* low bits: the counter */
+	return &s->base;
+}
+
+/* The calling worker thread's connection on its loop (no-op for other stores). */
+void
+lgd_store_redis_attach(struct lg_store *gs, struct event_base *base)
+{
+	struct rconn *rc;
+	struct timeval tv;
+	int every;
+
+	if (gs == NULL || strcmp(gs->kind, "redis") != 0)
+		return;
+	rc = lg_xcalloc(1, sizeof(*rc));
+	rc->s = rs(gs);
+	rc->base = base;
+	rc->backoff_ms = BACKOFF_MIN_MS;
+	rc->check = event_new(base, -1, EV_PERSIST, check_cb, rc);
+	rc->reconnect = event_new(base, -1, 0, reconnect_cb, rc);
+	/* A quarter of the timeout, between 10 and 100 ms. */
+	every = rc->s->base.timeout_ms / 4;
+	every = every < 10 ? 10 : every > 100 ? 100 : every;
+	tv.tv_sec = 0;
+	tv.tv_usec = every * 1000;
+	event_add(rc->check, &tv);
+	tconn = rc;
+	atomic_fetch_add(&rc->s->attached, 1);
+	rconn_start(rc);
+}
+
+/* The worker stops: close its connection (pending decisions answer UNAVAILABLE). */
+void
+lgd_store_redis_detach(struct lg_store *gs)
+{
+	struct rconn *rc = tconn;
+
+	if (rc == NULL || gs == NULL || rc->s != rs(gs))
+		return;
+	rc->detaching = true;
+	if (rc->ac != NULL) {
+		redisAsyncContext *ac = rc->ac;
+		rc->ac = NULL;
+		ac->data = NULL;
+		redisAsyncFree(ac);
+	}
+	if (rc->ready)
+		atomic_fetch_sub(&rc->s->ready, 1);
+	atomic_fetch_sub(&rc->s->attached, 1);
+	event_free(rc->check);
+	event_free(rc->reconnect);
+	tconn = NULL;
+	free(rc);
+}

@@ -1,0 +1,51 @@
+/*
+ * The Redis store's pure part: the Lua scripts that keep a student's lesson
+ * clock in Redis, the key of a student, and reading a script's answer. The
+ * I/O (hiredis on each worker's event loop) is daemon/store_redis.c.
+ *
+ * The split of the rules: the calendar and the day window need no state and
+ * are decided in C before Redis is asked (lg_policy_decide_day); only the
+ * lesson clock (lesson_max, break_min, leases) runs in Redis, atomically per
+ * student, in LG_REDIS_DECIDE_LUA, which mirrors lg_policy_clock line by line
+ * (tests/unit/test_store_redis.c runs randomized timelines through both on a
+ * real redis-server and demands identical outcomes). The deadline and the
+ * time to come back are computed in C from the script's answer
+ * (lg_policy_decide_finish).
+ *
+ * One hash per student, "<prefix>{<student>}" (the hash tag keeps every
+ * operation on one Redis Cluster slot): s = lesson start, o = last activity
+ * offset, l:<lease id> = that lease's expiry (unix seconds). Expired leases
+ * are pruned on every decide; the key expires (PEXPIRE) when neither a lease
+ * nor a running break needs it.
+ */
+#ifndef LG_STORE_REDIS_H
+#define LG_STORE_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+/*
+ * KEYS[1] the student; ARGV now, lesson_max, break_min, keep (the longest
+ * break_min). Answers {allow, start, last, new, ended_start, ended_last,
+ * last_off, lease_until} (lease_until: the latest live lease's expiry, 0 if none).
+ */
+extern const char lg_redis_decide_lua[];
+/*
+ * KEYS[1] the student; ARGV op ("open", "renew", "close"), now, lease id,
+ * expiry, lesson_max of the tunnel's class (-1: not a lesson), keep.
+ * open/renew set the lease's expiry; close counts activity until now (while
+ * a lease is held, as lg_policy_tunnel_close) and removes the lease.
+ */
+extern const char lg_redis_lease_lua[];
+
+/* The student's key, prefix + "{" + student + "}", into out (cap bytes); its length or 0 if too
+ * long. */
+size_t lg_redis_key(const char *prefix, const char *student, size_t len, char *out, size_t cap);
+
+/* The decide script's 8 integers to a clock outcome and a copy of the state; -1 if malformed. */
+int lg_redis_decide_answer(const long long *v, size_t n, struct lg_clock_outcome *o,
+                           struct lg_student_state *st);
+
+#endif

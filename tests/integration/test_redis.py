@@ -1,0 +1,404 @@
+"""The shared Redis store (issue 8): several lessongated with one real redis-server.
+
+"Exactly at 30 minutes": every allowed answer (on either gateway) carries the same
+deadline, start + 1800 s of the shared start, and the deciding gateway allows before it
+and refuses from it on, by its own clock.
+
+Each test starts its own redis-server (Debian's, `redis-server` on PATH) on a free
+loopback port with a temp dir and no persistence; no system service is used. The
+daemons run under libfaketime like test_enforce.py (the Gate class): two daemons
+started a moment apart have clocks a fraction of a fake second apart, which is why
+the 30-minute checks compare deadlines and refusals against the shared lesson start
+that both daemons report.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from harness import Skip, check, free_port, note
+from test_enforce import (JITTER, Gate, HandshakeHead, WsWatch, allowed, local, refused)
+
+# libfaketime speeds up the monotonic clock too: at x120 a 200 ms store timeout would be
+# 1.7 real ms. Sped-up daemons get the longest timeout (60 fake s = 0.5 real s at x120).
+SPED = "60s"
+
+ROUTES = [
+    {"prefix": "/live/", "class": "subject"},
+    {"path": "/ws", "class": "subject"},
+]
+
+
+class Redis:
+    """A private redis-server on 127.0.0.1:port (killed, paused and restarted by tests)."""
+
+    def __init__(self, env, name="redis", args=()):
+        self.args = list(args)
+        self.auth = None  # (user, password) for cmd(), once the server wants one
+        self.bin = shutil.which("redis-server") or (
+            "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None)
+        if self.bin is None:
+            raise Skip("redis-server is not installed (scripts/deps installs it)")
+        self.port = free_port()
+        self.dir = os.path.join(env.dir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.proc = None
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # never leave a server behind when the start check fails
+            raise
+
+    def start(self):
+        log = open(os.path.join(self.dir, "redis.log"), "ab")
+        self.proc = subprocess.Popen(
+            [self.bin, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir, "--daemonize", "no"] + self.args,
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            try:
+                if self.cmd("PING") == "PONG":
+                    return
+            except OSError:
+                pass
+            except RuntimeError as e:  # a password is wanted: it is up
+                if "NOAUTH" in str(e) or "WRONGPASS" in str(e):
+                    return
+                raise
+            time.sleep(0.05)
+        raise AssertionError("redis-server did not start on port %d" % self.port)
+
+    def cmd(self, *args, timeout=2, db=0):
+        """One command over RESP (after AUTH and SELECT db); its reply as str/int/list."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            f = s.makefile("rb")
+            pre = ([("AUTH",) + self.auth] if self.auth else []) + ([("SELECT", db)] if db else [])
+            for c in pre + [args]:
+                out = b"*%d\r\n" % len(c)
+                for a in c:
+                    a = str(a).encode()
+                    out += b"$%d\r\n%s\r\n" % (len(a), a)
+                s.sendall(out)
+                r = self._read(f)
+            return r
+
+    def _read(self, f):
+        line = f.readline().rstrip(b"\r\n")
+        t, rest = line[:1], line[1:]
+        if t == b"+":
+            return rest.decode()
+        if t == b"-":
+            raise RuntimeError(rest.decode())
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            data = f.read(n + 2)[:-2]
+            return data.decode()
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._read(f) for _ in range(n)]
+        raise RuntimeError("bad reply %r" % line)
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+            self.kill()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+def state(r, timeout="200ms"):
+    return {"store": "redis", "redis": {"address": "127.0.0.1:%d" % r.port, "timeout": timeout}}
+
+
+def wait_ready(g, tok, limit=10):
+    """Until a lesson request is answered by the store (not 503)."""
+    end = time.monotonic() + limit
+    while True:
+        r = g.request("/live/ready", tok)
+        if r.status != 503 or time.monotonic() > end:
+            return r
+        time.sleep(0.1)
+
+
+def test_redis_two_instances_refused_at_30_minutes(env):
+    """A student alternating between two gateways with one Redis: one lesson clock, the
+    same deadline on both, refused at start + 30 minutes whichever gateway is asked."""
+    env.origin()
+    with Redis(env) as rd, \
+            Gate(env, "2026-09-21 10:00:00", speed=120, state=state(rd, SPED), name="a") as a, \
+            Gate(env, "2026-09-21 10:00:00", speed=120, state=state(rd, SPED), name="b") as b:
+        tok = a.token("stu-alt", "533100")
+        wait_ready(a, a.token("warm-a"))
+        wait_ready(b, b.token("warm-b"))
+        r = a.request("/live/first", tok)
+        rem, deadline = allowed(r, "first request, on A")
+        check(rem == 1800, "a new lesson has 1800 s, got %d" % rem)
+        start = deadline - 1800
+        check(rd.cmd("EXISTS", "lessongate:{stu-alt}") == 1,
+              "the student's key lessongate:{stu-alt} is not in Redis: %s" % rd.cmd("KEYS", "*"))
+        gates = [b, a]
+        i, last_ok = 0, start
+        while True:
+            a.clock.sleep(60)
+            g = gates[i % 2]
+            r = g.request("/live/x?n=%d" % i, tok)
+            i += 1
+            if r.status == 429:
+                break
+            rem, dl = allowed(r, "request %d on %s" % (i, "AB"[i % 2]))
+            check(dl == deadline, "the deadline moved from %s to %s on %s" %
+                  (local(deadline), local(dl), "BA"[i % 2]))
+            last_ok = dl - rem
+            check(i < 40, "no 429 after %d requests (deadline %s)" % (i, local(deadline)))
+        ra, retry_at, body = refused(r, 429, "lesson_limit", "after 30 minutes")
+        refused_at = retry_at - ra
+        check(last_ok < deadline <= refused_at,
+              "the last allowed request at %s, the refusal at %s, deadline %s" %
+              (local(last_ok), local(refused_at), local(deadline)))
+        check(refused_at - deadline <= 60 + JITTER * 120 + 2,
+              "refused %d s after the deadline" % (refused_at - deadline))
+        # The break is counted from the last activity. Each daemon's fake clock starts when
+        # its process does, so at x120 the two disagree by a few fake seconds: the stored
+        # last activity may come from the gateway whose clock is ahead.
+        skew = abs(a.clock.now() - b.clock.now()) + a.clock.error() + b.clock.error() + 1
+        check(last_ok <= retry_at - 600 <= last_ok + skew,
+              "retry_at %s, want the last activity %s + 600 s (clock skew %.1f s)" %
+              (local(retry_at), local(last_ok), skew))
+        # The other gateway refuses too: the clock is shared.
+        other = gates[i % 2]
+        other.clock.sleep_until(deadline + 1 + other.clock.error())  # its clock may lag
+        r2 = other.request("/live/x?other", tok)
+        refused(r2, 429, "lesson_limit", "the other gateway right after")
+        note("refused %d fake s after the deadline, %d requests" % (refused_at - deadline, i))
+
+
+test_redis_two_instances_refused_at_30_minutes.timeout = 60
+
+
+def test_redis_websocket_on_a_closed_at_deadline_requests_on_b(env):
+    """A WebSocket lesson on gateway A is closed with 4001 at its deadline while the
+    student's requests go to gateway B (same start, same deadline; B cannot start a new
+    lesson while A's tunnel holds its lease)."""
+    env.origin()
+    with Redis(env) as rd, \
+            Gate(env, "2026-09-21 10:00:00", speed=120, state=state(rd, SPED), name="a") as a, \
+            Gate(env, "2026-09-21 10:00:00", speed=120, state=state(rd, SPED), name="b") as b:
+        tok = a.token("stu-ws2", "533100")
+        wait_ready(a, a.token("warm-a"))
+        wait_ready(b, b.token("warm-b"))
+        ws = WsWatch(a, tok, "redis4001", every=0.25, limit=40)
+        check(wait_for_open(ws, 10), "the WebSocket on A did not open: %r" % ws.error)
+        rem_ws, dl_ws = allowed(HandshakeHead(ws.headers), "WebSocket 101 on A")
+        a.clock.observe(dl_ws - rem_ws, ws.opened[0], ws.opened[1], "101")
+        check(rem_ws == 1800, "the WebSocket lesson had %d s, want 1800" % rem_ws)
+        n = 0
+        while ws.closed_at is None and n < 60:
+            r = b.request("/live/b?n=%d" % n, tok)
+            n += 1
+            if r.status == 429:
+                break
+            rem, dl = allowed(r, "request %d on B" % n)
+            check(dl == dl_ws, "B's deadline %s is not A's %s" % (local(dl), local(dl_ws)))
+            b.clock.sleep(45)
+        check(ws.join(15), "the WebSocket on A was not closed at its deadline")
+        check(ws.code == 4001, "A's WebSocket got Close %r %r, want 4001" % (ws.code, ws.reason))
+        closed = a.clock.at(ws.closed_at)
+        tol = 1 + JITTER * a.speed + a.clock.error()
+        check(abs(closed - dl_ws) <= tol, "A's WebSocket closed %.1f fake s from the deadline "
+              "%s (tolerance %.1f)" % (closed - dl_ws, local(dl_ws), tol))
+        check(n > 20, "only %d requests went to B" % n)
+        # B's fake clock may lag A's by a few seconds (each starts with its process).
+        b.clock.sleep_until(dl_ws + 1 + b.clock.error())
+        r = b.request("/live/after", tok)
+        refused(r, 429, "lesson_limit", "B after the deadline")
+        note("A's WebSocket closed %.1f fake s from the deadline; %d requests on B" %
+             (closed - dl_ws, n))
+
+
+test_redis_websocket_on_a_closed_at_deadline_requests_on_b.timeout = 60
+
+
+def wait_for_open(ws, limit):
+    end = time.monotonic() + limit
+    while ws.opened is None and ws.error is None and time.monotonic() < end:
+        time.sleep(0.05)
+    return ws.opened is not None
+
+
+def status_lines(ns, want, timeout=5):
+    """The systemd STATUS= lines seen so far, waiting (up to timeout) for one containing want."""
+    end = time.monotonic() + timeout
+    while True:
+        lines = [l for m in ns.msgs for l in m.split("\n") if l.startswith("STATUS=")]
+        if any(want in l for l in lines) or time.monotonic() > end:
+            return lines
+        ns.wait_for("-", timeout=0.2)
+
+
+def test_redis_killed_503_free_fine_then_recovers(env):
+    """Redis killed mid-lesson: lesson routes 503 with Retry-After at once, free routes
+    unaffected; Redis back: lessons are decided again without restarting lessongated. The
+    condition shows in the status systemd shows (STATUS=) and in the log."""
+    from test_lifecycle import NotifySocket
+    env.origin()
+    ns = NotifySocket(env)
+    with Redis(env) as rd, \
+            Gate(env, "2026-09-21 10:00:00", state=state(rd), routes=ROUTES, name="k",
+                 env_extra={"NOTIFY_SOCKET": ns.path}) as g:
+        tok = g.token("stu-kill", "533100")
+        allowed(wait_ready(g, tok), "before the kill")
+        lines = status_lines(ns, "student store redis up")
+        check(any("student store redis up" in l for l in lines), "STATUS= lines: %r" % lines)
+        rd.kill()
+        for i in range(5):
+            t0 = time.monotonic()
+            r = g.request("/live/k?n=%d" % i, tok)
+            dt = time.monotonic() - t0
+            check(r.status == 503, "lesson route with Redis down: %r, want 503" % r)
+            check(r.header("Retry-After") is not None, "503 without Retry-After: %s" % r.headers)
+            check(dt < 1.0, "the 503 took %.2f s" % dt)
+            f = g.request("/small?n=%d" % i)
+            check(f.status == 200, "a free route with Redis down: %r" % f)
+        lines = status_lines(ns, "student store redis unavailable")
+        check(any("student store redis unavailable" in l for l in lines),
+              "STATUS= does not say the store is unavailable: %r" % lines[-3:])
+        rd.start()
+        r = wait_ready(g, tok, limit=10)
+        allowed(r, "after Redis came back")
+        log = g.log_text()
+        check('msg="student store unavailable"' in log, "no 'student store unavailable' line")
+        check('msg="student store available again"' in log, "no 'available again' line")
+        n = log.count('msg="student store unavailable"')
+        check(n <= 4, "'student store unavailable' logged %d times (once per interval)" % n)
+
+
+test_redis_killed_503_free_fine_then_recovers.timeout = 40
+
+
+def test_redis_paused_answered_within_timeout(env):
+    """Redis paused (SIGSTOP): every lesson request is answered (503) within the store's
+    timeout; free routes are unaffected; SIGCONT: decisions again."""
+    env.origin()
+    with Redis(env) as rd, \
+            Gate(env, "2026-09-21 10:00:00", state=state(rd, "200ms"), routes=ROUTES,
+                 name="p") as g:
+        tok = g.token("stu-stop", "533100")
+        allowed(wait_ready(g, tok), "before the pause")
+        os.kill(rd.proc.pid, signal.SIGSTOP)
+        try:
+            worst = 0.0
+            for i in range(8):
+                t0 = time.monotonic()
+                r = g.request("/live/p?n=%d" % i, tok)
+                dt = time.monotonic() - t0
+                worst = max(worst, dt)
+                check(r.status == 503, "lesson route with Redis paused: %r, want 503" % r)
+                check(dt < 0.2 + 0.25, "answered after %.3f s (timeout 200 ms)" % dt)
+                f = g.request("/small?p=%d" % i)
+                check(f.status == 200, "a free route with Redis paused: %r" % f)
+        finally:
+            os.kill(rd.proc.pid, signal.SIGCONT)
+        allowed(wait_ready(g, tok, limit=10), "after SIGCONT")
+        note("slowest answer while paused: %.3f s" % worst)
+
+
+test_redis_paused_answered_within_timeout.timeout = 40
+
+
+def test_redis_connections_close_while_deciding(env):
+    """Clients that close while their decision is pending in Redis (paused): the late
+    answers find no connection and are dropped; the daemon goes on (run it under ASan:
+    LESSONGATED=build-asan/daemon/lessongated)."""
+    env.origin()
+    with Redis(env) as rd, \
+            Gate(env, "2026-09-21 10:00:00", state=state(rd, "2s"), routes=ROUTES,
+                 name="c") as g:
+        tok = g.token("stu-close", "533100")
+        allowed(wait_ready(g, tok), "before the pause")
+        os.kill(rd.proc.pid, signal.SIGSTOP)
+        try:
+            socks = []
+            for i in range(20):
+                s = socket.create_connection(("127.0.0.1", g.port), timeout=5)
+                s.sendall(("GET /live/c?n=%d HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s"
+                           "\r\n\r\n" % (i, tok)).encode())
+                socks.append(s)
+            time.sleep(0.3)  # every request is waiting for Redis now
+            for s in socks:
+                s.close()
+            time.sleep(0.2)
+        finally:
+            os.kill(rd.proc.pid, signal.SIGCONT)
+        # The answers arrive for connections that are gone; the next requests are decided.
+        r = wait_ready(g, tok, limit=10)
+        allowed(r, "after the closed connections")
+        check(g.d.alive(), "the daemon died")
+
+
+def test_redis_acl_user_database_and_prefix(env):
+    """ACL AUTH (username and password), the database and the key prefix are used; a wrong
+    password leaves lesson routes at 503 and the log names Redis's reason."""
+    env.origin()
+    with Redis(env, args=["--requirepass", "admin-pw"]) as rd:
+        rd.auth = ("default", "admin-pw")
+        rd.cmd("ACL", "SETUSER", "lg", "on", ">lg-pw", "~lg:*", "+@all")
+        good = {"store": "redis", "redis": {"address": "127.0.0.1:%d" % rd.port,
+                                            "username": "lg", "password": "lg-pw",
+                                            "database": 3, "key_prefix": "lg:"}}
+        bad = {"store": "redis", "redis": {"address": "127.0.0.1:%d" % rd.port,
+                                           "username": "lg", "password": "wrong"}}
+        with Gate(env, "2026-09-21 10:00:00", state=good, routes=ROUTES, name="acl") as g, \
+                Gate(env, "2026-09-21 10:00:00", state=bad, routes=ROUTES, name="bad") as gb:
+            tok = g.token("stu-acl", "533100")
+            allowed(wait_ready(g, tok), "with the ACL user")
+            check(rd.cmd("EXISTS", "lg:{stu-acl}", db=3) == 1,
+                  "no key lg:{stu-acl} in database 3: %s" % rd.cmd("KEYS", "*", db=3))
+            check(rd.cmd("EXISTS", "lg:{stu-acl}") == 0, "the key is in database 0 too")
+            r = gb.request("/live/x", gb.token("stu-bad"))
+            check(r.status == 503, "a wrong password: %r, want 503" % r)
+            time.sleep(0.5)
+            log = gb.log_text()
+            check('msg="student store unavailable"' in log and "WRONGPASS" in log,
+                  "the log does not say why: %r" % log[-800:])
+
+
+test_redis_acl_user_database_and_prefix.timeout = 40
+
+
+def test_redis_state_change_on_reload_is_said(env):
+    """A reload that changes state (memory -> redis) says it takes effect at the next restart;
+    the running store goes on."""
+    env.origin()
+    with Gate(env, "2026-09-21 10:00:00", routes=ROUTES, name="rl") as g:
+        tok = g.token("stu-rl", "533100")
+        allowed(g.request("/live/x", tok), "before the reload")
+        with open(g.d.conf) as f:
+            text = f.read()
+        g.d.rewrite(text + '\nstate = { store = "redis"; redis = { address = "127.0.0.1:1"; }; };\n')
+        g.d.hup()
+        end = time.monotonic() + 5
+        while time.monotonic() < end and "configuration reloaded" not in g.log_text():
+            time.sleep(0.05)
+        log = g.log_text()
+        check("configuration reloaded" in log, "the reload failed: %r" % log[-600:])
+        check('msg="state changed; takes effect at the next restart" store=redis running=memory'
+              in log, "the reload did not say the store change needs a restart: %r" % log[-600:])
+        allowed(g.request("/live/y", tok), "after the reload (still the memory store)")

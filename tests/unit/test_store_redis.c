@@ -1,0 +1,378 @@
+/*
+ * The Redis store's rules against the C policy: randomized timelines of lesson
+ * requests and tunnel leases run through the memory store (lib/policy.c) and
+ * through the Lua scripts of lib/store_redis.c on a real redis-server (started
+ * here on a unix socket in a temp dir; skipped if redis-server is missing),
+ * and every decision must be identical.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <hiredis/hiredis.h>
+
+#include "config.h"
+#include "store.h"
+#include "store_redis.h"
+#include "students.h"
+
+static struct lg_config *cf;
+static pid_t server;
+static char dir[256], sock[300];
+static redisContext *rc;
+static int cur_tl; /* the timeline being run, for failure messages */
+
+/* Start redis-server on a unix socket in a temp dir; connect. */
+static int
+start_redis(void)
+{
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+
+	snprintf(dir, sizeof(dir), "%s/lg-redis-XXXXXX", tmp);
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
+	if ((server = fork()) == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock,
+		       "--save", "", "--appendonly", "no", "--dir", dir, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100; i++) {
+		struct stat sb;
+		if (stat(sock, &sb) == 0 && (rc = redisConnectUnix(sock)) != NULL && !rc->err)
+			return 0;
+		if (rc != NULL) {
+			redisFree(rc);
+			rc = NULL;
+		}
+		if (waitpid(server, NULL, WNOHANG) == server) {
+			server = 0;
+			return -1;
+		}
+		usleep(50000);
+	}
+	return -1;
+}
+
+/* The default rules over the shipped calendars; a redis-server. */
+static int
+setup(void **state)
+{
+	struct lg_errors errs;
+
+	(void)state;
+	lg_errors_init(&errs);
+	cf = lg_config_load_string(
+	    "calendar = { files = [\"calendar/cn-2026.conf\"]; default_region = \"533100\"; };",
+	    "test.conf", LG_SOURCE_ROOT "/conf", &errs);
+	lg_errors_free(&errs);
+	if (cf == NULL)
+		return 1;
+	if (start_redis() != 0)
+		fprintf(stderr, "redis-server not available: the Redis tests are skipped\n");
+	return 0;
+}
+
+/* Stop the server, remove its files. */
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (rc != NULL)
+		redisFree(rc);
+	if (server > 0) {
+		kill(server, SIGKILL);
+		waitpid(server, NULL, 0);
+	}
+	unlink(sock);
+	rmdir(dir);
+	lg_config_free(cf);
+	return 0;
+}
+
+/* Unix time of a Shanghai local time. */
+static int64_t
+at(int y, int mo, int d, int h, int mi, int s)
+{
+	return lg_tz_unix(cf->tz,
+	                  (int64_t)lg_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s);
+}
+
+/* Record a memory store answer. */
+static void
+keep(void *arg, uint64_t tag, const struct lg_store_result *r)
+{
+	(void)tag;
+	*(struct lg_store_result *)arg = *r;
+}
+
+/* The longest break_min (the scripts' "keep"). */
+static int32_t
+max_break(void)
+{
+	int32_t m = 0;
+
+	for (int i = 0; i < LG_LESSON_CLASSES; i++)
+		if (cf->rules.cls[i].break_min > m)
+			m = cf->rules.cls[i].break_min;
+	return m;
+}
+
+/* A decision as the Redis store makes it: the day in C, the clock in Lua, the finish in C. */
+static void
+redis_decide(const char *key, enum lg_class cls, int64_t now, struct lg_decision *d)
+{
+	const struct lg_class_rules *r = &cf->rules.cls[cls];
+	struct lg_clock_outcome o;
+	struct lg_student_state st;
+	long long v[8];
+	redisReply *reply;
+
+	if (!lg_policy_decide_day(cf->policy, cls, 0, now, d))
+		return;
+	reply = redisCommand(rc, "EVAL %s 1 %s %lld %d %d %d", lg_redis_decide_lua, key,
+	                     (long long)now, r->lesson_max, r->break_min, max_break());
+	assert_non_null(reply);
+	if (reply->type == REDIS_REPLY_ERROR)
+		fail_msg("decide script: %s", reply->str);
+	assert_int_equal(reply->type, REDIS_REPLY_ARRAY);
+	assert_int_equal(reply->elements, 8);
+	for (size_t i = 0; i < 8; i++) {
+		assert_int_equal(reply->element[i]->type, REDIS_REPLY_INTEGER);
+		v[i] = reply->element[i]->integer;
+	}
+	freeReplyObject(reply);
+	assert_int_equal(lg_redis_decide_answer(v, 8, &o, &st), 0);
+	lg_policy_decide_finish(cf->policy, cls, 0, now, &o, d);
+}
+
+/* A lease operation through the lease script. */
+static void
+redis_lease(const char *key, const char *op, int64_t now, uint64_t id, int64_t exp, int lmax)
+{
+	redisReply *reply =
+	    redisCommand(rc, "EVAL %s 1 %s %s %lld %llu %lld %d %d", lg_redis_lease_lua, key, op,
+	                 (long long)now, (unsigned long long)id, (long long)exp, lmax, max_break());
+
+	assert_non_null(reply);
+	if (reply->type == REDIS_REPLY_ERROR)
+		fail_msg("lease script %s: %s", op, reply->str);
+	freeReplyObject(reply);
+}
+
+/* Two decisions must be the same in everything a request's answer shows. */
+static void
+same(const struct lg_decision *m, const struct lg_decision *r, int step, int64_t now)
+{
+	if (m->allow != r->allow || m->rule != r->rule || m->deadline != r->deadline ||
+	    m->retry_at != r->retry_at || m->start != r->start || m->new_lesson != r->new_lesson ||
+	    m->ended_start != r->ended_start || m->ended_last != r->ended_last ||
+	    m->remaining != r->remaining)
+		fail_msg("timeline %d step %d at %lld: memory allow=%d rule=%d deadline=%lld "
+		         "retry_at=%lld "
+		         "start=%lld new=%d ended=%lld..%lld; redis allow=%d rule=%d deadline=%lld "
+		         "retry_at=%lld start=%lld new=%d ended=%lld..%lld",
+		         cur_tl, step, (long long)now, m->allow, m->rule, (long long)m->deadline,
+		         (long long)m->retry_at, (long long)m->start, m->new_lesson,
+		         (long long)m->ended_start, (long long)m->ended_last, r->allow, r->rule,
+		         (long long)r->deadline, (long long)r->retry_at, (long long)r->start,
+		         r->new_lesson, (long long)r->ended_start, (long long)r->ended_last);
+}
+
+#define MAX_OPEN 4
+
+/*
+ * Random timelines: requests of both classes at random gaps (seconds to
+ * hours: breaks, day ends, weekends), tunnels opened and closed, their leases
+ * renewed together every <= 10 s like a worker's tick, or (an instance
+ * crashed) never again, so they expire.
+ */
+static void
+test_random_timelines_match(void **state)
+{
+	int decisions = 0, refusals = 0, news = 0;
+
+	(void)state;
+	if (rc == NULL)
+		skip();
+	for (int tl = 0; tl < 60; tl++) {
+		struct lg_store *mem = lg_store_memory_new(16, 1);
+		char student[32], key[64];
+		struct lg_lease open[MAX_OPEN];
+		enum lg_class ocls[MAX_OPEN];
+		int nopen = 0;
+		bool crashed = false;
+		int64_t stale = 0; /* abandoned leases since then (0: none) */
+		int64_t now = at(2026, 9, 21 + tl % 7, 7 + tl % 5, 30, 0);
+
+		srand(1000 + tl);
+		cur_tl = tl;
+		snprintf(student, sizeof(student), "s%d", tl);
+		lg_redis_key("t:", student, strlen(student), key, sizeof(key));
+		for (int step = 0; step < 400; step++) {
+			int op = rand() % 10;
+			int gap = rand() % 100;
+
+			/* Time goes on: mostly seconds, sometimes a break, rarely hours. */
+			if (nopen > 0 && !crashed)
+				now += 1 + rand() % LG_LEASE_RENEW;
+			else if (gap < 70)
+				now += 1 + rand() % 120;
+			else if (gap < 95 || stale != 0)
+				now += 300 + rand() % 900;
+			else
+				now += 3600 +
+				       rand() % 25000; /* < 9 h: the memory store's 16-bit expiry */
+			if (nopen > 0 && !crashed)
+				for (int i = 0; i < nopen; i++) {
+					lg_store_lease_renew(mem, student, strlen(student), now,
+					                     &open[i]);
+					redis_lease(key, "renew", now, open[i].id, open[i].expires,
+					            -1);
+				}
+			if (getenv("LG_TEST_DEBUG") && tl == atoi(getenv("LG_TEST_DEBUG"))) {
+				struct lg_students_ref ref;
+				struct lg_student_state *ms = lg_students_find(
+				    lg_store_memory_table(mem), student, strlen(student), &ref);
+				fprintf(stderr,
+				        "step %d now %lld op %d nopen %d crashed %d mem %u/%u\n",
+				        step, (long long)now, op, nopen, crashed,
+				        ms ? ms->tunnels : 0, ms ? ms->lease_until : 0);
+				if (ms)
+					lg_students_release(&ref);
+			}
+			/*
+			 * The memory store compares lease expiries in 16 bits (valid
+			 * within 9 hours, which its sweep guarantees): a new tunnel
+			 * resets abandoned leases before that.
+			 */
+			if (stale != 0 && now - stale > 20000) {
+				nopen = 0; /* a new instance took over ... */
+				crashed = false;
+				op = 6; /* ... and opens a tunnel */
+			}
+			if (op < 6) {
+				enum lg_class cls =
+				    rand() % 4 == 0 ? LG_CLASS_NON_SUBJECT : LG_CLASS_SUBJECT;
+				struct lg_store_query q = {cf->policy, student, strlen(student),
+				                           cls,        0,       now};
+				struct lg_store_result mr;
+				struct lg_decision rd;
+
+				lg_store_decide(mem, &q, keep, &mr, 0);
+				redis_decide(key, cls, now, &rd);
+				same(&mr.d, &rd, step, now);
+				decisions++;
+				refusals += !mr.d.allow;
+				news += mr.d.new_lesson;
+			} else if (op < 8 && nopen < MAX_OPEN && !crashed) {
+				ocls[nopen] =
+				    rand() % 4 == 0 ? LG_CLASS_NON_SUBJECT : LG_CLASS_SUBJECT;
+				assert_int_equal(lg_store_lease_open(mem, student, strlen(student),
+				                                     now, &open[nopen]),
+				                 0);
+				redis_lease(key, "open", now, open[nopen].id, open[nopen].expires,
+				            -1);
+				nopen++;
+				stale = 0;
+			} else if (op == 8 && nopen > 0 && !crashed) {
+				int i = rand() % nopen;
+				const struct lg_class_rules *r = &cf->rules.cls[ocls[i]];
+				lg_store_lease_close(mem, cf->policy, student, strlen(student),
+				                     ocls[i], now, &open[i]);
+				redis_lease(key, "close", now, open[i].id, open[i].expires,
+				            r->lesson_max);
+				open[i] = open[--nopen];
+				ocls[i] = ocls[nopen];
+			} else if (op == 9 && nopen > 0 && rand() % 3 == 0) {
+				/*
+				 * The holder crashed: its leases are never renewed or closed
+				 * again, and expire. (An expired lease stays expired in Redis;
+				 * the memory store, which keeps only a count and the latest
+				 * expiry, would revive it on a late renewal.)
+				 */
+				crashed = true;
+				if (stale == 0)
+					stale = now;
+			}
+			if (crashed && rand() % 8 == 0) {
+				nopen = 0; /* a new instance takes over, with no tunnels */
+				crashed = false;
+			}
+		}
+		lg_store_free(mem);
+	}
+	/* The timelines exercise every branch. */
+	assert_true(decisions > 10000);
+	assert_true(refusals > 500);
+	assert_true(news > 500);
+	print_message("%d decisions (%d refused, %d new lessons) identical\n", decisions, refusals,
+	              news);
+}
+
+/* A key expires when its state no longer matters; leases keep it alive meanwhile. */
+static void
+test_key_expiry(void **state)
+{
+	int64_t now = at(2026, 9, 21, 10, 0, 0);
+	struct lg_decision d;
+	redisReply *reply;
+
+	(void)state;
+	if (rc == NULL)
+		skip();
+	redis_decide("t:{ttl}", LG_CLASS_SUBJECT, now, &d);
+	assert_true(d.allow);
+	reply = redisCommand(rc, "PTTL t:{ttl}");
+	/* The break (600 s of the default rules) and a second more. */
+	assert_int_equal(reply->type, REDIS_REPLY_INTEGER);
+	assert_true(reply->integer > 600000 && reply->integer <= 601000);
+	freeReplyObject(reply);
+	/* A lease beyond that keeps the key. */
+	redis_lease("t:{ttl}", "open", now, 7, now + 3600, -1);
+	reply = redisCommand(rc, "PTTL t:{ttl}");
+	assert_true(reply->integer > 3600000);
+	freeReplyObject(reply);
+	/* Hash tag: the student in braces. */
+	char key[64];
+	assert_int_equal(lg_redis_key("lg:", "abc", 3, key, sizeof(key)), 8);
+	assert_string_equal(key, "lg:{abc}");
+	assert_int_equal(lg_redis_key("lg:", "abc", 3, key, 8), 0);
+	/* A malformed answer is refused, never half read. */
+	{
+		long long ok[8] = {1, 100, 100, 1, 0, 0, 0, 0}, bad[8] = {2, 0, 0, 0, 0, 0, 0, 0};
+		struct lg_clock_outcome o;
+		struct lg_student_state st;
+		assert_int_equal(lg_redis_decide_answer(ok, 8, &o, &st), 0);
+		assert_true(o.allow && o.new_lesson && o.start == 100);
+		assert_int_equal(lg_redis_decide_answer(ok, 7, &o, &st), -1);
+		assert_int_equal(lg_redis_decide_answer(bad, 8, &o, &st), -1);
+		bad[0] = 1;
+		bad[6] = -5;
+		assert_int_equal(lg_redis_decide_answer(bad, 8, &o, &st), -1);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_random_timelines_match),
+	    cmocka_unit_test(test_key_expiry),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
