@@ -233,6 +233,7 @@ local_decide(struct lg_store *s, const struct lg_store_query *q, lg_store_done d
 	struct held h;
 
 	r.status = LG_STORE_OK;
+	r.clock_only = false; /* a whole decision, as the memory store gives */
 	hold(loc(s), q->student, q->student_len, &h);
 	lg_policy_decide(q->policy, h.st, q->cls, q->region, q->now, &r.d);
 	unhold(loc(s), &h);

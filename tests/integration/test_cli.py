@@ -116,19 +116,21 @@ def test_check_settings_not_implemented_are_errors(env):
     base = good_config(env)
     cases = [
         ('state = { store = "redis"; redis = { address = "127.0.0.1:6379"; on_failure = "local"; '
-         '}; };', "state.redis.on_failure"),
-        ('state = { store = "memory"; dir = "/var/lib/lessongate/state"; };', "state.dir"),
-        ('state = { store = "local"; redis = { address = "127.0.0.1:6379"; }; };', "state.redis"),
-        ('audit = { dir = "/var/lib/lessongate/audit"; };', "audit"),
+         '}; };', "state.redis.on_failure", "not implemented"),
+        ('state = { store = "memory"; dir = "/var/lib/lessongate/state"; };', "state.dir",
+         "keeps nothing on disk"),
+        ('state = { store = "local"; redis = { address = "127.0.0.1:6379"; }; };', "state.redis",
+         "only used with store"),
+        ('audit = { dir = "/var/lib/lessongate/audit"; };', "audit", "not implemented"),
     ]
-    for i, (line, key) in enumerate(cases):
+    for i, (line, key, why) in enumerate(cases):
         text = base + line + "\n"
         p = write(env, "unimplemented-%d.conf" % i, text)
         rc, out = run(env, "-t", "-c", p)
         check(rc == 1, "-t accepted %r (exit %d): %s" % (line, rc, out))
         n = text.count("\n")
-        check(("%s:%d: %s" % (p, n, key)) in out and "not implemented" in out,
-              "-t did not name %s:%d: %s ... not implemented: %r" % (p, n, key, out[:600]))
+        check(("%s:%d: %s" % (p, n, key)) in out and why in out,
+              "-t did not name %s:%d: %s ... %s: %r" % (p, n, key, why, out[:600]))
         rc, out = run(env, "-c", p, timeout=10)
         check(rc != 0, "lessongated started with %r" % line)
     p = write(env, "memory.conf", base + 'state = { store = "memory"; };\n')
