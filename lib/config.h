@@ -112,9 +112,14 @@ struct lg_state_conf {
 };
 
 struct lg_audit_conf {
-	char *dir;
+	bool enabled; /* an audit section: the daemon writes the regulators' log */
+	char *dir;    /* resolved path */
 	char *signing_key;
 	char *pseudonym_key;
+	char *name;            /* checkpoint origin and signing key name (default: instance) */
+	char *signing_pem;     /* the signing key file's content, checked as Ed25519 */
+	size_t signing_pem_len;
+	uint8_t pseudonym[32]; /* the pseudonym key */
 	bool listen_enabled;
 	struct lg_listen_conf listen;
 };

@@ -111,13 +111,12 @@ def run_at(env, day, *args):
 
 
 def test_check_settings_not_implemented_are_errors(env):
-    """Settings that would do nothing yet (Redis, a state dir, the audit log) are errors, not ignored."""
+    """Settings that would do nothing yet (Redis, a state dir) are errors, not ignored."""
     base = good_config(env)
     cases = [
         ('state = { store = "redis"; redis = { address = "127.0.0.1:6379"; }; };', "state.store"),
         ('state = { store = "local"; };', "state.store"),
         ('state = { store = "memory"; dir = "/var/lib/lessongate/state"; };', "state.dir"),
-        ('audit = { dir = "/var/lib/lessongate/audit"; };', "audit"),
     ]
     for i, (line, key) in enumerate(cases):
         text = base + line + "\n"
