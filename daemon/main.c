@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "auditd.h"
 #include "log.h"
 #include "notify.h"
 #include "runtime.h"
@@ -34,6 +35,7 @@ static struct {
 	unsigned *last_beats;
 	bool stopping;
 	unsigned reloads;
+	char *audit_dir;  /* the audit log in use (it is the process's, not a generation's) */
 	long long nofile; /* the descriptor limit (soft, raised to the hard one at start) */
 } m;
 
@@ -162,6 +164,11 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	m.rt = rt;
 	m.reloads++;
 	lgd_info("configuration reloaded", "file=%s generation=%u", m.conf, rt->generation);
+	if (rt->cf->audit.enabled != lgd_auditd_on() ||
+	    (lgd_auditd_on() && strcmp(rt->cf->audit.dir, m.audit_dir) != 0))
+		lgd_warn("audit section changed; the log in use changes at the next restart",
+		         "dir=%s", lgd_auditd_on() ? m.audit_dir : "none");
+	lgd_auditd_config_loaded(rt->cf);
 	check_calendars(true);
 	notify_status("READY=1");
 }
@@ -377,6 +384,17 @@ main(int argc, char **argv)
 	evthread_use_pthreads();
 	m.base = event_base_new();
 	lgd_store = lg_store_memory_new(STUDENTS_EXPECTED, STUDENTS_SHARDS);
+	if (m.rt->cf->audit.enabled) {
+		char err[512];
+
+		if (lgd_auditd_start(m.rt->cf, LG_VERSION, err, sizeof(err)) != 0) {
+			lgd_err("cannot open the audit log", "dir=%s error=\"%s\"",
+			        m.rt->cf->audit.dir, err);
+			rc = 1;
+			goto out;
+		}
+		m.audit_dir = lg_strdup(m.rt->cf->audit.dir);
+	}
 	lgd_limits_init();
 	if (start_workers() != 0) {
 		lgd_err("start-up failed", "file=%s", m.conf);
@@ -440,6 +458,8 @@ out:
 	event_base_free(m.base);
 	free(m.workers);
 	free(m.last_beats);
+	lgd_auditd_stop(rc == 0 ? "shutdown" : "start-up failed");
+	free(m.audit_dir);
 	lgd_runtime_unref(m.rt);
 	lg_store_free(lgd_store);
 	lgd_limits_free();

@@ -1468,6 +1468,17 @@ classify(const struct lg_config *cf, bool canonical, const char *path, size_t le
 	return LG_CLASS_FREE;
 }
 
+/* The first route a normalised path (without its query) matches, any method; NULL if free. */
+const struct lg_route *
+lg_config_route(const struct lg_config *cf, const char *path, size_t len)
+{
+	for (size_t i = 0; i < cf->nroutes; i++)
+		if (route_path_matches(cf->routes[i].path, cf->routes[i].len, cf->routes[i].exact,
+		                       path, len))
+			return &cf->routes[i];
+	return NULL;
+}
+
 /* The class of a normalised path. */
 enum lg_class
 lg_config_classify(const struct lg_config *cf, const char *path, size_t len, const char *method)
