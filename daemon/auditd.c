@@ -57,6 +57,7 @@ static struct {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	pthread_mutex_t tree_lock; /* the log while the writer changes it, or a reader reads it */
 	struct item *head, **tail;
 	size_t queued;
 	bool stopping;
@@ -78,7 +79,9 @@ static struct {
 	char err[256];
 	int64_t last_checkpoint, retry_at, said_at;
 	uint64_t checkpoint_size;
-} A = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+} A = {.lock = PTHREAD_MUTEX_INITIALIZER,
+       .cond = PTHREAD_COND_INITIALIZER,
+       .tree_lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* A context for cf (NULL, logged, if the time zone or key cannot be loaded: -t checked them). */
 static struct wctx *
@@ -526,12 +529,14 @@ writer_main(void *arg)
 		struct item *l = take(&stopping);
 		int64_t now = time(NULL);
 
+		pthread_mutex_lock(&A.tree_lock);
 		if (!atomic_load(&A.healthy)) {
 			reopen(now);
 			say_broken(now);
 		}
 		batch(l, now, stopping && l == NULL);
 		checkpoint(now, stopping && l == NULL);
+		pthread_mutex_unlock(&A.tree_lock);
 		if (stopping && l == NULL)
 			break;
 	}
@@ -610,4 +615,68 @@ lgd_auditd_stop(const char *reason)
 	if (atomic_load(&A.lost))
 		lgd_err("audit records lost while the log could not be written",
 		        "lost=%" PRIuFAST64, atomic_load(&A.lost));
+}
+
+/* The number of durable records (0 if the log is not open). */
+uint64_t
+lgd_auditd_size(void)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&A.tree_lock);
+	n = A.log ? lg_auditlog_size(A.log) : 0;
+	pthread_mutex_unlock(&A.tree_lock);
+	return n;
+}
+
+/* Records [start, end) appended to out, each with a newline; 0, or -1 with the reason. */
+int
+lgd_auditd_read(uint64_t start, uint64_t end, struct lg_buf *out, char *err, size_t errlen)
+{
+	struct lg_buf one = {0};
+	int rc = 0;
+
+	pthread_mutex_lock(&A.tree_lock);
+	if (A.log == NULL || end > lg_auditlog_size(A.log)) {
+		snprintf(err, errlen, "the audit log is not readable now");
+		rc = -1;
+	}
+	for (uint64_t i = start; rc == 0 && i < end; i++) {
+		if (lg_auditlog_read(A.log, i, &one, err, errlen) != 0) {
+			rc = -1;
+			break;
+		}
+		lg_buf_add(out, one.data, one.len);
+		LG_BUF_LIT(out, "\n");
+	}
+	pthread_mutex_unlock(&A.tree_lock);
+	lg_buf_free(&one);
+	return rc;
+}
+
+/* An inclusion (old = UINT64_MAX) or consistency proof under the writer's lock; 0 or -1. */
+int
+lgd_auditd_proof(uint64_t a, uint64_t b, bool consistency, uint8_t proof[][LG_MERKLE_HASH],
+                 size_t *n, uint8_t leaf[LG_MERKLE_HASH])
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&A.tree_lock);
+	if (A.log != NULL && b <= lg_auditlog_size(A.log)) {
+		const struct lg_merkle *t = lg_auditlog_tree(A.log);
+		if (consistency) {
+			rc = lg_merkle_consistency(t, a, b, proof, n);
+		} else if ((rc = lg_merkle_inclusion(t, a, b, proof, n)) == 0 && leaf) {
+			memcpy(leaf, lg_merkle_leaf(t, a), LG_MERKLE_HASH);
+		}
+	}
+	pthread_mutex_unlock(&A.tree_lock);
+	return rc;
+}
+
+/* The audit log's directory (NULL if off). */
+const char *
+lgd_auditd_dir(void)
+{
+	return A.on ? A.dir : NULL;
 }

@@ -6,6 +6,8 @@
 
 #include "auditrec.h"
 #include "config.h"
+#include "merkle.h"
+#include "render.h"
 
 /* Seconds between checkpoints (when the tree grew). */
 #define LGD_AUDIT_CHECKPOINT_S 5
@@ -38,5 +40,15 @@ void lgd_auditd_submit(const struct lg_audit_rec *, void (*done)(void *arg, bool
 void lgd_auditd_config_loaded(const struct lg_config *cf);
 /* Write the stop record and every counted flood, sync, stop the thread, close the log. */
 void lgd_auditd_stop(const char *reason);
+
+/* Readers (the regulator API, any thread): what is durable, under the writer's lock. */
+uint64_t lgd_auditd_size(void);
+/* Records [start, end) appended to out, each with a newline; 0, or -1 with the reason. */
+int lgd_auditd_read(uint64_t start, uint64_t end, struct lg_buf *out, char *err, size_t errlen);
+/* The inclusion proof of leaf a in size b (and the leaf hash), or the consistency proof a..b. */
+int lgd_auditd_proof(uint64_t a, uint64_t b, bool consistency, uint8_t proof[][LG_MERKLE_HASH],
+                     size_t *n, uint8_t leaf[LG_MERKLE_HASH]);
+/* The audit log's directory (NULL if off); its latest signed checkpoint is DIR/checkpoint. */
+const char *lgd_auditd_dir(void);
 
 #endif

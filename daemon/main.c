@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "auditapi.h"
 #include "auditd.h"
 #include "log.h"
 #include "notify.h"
@@ -394,6 +395,12 @@ main(int argc, char **argv)
 			goto out;
 		}
 		m.audit_dir = lg_strdup(m.rt->cf->audit.dir);
+		if (m.rt->cf->audit.listen_enabled &&
+		    lgd_auditapi_start(m.rt->cf, err, sizeof(err)) != 0) {
+			lgd_err("cannot start the audit API", "error=\"%s\"", err);
+			rc = 1;
+			goto out;
+		}
 	}
 	lgd_limits_init();
 	if (start_workers() != 0) {
@@ -458,6 +465,7 @@ out:
 	event_base_free(m.base);
 	free(m.workers);
 	free(m.last_beats);
+	lgd_auditapi_stop();
 	lgd_auditd_stop(rc == 0 ? "shutdown" : "start-up failed");
 	free(m.audit_dir);
 	lgd_runtime_unref(m.rt);

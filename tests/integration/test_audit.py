@@ -6,17 +6,21 @@ The daemon runs under libfaketime on a school day at 19:00 (Asia/Shanghai) with 
 lesson (3 s) and break (2 s); students are named by the trusted identity header.
 """
 
+import base64
+import hashlib
+import http.client
 import json
 import os
 import random
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import threading
 import time
 
-from harness import HttpConn, Skip, TestFailure, check
+from harness import HttpConn, Skip, TestFailure, check, free_port
 
 CAL_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "conf",
                         "calendar")
@@ -59,7 +63,7 @@ class Audited:
     """A lessongated with the audit log on, under a fake clock."""
 
     def __init__(self, env, tag="a", workers=1, mode=None, audit_dir=None, keys=None,
-                 env_extra=None, start="2026-09-21 19:00:00"):
+                 env_extra=None, start="2026-09-21 19:00:00", listen=None):
         self.env = env
         self.keys = keys or Keys(env, tag + str(env.seq))
         self.dir = audit_dir or os.path.join(env.dir, "audit-%s-%d" % (tag, env.seq))
@@ -74,7 +78,11 @@ class Audited:
         }
         if mode:
             extra["mode"] = mode
-        envx = {"LD_PRELOAD": faketime_lib(), "FAKETIME": "@" + start, "TZ": "Asia/Shanghai"}
+        if listen:
+            extra["audit"]["listen"] = listen
+        # start None: the real clock (certificates are checked against it).
+        envx = ({"LD_PRELOAD": faketime_lib(), "FAKETIME": "@" + start, "TZ": "Asia/Shanghai"}
+                if start else {"TZ": "Asia/Shanghai"})
         envx.update(env_extra or {})
         self.d = env.daemon(workers=workers, extra=extra, env_extra=envx, name="aud")
         self.port = self.d.port
@@ -321,3 +329,178 @@ def test_audit_log_unwritable_fails_lesson_routes_closed(env):
 
 
 test_audit_log_unwritable_fails_lesson_routes_closed.timeout = 40
+
+
+# ---------------------------------------------------------------- the regulator API
+
+
+def openssl(cwd, *args, faketime=None):
+    e = dict(os.environ)
+    if faketime:
+        e.update({"LD_PRELOAD": faketime_lib(), "FAKETIME": faketime})
+    r = subprocess.run(["openssl"] + list(args), cwd=cwd, capture_output=True, timeout=30, env=e)
+    if r.returncode != 0:
+        raise TestFailure("openssl %s: %s" % (args[0], r.stderr.decode()[-300:]))
+
+
+def make_ca(d, name):
+    openssl(d, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", name + ".key", "-out", name + ".pem", "-days", "30", "-subj", "/CN=" + name,
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    return os.path.join(d, name + ".pem")
+
+
+def make_client(d, ca, name, faketime=None, days=30):
+    ext = os.path.join(d, name + ".ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                "extendedKeyUsage=clientAuth\n")
+    openssl(d, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name)
+    openssl(d, "x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey", ca + ".key",
+            "-CAcreateserial", "-out", name + ".crt", "-days", str(days), "-extfile", ext,
+            faketime=faketime)
+    return os.path.join(d, name + ".crt"), os.path.join(d, name + ".key")
+
+
+class Api:
+    """An HTTPS client of the regulator API with (or without) a client certificate."""
+
+    def __init__(self, env, port, cert=None):
+        self.ctx = ssl.create_default_context(cafile=env.certs.ca)
+        if cert:
+            self.ctx.load_cert_chain(*cert)
+        self.port = port
+
+    def get(self, path, headers=None):
+        c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=10)
+        try:
+            c.request("GET", path, headers=headers or {})
+            r = c.getresponse()
+            return r.status, r.read(), r
+        finally:
+            c.close()
+
+
+def H(b):
+    return hashlib.sha256(b).digest()
+
+
+def inclusion_root(index, size, leaf, proof):
+    """The root an RFC 9162 inclusion proof leads to (None if the proof is malformed)."""
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            r = H(b"\x01" + p + r)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = H(b"\x01" + r + p)
+        fn >>= 1
+        sn >>= 1
+    return r if sn == 0 else None
+
+
+def api_daemon(env):
+    d = os.path.join(env.dir, "regcerts")
+    os.makedirs(d, exist_ok=True)
+    make_ca(d, "regca")
+    make_ca(d, "otherca")
+    chain, key = env.certs.server("audit.test")
+    port = free_port()
+    listen = {"address": "127.0.0.1:%d" % port,
+              "tls": {"certificate": chain, "key": key,
+                      "client_ca": os.path.join(d, "regca.pem")}}
+    a = Audited(env, tag="api", start=None, listen=listen)
+    from harness import wait_port
+    check(wait_port(port, 5, a.d.proc), "the audit API does not listen: %s" % a.d.tail())
+    return a, port, d
+
+
+def test_audit_api_entries_proofs_checkpoint_verify(env):
+    """The regulator API with a client certificate: the checkpoint verifies the directory
+    with lessongatectl, entries are the records as hashed, inclusion and consistency proofs
+    lead to the checkpoint's root, violations as NDJSON and CSV, bad parameters 400."""
+    a, port, d = api_daemon(env)
+    api = Api(env, port, make_client(d, "regca", "bureau"))
+    for i in range(3):
+        a.get("/lesson/x/small", "stu-api-%d" % i)
+    # A refusal at any real time: lesson_limit after 3 s, or the day's window or calendar.
+    r = a.until_refused("/lesson/x/small", "stu-api-0")
+    check(r.status in (429, 451), "no refusal: %d" % r.status)
+    time.sleep(LGD_CHECKPOINT_WAIT)
+    st, cp, _ = api.get("/audit/v1/checkpoint")
+    check(st == 200 and cp.startswith(ORIGIN.encode() + b"\n"), "checkpoint: %d %r" % (st, cp))
+    lines = cp.decode().split("\n")
+    size, root = int(lines[1]), base64.b64decode(lines[2])
+    check(size >= 7, "checkpoint size %d" % size)
+    cpf = os.path.join(env.dir, "pulled.checkpoint")
+    with open(cpf, "wb") as f:
+        f.write(cp)
+    out = subprocess.run([ctl_binary(env), "audit", "verify", a.dir, "--checkpoint", cpf, "--key",
+                          a.keys.vkey], capture_output=True, text=True, timeout=60)
+    check(out.returncode == 0, "verify against the pulled checkpoint: %s" % (out.stdout + out.stderr))
+    st, body, r = api.get("/audit/v1/entries?start=0&end=%d" % size)
+    recs = body.split(b"\n")[:-1]
+    check(st == 200 and len(recs) == size, "entries: %d, %d lines" % (st, len(recs)))
+    for i, rec in enumerate(recs):
+        check(json.loads(rec)["index"] == i, "entry %d" % i)
+        st, pj, _ = api.get("/audit/v1/proof/inclusion?index=%d&size=%d" % (i, size))
+        p = json.loads(pj)
+        leaf = H(b"\x00" + rec)
+        check(p["leaf_hash"] == leaf.hex(), "leaf hash of entry %d is not SHA-256(0 || record)" % i)
+        check(inclusion_root(i, size, leaf, [bytes.fromhex(h) for h in p["hashes"]]) == root,
+              "inclusion proof of %d does not lead to the checkpoint's root" % i)
+    st, pj, _ = api.get("/audit/v1/proof/consistency?old=1&new=%d" % size)
+    check(st == 200 and "hashes" in json.loads(pj), "consistency: %d %r" % (st, pj))
+    st, page, r = api.get("/audit/v1/entries?start=2&end=4")
+    check(st == 200 and page == b"\n".join(recs[2:4]) + b"\n", "a page: %r" % page)
+    st, v, _ = api.get("/audit/v1/violations?from=2000-01-01&to=2100-01-01")
+    vs = [json.loads(x) for x in v.split(b"\n") if x]
+    check(st == 200 and vs and all(x["type"] in ("deny", "forced_close") for x in vs),
+          "violations: %d %r" % (st, v[:300]))
+    st, c, r = api.get("/audit/v1/violations?from=2000-01-01&to=2100-01-01",
+                       {"Accept": "text/csv"})
+    check(st == 200 and c.startswith(b"index,type,time") and c.count(b"\r\n") == len(vs) + 1,
+          "violations as CSV: %d %r" % (st, c[:300]))
+    for bad in ("/audit/v1/entries", "/audit/v1/entries?start=x", "/audit/v1/entries?start=99999",
+                "/audit/v1/proof/inclusion?index=5&size=2", "/audit/v1/proof/consistency?old=3",
+                "/audit/v1/violations?from=2000-01-01", "/audit/v1/violations?from=2000-01-01&"
+                "to=2100-01-01&rule=nope", "/audit/v1/violations?from=2000-01-01&to=2100-01-01"
+                "&region=12"):
+        st, b, r = api.get(bad)
+        check(st == 400 and r.getheader("Content-Type") == "application/json" and
+              "error" in json.loads(b), "%s: %d %r" % (bad, st, b))
+    st, b, _ = api.get("/lesson/x/small")
+    check(st == 404, "the API listener serves proxy traffic: %d" % st)
+    r = a.get("/audit/v1/checkpoint")
+    check(b"tlog" not in r.body and ORIGIN.encode() not in r.body,
+          "a client listener served the audit API")
+    check(a.stop() == 0, "daemon did not stop cleanly")
+
+
+test_audit_api_entries_proofs_checkpoint_verify.timeout = 60
+
+LGD_CHECKPOINT_WAIT = 5.5
+
+
+def test_audit_api_requires_a_valid_client_certificate(env):
+    """No client certificate, one from another CA, an expired one: the handshake fails."""
+    a, port, d = api_daemon(env)
+    good = make_client(d, "regca", "bureau2")
+    other = make_client(d, "otherca", "intruder")
+    expired = make_client(d, "regca", "old", faketime="@2020-01-01 00:00:00", days=2)
+    st, _, _ = Api(env, port, good).get("/audit/v1/checkpoint")
+    check(st in (200, 503), "valid certificate refused: %d" % st)
+    for what, cert in (("no certificate", None), ("another CA", other), ("expired", expired)):
+        try:
+            st, body, _ = Api(env, port, cert).get("/audit/v1/checkpoint")
+        except (ssl.SSLError, ConnectionError, OSError):
+            continue
+        raise TestFailure("%s: answered %d %r" % (what, st, body[:100]))
+    check(a.stop() == 0, "daemon did not stop cleanly")
