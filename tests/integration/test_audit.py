@@ -504,3 +504,33 @@ def test_audit_api_requires_a_valid_client_certificate(env):
             continue
         raise TestFailure("%s: answered %d %r" % (what, st, body[:100]))
     check(a.stop() == 0, "daemon did not stop cleanly")
+
+
+def test_audit_check_and_reload(env):
+    """-t reads the audit keys and the API's client CA; a reload writes config_loaded."""
+    a = Audited(env, tag="rl")
+    a.d.hup()
+    recs = a.wait_records(lambda rs: types(rs).count("config_loaded") >= 2)
+    check(types(recs).count("config_loaded") == 2, "config_loaded after a reload: %r" % types(recs))
+    conf = open(a.d.conf).read()
+    check(a.stop() == 0, "daemon did not stop cleanly")
+    for i, (old, new, want) in enumerate((
+            (a.keys.pseudo, a.keys.sign, "audit.pseudonym_key"),
+            (a.keys.sign, a.keys.pseudo, "audit.signing_key"),
+            ('name = "%s";' % ORIGIN, 'name = "a b";', "audit.name"))):
+        p = os.path.join(env.dir, "bad-audit-%d.conf" % i)
+        with open(p, "w") as f:
+            f.write(conf.replace(old, new, 1))
+        out = subprocess.run([env.binary, "-t", "-c", p], capture_output=True, text=True,
+                             timeout=20)
+        check(out.returncode == 1 and want in out.stderr, "-t with a bad %s: %d %s"
+              % (want, out.returncode, out.stderr[-400:]))
+    chain, key = env.certs.server("audit.test")
+    p = os.path.join(env.dir, "bad-audit-ca.conf")
+    with open(p, "w") as f:
+        f.write(conf.replace('name = "%s";' % ORIGIN, 'name = "%s"; listen = { address = '
+                             '"127.0.0.1:%d"; tls = { certificate = "%s"; key = "%s"; client_ca = '
+                             '"%s"; }; };' % (ORIGIN, free_port(), chain, key, a.keys.pseudo)))
+    out = subprocess.run([env.binary, "-t", "-c", p], capture_output=True, text=True, timeout=20)
+    check(out.returncode == 1 and "client_ca" in out.stderr,
+          "-t with a client_ca that is no certificate: %d %s" % (out.returncode, out.stderr[-400:]))
