@@ -36,8 +36,9 @@ static struct {
 	unsigned *last_beats;
 	bool stopping;
 	unsigned reloads;
-	char *audit_dir;  /* the audit log in use (it is the process's, not a generation's) */
-	long long nofile; /* the descriptor limit (soft, raised to the hard one at start) */
+	char *audit_dir;    /* the audit log in use (it is the process's, not a generation's) */
+	bool audit_healthy; /* as last told to systemd (STATUS=) */
+	long long nofile;   /* the descriptor limit (soft, raised to the hard one at start) */
 } m;
 
 /* How to call us. */
@@ -72,9 +73,11 @@ monotonic_usec(void)
 static void
 notify_status(const char *what)
 {
-	lgd_notify("%s\nSTATUS=%s; config generation %u, %d worker(s), %d connection(s)", what,
-	           m.stopping ? "draining" : "serving", m.rt->generation, m.nworkers,
-	           atomic_load(&lgd_total_conns));
+	lgd_notify(
+	    "%s\nSTATUS=%s; config generation %u, %d worker(s), %d connection(s)%s", what,
+	    m.stopping ? "draining" : "serving", m.rt->generation, m.nworkers,
+	    atomic_load(&lgd_total_conns),
+	    lgd_auditd_healthy() ? "" : "; AUDIT LOG CANNOT BE WRITTEN: lesson routes answer 503");
 }
 
 /* Log one missing-calendar sentence as a warning. */
@@ -249,6 +252,10 @@ static void
 sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	lg_store_expire(lgd_store, m.rt->cf->policy, time(NULL));
+	if (lgd_auditd_healthy() != m.audit_healthy) {
+		m.audit_healthy = !m.audit_healthy; /* systemctl status shows it */
+		notify_status("READY=1");
+	}
 }
 
 /* Print one missing-calendar sentence for -t. */
@@ -384,6 +391,7 @@ main(int argc, char **argv)
 	m.nofile = lgd_raise_nofile();
 	evthread_use_pthreads();
 	m.base = event_base_new();
+	m.audit_healthy = true;
 	lgd_store = lg_store_memory_new(STUDENTS_EXPECTED, STUDENTS_SHARDS);
 	if (m.rt->cf->audit.enabled) {
 		char err[512];
