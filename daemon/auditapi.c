@@ -235,7 +235,10 @@ csv_field(struct lg_buf *b, const struct lg_json_value *v, bool last)
 	} else if (v->type == LG_JSON_NUMBER || v->type == LG_JSON_BOOL) {
 		lg_buf_add(b, v->p, v->n);
 	}
-	LG_BUF_LIT(b, last ? "\r\n" : ",");
+	if (last)
+		LG_BUF_LIT(b, "\r\n");
+	else
+		LG_BUF_LIT(b, ",");
 }
 
 /* Whether a string member equals want (NULL want: anything). */

@@ -466,8 +466,13 @@ def test_audit_api_entries_proofs_checkpoint_verify(env):
           "violations: %d %r" % (st, v[:300]))
     st, c, r = api.get("/audit/v1/violations?from=2000-01-01&to=2100-01-01",
                        {"Accept": "text/csv"})
-    check(st == 200 and c.startswith(b"index,type,time") and c.count(b"\r\n") == len(vs) + 1,
+    rows = c.split(b"\r\n")
+    check(st == 200 and rows[0] == b"index,type,time,student,region,class,route,rule,status,"
+          b"enforced,count,how" and rows[-1] == b"" and len(rows) == len(vs) + 2 and
+          all(len(x.split(b",")) == 12 for x in rows[1:-1]),
           "violations as CSV: %d %r" % (st, c[:300]))
+    check(rows[1].split(b",")[0] == str(vs[0]["index"]).encode() and
+          rows[1].split(b",")[3] == vs[0]["student"].encode(), "CSV row: %r" % rows[1])
     for bad in ("/audit/v1/entries", "/audit/v1/entries?start=x", "/audit/v1/entries?start=99999",
                 "/audit/v1/proof/inclusion?index=5&size=2", "/audit/v1/proof/consistency?old=3",
                 "/audit/v1/violations?from=2000-01-01", "/audit/v1/violations?from=2000-01-01&"
