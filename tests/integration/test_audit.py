@@ -539,3 +539,20 @@ def test_audit_check_and_reload(env):
     out = subprocess.run([env.binary, "-t", "-c", p], capture_output=True, text=True, timeout=20)
     check(out.returncode == 1 and "client_ca" in out.stderr,
           "-t with a client_ca that is no certificate: %d %s" % (out.returncode, out.stderr[-400:]))
+
+
+def test_audit_refusal_answered_only_when_recorded(env):
+    """Enforce mode: a refusal whose record cannot be written is not sent (503 instead); while
+    the log works, the refusal's record is on disk by the time the client has the answer."""
+    flag = os.path.join(env.dir, "audit-fail-flag-2")
+    a = Audited(env, tag="wait", env_extra={"LESSONGATE_TEST_AUDIT_FAIL_FILE": flag})
+    r = a.until_refused("/lesson/x/small", "stu-w")
+    check(r.status == 429, "no 429: %d" % r.status)
+    n = sum(1 for x in a.records() if x["type"] == "deny")
+    check(n >= 1, "the 429 the client got is not on disk when it got it")
+    open(flag, "w").close()
+    r = a.get("/lesson/x/small", "stu-w")
+    check(r.status == 503 and b"audit log unavailable" in r.body,
+          "a refusal whose record failed: %d %r" % (r.status, r.body[:200]))
+    os.unlink(flag)
+    check(a.stop() == 0, "daemon did not stop cleanly")
