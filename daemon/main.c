@@ -13,6 +13,7 @@
 #include "caps.h"
 #include "auditapi.h"
 #include "auditd.h"
+#include "io.h"
 #include "log.h"
 #include "notify.h"
 #include "runtime.h"
@@ -341,6 +342,8 @@ main(int argc, char **argv)
 	bool test = false, debug = false;
 	uint64_t wd;
 	int ch, rc = 0;
+
+	lgd_io_mem_init(); /* before any other libevent call */
 
 	while ((ch = getopt(argc, argv, "c:dtVh")) != -1) {
 		switch (ch) {

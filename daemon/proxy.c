@@ -775,6 +775,9 @@ response_head(struct lgd_conn *c)
 		lgd_tunnel_start(c);
 		return 0;
 	}
+	/* Content-Length: 0 is a whole response, like no body: no bytes will come to finish it. */
+	if (res.framing == LG_HTTP_BODY_LENGTH && res.content_length == 0)
+		res.framing = LG_HTTP_BODY_NONE;
 	c->res_keep_alive = res.keep_alive;
 	c->res_chunked = res.framing == LG_HTTP_BODY_CHUNKED;
 	c->dechunk = c->res_chunked && c->req_http10;

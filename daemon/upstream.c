@@ -147,12 +147,12 @@ lgd_upstream_connect(struct lgd_worker *w, struct lgd_runtime *rt)
 		free(u);
 		return NULL;
 	}
-	lgd_bev_tune(u->bev);
 	if (bufferevent_socket_connect(u->bev, (struct sockaddr *)&rt->upstream_addr,
 	                               (int)rt->upstream_addrlen) != 0) {
 		lgd_upconn_free(u);
 		return NULL;
 	}
+	lgd_bev_tune(u->bev); /* after the connect: it made the socket and set up the events */
 	if ((fd = bufferevent_getfd(u->bev)) >= 0)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return u;

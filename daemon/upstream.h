@@ -6,21 +6,9 @@
 #include <stdbool.h>
 #include <sys/queue.h>
 
+#include "io.h"
 #include "runtime.h"
 #include "worker.h"
-
-/* Bytes moved per read or write call: libevent's 16 KiB default costs a syscall per chunk. */
-#define LGD_IO_CHUNK (128 * 1024)
-
-/* Let a bufferevent move large bodies in large reads and writes. */
-static inline void
-lgd_bev_tune(struct bufferevent *bev)
-{
-	if (bev != NULL) {
-		bufferevent_set_max_single_read(bev, LGD_IO_CHUNK);
-		bufferevent_set_max_single_write(bev, LGD_IO_CHUNK);
-	}
-}
 
 /* One connection to the upstream; owned by a client connection or by the pool. */
 struct lgd_upconn {

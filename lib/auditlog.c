@@ -41,22 +41,6 @@ struct lg_auditlog {
 	bool broken;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) LG_PRINTF(3, 4);
-
-/* Write a reason into err. */
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 /* "NNNNNNNNNNNNNNNNNNNN.ext" of the segment starting at first. */
 static void
 seg_name(char out[NAME_LEN], uint64_t first, const char *ext)
@@ -93,15 +77,15 @@ slurp(int dirfd, const char *name, uint8_t **data, size_t *n, char *err, size_t 
 	*data = NULL;
 	*n = 0;
 	if (fd < 0)
-		return errno == ENOENT ? 0 : fail(err, errlen, "%s: %s", name, strerror(errno));
+		return errno == ENOENT ? 0 : lg_fail(err, errlen, "%s: %s", name, strerror(errno));
 	if (fstat(fd, &st) != 0) {
 		close(fd);
-		return fail(err, errlen, "%s: %s", name, strerror(errno));
+		return lg_fail(err, errlen, "%s: %s", name, strerror(errno));
 	}
 	*data = malloc((size_t)st.st_size + 1);
 	if (*data == NULL) {
 		close(fd);
-		return fail(err, errlen, "%s: out of memory", name);
+		return lg_fail(err, errlen, "%s: out of memory", name);
 	}
 	while (got < (size_t)st.st_size) {
 		ssize_t r = read(fd, *data + got, (size_t)st.st_size - got);
@@ -112,7 +96,7 @@ slurp(int dirfd, const char *name, uint8_t **data, size_t *n, char *err, size_t 
 			close(fd);
 			free(*data);
 			*data = NULL;
-			return fail(err, errlen, "%s: %s", name, strerror(e));
+			return lg_fail(err, errlen, "%s: %s", name, strerror(e));
 		}
 		got += (size_t)r;
 	}
@@ -144,7 +128,7 @@ list_segments(int dirfd, uint64_t **firsts, size_t *n, char *err, size_t errlen)
 	if (d == NULL) {
 		if (fd >= 0)
 			close(fd);
-		return fail(err, errlen, "cannot list the directory: %s", strerror(errno));
+		return lg_fail(err, errlen, "cannot list the directory: %s", strerror(errno));
 	}
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
@@ -240,7 +224,7 @@ scan_fd(int dirfd, lg_auditlog_scan_fn fn, void *arg, struct lg_auditlog_scan_re
 		sg->first = firsts[k];
 		if (firsts[k] != next) {
 			res->bad_index = next < firsts[k] ? next : firsts[k];
-			rc = fail(
+			rc = lg_fail(
 			    err, errlen,
 			    "segment %s starts at record %" PRIu64 ", but the segment before ends "
 			    "at record %" PRIu64 " (records %s)",
@@ -267,19 +251,19 @@ scan_fd(int dirfd, lg_auditlog_scan_fn fn, void *arg, struct lg_auditlog_scan_re
 				res->torn_bytes = dn - off;
 			} else {
 				res->bad_index = next;
-				rc = fail(err, errlen,
-				          "segment %s ends inside record %" PRIu64
-				          " (%zu bytes after "
-				          "the last whole record), and another segment follows",
-				          lname, next, dn - off);
+				rc = lg_fail(err, errlen,
+				             "segment %s ends inside record %" PRIu64
+				             " (%zu bytes after "
+				             "the last whole record), and another segment follows",
+				             lname, next, dn - off);
 			}
 		}
 		if (rc == 0 && !last && nidx > j) {
 			res->bad_index = next;
-			rc = fail(err, errlen,
-			          "segment %s has %" PRIu64 " records but its index %" PRIu64
-			          ": records from %" PRIu64 " on are missing",
-			          lname, j, nidx, next);
+			rc = lg_fail(err, errlen,
+			             "segment %s has %" PRIu64 " records but its index %" PRIu64
+			             ": records from %" PRIu64 " on are missing",
+			             lname, j, nidx, next);
 		}
 		free(data);
 		free(idx);
@@ -298,7 +282,7 @@ lg_auditlog_scan(const char *dir, lg_auditlog_scan_fn fn, void *arg,
 	memset(res, 0, sizeof(*res));
 	res->bad_index = LG_AUDITLOG_NONE;
 	if (dirfd < 0)
-		return fail(err, errlen, "%s: %s", dir, strerror(errno));
+		return lg_fail(err, errlen, "%s: %s", dir, strerror(errno));
 	rc = scan_fd(dirfd, fn, arg, res, err, errlen);
 	close(dirfd);
 	return rc;
@@ -344,10 +328,11 @@ open_record(void *arg, const struct lg_auditlog_entry *e)
 	lg_merkle_leaf_hash(e->data, e->len, h);
 	if (e->stored && (!e->stored_end_ok || memcmp(h, e->stored, LG_MERKLE_HASH) != 0)) {
 		c->bad = e->index;
-		return fail(c->err, c->errlen,
-		            "record %" PRIu64 " (%s at byte %" PRIu64 ") does not match its index "
-		            "entry: the log was damaged or altered; it is left as it is",
-		            e->index, e->segment, e->offset);
+		return lg_fail(c->err, c->errlen,
+		               "record %" PRIu64 " (%s at byte %" PRIu64
+		               ") does not match its index "
+		               "entry: the log was damaged or altered; it is left as it is",
+		               e->index, e->segment, e->offset);
 	}
 	if (lg_merkle_append(c->l->tree, h) != 0)
 		abort();
@@ -427,7 +412,7 @@ repair_index(struct lg_auditlog *l, const struct lg_auditlog_segment *sg, uint64
 	close(fd);
 	return 0;
 bad:
-	fail(err, errlen, "%s/%s: %s", l->dir, name, strerror(errno));
+	lg_fail(err, errlen, "%s/%s: %s", l->dir, name, strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	return -1;
@@ -452,18 +437,18 @@ lg_auditlog_open(const char *dir, uint64_t segment_bytes, struct lg_auditlog_ope
 	l->segment_bytes = segment_bytes ? segment_bytes : DEFAULT_SEGMENT_BYTES;
 	l->tree = lg_merkle_new();
 	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-		fail(err, errlen, "%s: cannot create the directory: %s", dir, strerror(errno));
+		lg_fail(err, errlen, "%s: cannot create the directory: %s", dir, strerror(errno));
 		goto bad;
 	}
 	if ((l->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		fail(err, errlen, "%s: %s", dir, strerror(errno));
+		lg_fail(err, errlen, "%s: %s", dir, strerror(errno));
 		goto bad;
 	}
 	if ((l->lockfd = openat(l->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0 ||
 	    flock(l->lockfd, LOCK_EX | LOCK_NB) != 0) {
-		fail(err, errlen, "%s: %s", dir,
-		     errno == EWOULDBLOCK ? "another process has this audit log open"
-		                          : strerror(errno));
+		lg_fail(err, errlen, "%s: %s", dir,
+		        errno == EWOULDBLOCK ? "another process has this audit log open"
+		                             : strerror(errno));
 		goto bad;
 	}
 	if (scan_fd(l->dirfd, open_record, &c, &res, err, errlen) != 0) {
@@ -481,8 +466,8 @@ lg_auditlog_open(const char *dir, uint64_t segment_bytes, struct lg_auditlog_ope
 		if ((l->logfd = open_append(l->dirfd, 0, "log", false)) < 0 ||
 		    (l->idxfd = open_append(l->dirfd, 0, "idx", false)) < 0 ||
 		    fsync(l->dirfd) != 0) {
-			fail(err, errlen, "%s: cannot create the first segment: %s", dir,
-			     strerror(errno));
+			lg_fail(err, errlen, "%s: cannot create the first segment: %s", dir,
+			        strerror(errno));
 			goto bad;
 		}
 	} else {
@@ -490,14 +475,14 @@ lg_auditlog_open(const char *dir, uint64_t segment_bytes, struct lg_auditlog_ope
 		seg_name(name, last->first, "log");
 		if ((l->logfd = open_append(l->dirfd, last->first, "log", false)) < 0 ||
 		    (l->idxfd = open_append(l->dirfd, last->first, "idx", false)) < 0) {
-			fail(err, errlen, "%s/%s: %s", dir, name, strerror(errno));
+			lg_fail(err, errlen, "%s/%s: %s", dir, name, strerror(errno));
 			goto bad;
 		}
 		if (res.torn_bytes) {
 			/* A crash cut the last write short: cut back to the last whole record. */
 			if (ftruncate(l->logfd, (off_t)last->bytes) != 0 || fsync(l->logfd) != 0) {
-				fail(err, errlen, "%s/%s: cannot cut the torn tail: %s", dir, name,
-				     strerror(errno));
+				lg_fail(err, errlen, "%s/%s: cannot cut the torn tail: %s", dir,
+				        name, strerror(errno));
 				goto bad;
 			}
 			rep->torn_bytes = res.torn_bytes;
@@ -564,11 +549,12 @@ int
 lg_auditlog_append(struct lg_auditlog *l, const char *rec, size_t len, char *err, size_t errlen)
 {
 	if (l->broken)
-		return fail(err, errlen, "the audit log failed to sync and must be reopened");
+		return lg_fail(err, errlen, "the audit log failed to sync and must be reopened");
 	if (len == 0 || memchr(rec, '\n', len) || memchr(rec, '\0', len))
-		return fail(err, errlen, "a record must be one non-empty line without NUL bytes");
+		return lg_fail(err, errlen,
+		               "a record must be one non-empty line without NUL bytes");
 	if (len >= l->segment_bytes)
-		return fail(err, errlen, "a record of %zu bytes does not fit in a segment", len);
+		return lg_fail(err, errlen, "a record of %zu bytes does not fit in a segment", len);
 	if (l->npending == l->pcap) {
 		l->pcap = l->pcap ? l->pcap * 2 : 64;
 		l->plen = lg_xrealloc(l->plen, l->pcap, sizeof(*l->plen));
@@ -611,14 +597,15 @@ rotate(struct lg_auditlog *l, char *err, size_t errlen)
 
 	if (fdatasync(l->logfd) != 0) {
 		l->broken = true;
-		return fail(err, errlen, "%s: fdatasync: %s", l->dir, strerror(errno));
+		return lg_fail(err, errlen, "%s: fdatasync: %s", l->dir, strerror(errno));
 	}
 	/* The old segment's index: best effort (what is missing is rebuilt at open). */
 	if (write_index(l) == 0)
 		fdatasync(l->idxfd);
 	l->pidx.len = 0;
 	if ((logfd = open_append(l->dirfd, first, "log", true)) < 0)
-		return fail(err, errlen, "%s: cannot start a segment: %s", l->dir, strerror(errno));
+		return lg_fail(err, errlen, "%s: cannot start a segment: %s", l->dir,
+		               strerror(errno));
 	if ((idxfd = open_append(l->dirfd, first, "idx", true)) < 0 || fsync(l->dirfd) != 0) {
 		char name[NAME_LEN];
 		int e = errno;
@@ -627,7 +614,7 @@ rotate(struct lg_auditlog *l, char *err, size_t errlen)
 		close(logfd);
 		seg_name(name, first, "log");
 		unlinkat(l->dirfd, name, 0);
-		return fail(err, errlen, "%s: cannot start a segment: %s", l->dir, strerror(e));
+		return lg_fail(err, errlen, "%s: cannot start a segment: %s", l->dir, strerror(e));
 	}
 	close(l->logfd);
 	close(l->idxfd);
@@ -654,7 +641,7 @@ lg_auditlog_flush(struct lg_auditlog *l, char *err, size_t errlen)
 
 	if (l->broken) {
 		drop_pending(l);
-		return fail(err, errlen, "the audit log failed to sync and must be reopened");
+		return lg_fail(err, errlen, "the audit log failed to sync and must be reopened");
 	}
 	while (i < l->npending) {
 		size_t j = i, bytes = 0;
@@ -671,8 +658,8 @@ lg_auditlog_flush(struct lg_auditlog *l, char *err, size_t errlen)
 			/* Cut back what part of this batch reached the file: all or nothing. */
 			if (ftruncate(l->logfd, (off_t)l->log_bytes) != 0)
 				l->broken = true;
-			fail(err, errlen, "%s: cannot write records %" PRIu64 "..: %s", l->dir,
-			     base, strerror(e));
+			lg_fail(err, errlen, "%s: cannot write records %" PRIu64 "..: %s", l->dir,
+			        base, strerror(e));
 			goto bad;
 		}
 		for (size_t k = i; k < j; k++) {
@@ -703,7 +690,7 @@ lg_auditlog_sync(struct lg_auditlog *l, char *err, size_t errlen)
 		return -1;
 	if (fdatasync(l->logfd) != 0) {
 		l->broken = true;
-		return fail(err, errlen, "%s: fdatasync: %s", l->dir, strerror(errno));
+		return lg_fail(err, errlen, "%s: fdatasync: %s", l->dir, strerror(errno));
 	}
 	write_index(l); /* not synced: an index that lags is rebuilt at open */
 	return 0;
@@ -718,9 +705,9 @@ lg_auditlog_read(struct lg_auditlog *l, uint64_t i, struct lg_buf *out, char *er
 	char name[NAME_LEN];
 
 	if (i >= lg_merkle_size(l->tree))
-		return fail(err, errlen,
-		            "record %" PRIu64 " is not in the log (%" PRIu64 " records)", i,
-		            lg_merkle_size(l->tree));
+		return lg_fail(err, errlen,
+		               "record %" PRIu64 " is not in the log (%" PRIu64 " records)", i,
+		               lg_merkle_size(l->tree));
 	while (hi - lo > 1) {
 		size_t mid = (lo + hi) / 2;
 		if (l->firsts[mid] <= i)
@@ -736,7 +723,7 @@ lg_auditlog_read(struct lg_auditlog *l, uint64_t i, struct lg_buf *out, char *er
 			close(l->readfd);
 		seg_name(name, l->firsts[s], "log");
 		if ((l->readfd = openat(l->dirfd, name, O_RDONLY | O_CLOEXEC)) < 0)
-			return fail(err, errlen, "%s/%s: %s", l->dir, name, strerror(errno));
+			return lg_fail(err, errlen, "%s/%s: %s", l->dir, name, strerror(errno));
 		l->read_seg = s;
 	}
 	out->len = 0;
@@ -749,9 +736,9 @@ lg_auditlog_read(struct lg_auditlog *l, uint64_t i, struct lg_buf *out, char *er
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			return fail(err, errlen, "record %" PRIu64 ": %s", i,
-			            r < 0 ? strerror(errno)
-			                  : "the segment is shorter than its index says");
+			return lg_fail(err, errlen, "record %" PRIu64 ": %s", i,
+			               r < 0 ? strerror(errno)
+			                     : "the segment is shorter than its index says");
 		got += (uint64_t)r;
 	}
 	out->len = len;

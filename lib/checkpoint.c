@@ -25,22 +25,6 @@ struct lg_note_key {
 	EVP_PKEY *pkey; /* the private key (signer) or the public one (verifier) */
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) LG_PRINTF(3, 4);
-
-/* Write a reason into err (if there is room for one). */
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* Standard base64 with padding. */
@@ -169,32 +153,33 @@ lg_note_signer_new(const char *name, const char *pem, size_t len, char *err, siz
 	size_t publen = ED25519_KEY;
 
 	if (!lg_note_name_valid(name)) {
-		fail(err, errlen,
-		     "\"%s\" is not a key name (1 to 255 bytes of UTF-8, no space, '+' or control "
-		     "character)",
-		     name);
+		lg_fail(
+		    err, errlen,
+		    "\"%s\" is not a key name (1 to 255 bytes of UTF-8, no space, '+' or control "
+		    "character)",
+		    name);
 		return NULL;
 	}
 	if (len > INT32_MAX || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL) {
-		fail(err, errlen, "cannot read the key");
+		lg_fail(err, errlen, "cannot read the key");
 		return NULL;
 	}
 	pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
 	BIO_free(bio);
 	if (pkey == NULL) {
-		fail(err, errlen,
-		     "not a PEM private key (generate one with `lessongatectl keygen`)");
+		lg_fail(err, errlen,
+		        "not a PEM private key (generate one with `lessongatectl keygen`)");
 		return NULL;
 	}
 	if (EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {
-		fail(err, errlen, "the key is not an Ed25519 key (it is %s)",
-		     EVP_PKEY_get0_type_name(pkey));
+		lg_fail(err, errlen, "the key is not an Ed25519 key (it is %s)",
+		        EVP_PKEY_get0_type_name(pkey));
 		EVP_PKEY_free(pkey);
 		return NULL;
 	}
 	k = lg_xcalloc(1, sizeof(*k));
 	if (!EVP_PKEY_get_raw_public_key(pkey, k->pub, &publen) || publen != ED25519_KEY) {
-		fail(err, errlen, "cannot read the public half of the key");
+		lg_fail(err, errlen, "cannot read the public half of the key");
 		EVP_PKEY_free(pkey);
 		free(k);
 		return NULL;
@@ -216,35 +201,35 @@ lg_note_verifier_new(const char *vkey, char *err, size_t errlen)
 	unsigned long id;
 
 	if (p1 == NULL || (p2 = strchr(p1 + 1, '+')) == NULL) {
-		fail(err, errlen,
-		     "a verifier key is NAME+KEYID+KEY (as `lessongatectl keygen` prints)");
+		lg_fail(err, errlen,
+		        "a verifier key is NAME+KEYID+KEY (as `lessongatectl keygen` prints)");
 		return NULL;
 	}
 	if ((size_t)(p1 - vkey) > LG_NOTE_NAME_MAX) {
-		fail(err, errlen, "the verifier key's name is longer than %d bytes",
-		     LG_NOTE_NAME_MAX);
+		lg_fail(err, errlen, "the verifier key's name is longer than %d bytes",
+		        LG_NOTE_NAME_MAX);
 		return NULL;
 	}
 	memcpy(name, vkey, (size_t)(p1 - vkey));
 	name[p1 - vkey] = '\0';
 	if (!lg_note_name_valid(name)) {
-		fail(err, errlen, "the verifier key's name \"%s\" is not a key name", name);
+		lg_fail(err, errlen, "the verifier key's name \"%s\" is not a key name", name);
 		return NULL;
 	}
 	for (const char *h = p1 + 1; h < p2; h++)
 		if (!((*h >= '0' && *h <= '9') || (*h >= 'a' && *h <= 'f')))
 			p2 = p1; /* forces the error below */
 	if (p2 - p1 != 9) {
-		fail(err, errlen, "the verifier key's ID must be 8 lower-case hex digits");
+		lg_fail(err, errlen, "the verifier key's ID must be 8 lower-case hex digits");
 		return NULL;
 	}
 	id = strtoul(p1 + 1, &end, 16);
 	if (lg_base64_decode(p2 + 1, strlen(p2 + 1), raw, sizeof(raw)) != 1 + ED25519_KEY) {
-		fail(err, errlen, "the verifier key's key is not base64 of 33 bytes");
+		lg_fail(err, errlen, "the verifier key's key is not base64 of 33 bytes");
 		return NULL;
 	}
 	if (raw[0] != ALG_ED25519) {
-		fail(err, errlen, "the verifier key's algorithm %u is not Ed25519 (1)", raw[0]);
+		lg_fail(err, errlen, "the verifier key's algorithm %u is not Ed25519 (1)", raw[0]);
 		return NULL;
 	}
 	k = lg_xcalloc(1, sizeof(*k));
@@ -252,15 +237,16 @@ lg_note_verifier_new(const char *vkey, char *err, size_t errlen)
 	memcpy(k->pub, raw + 1, ED25519_KEY);
 	k->id = key_id(name, k->pub);
 	if (k->id != id) {
-		fail(err, errlen,
-		     "the verifier key's ID %08lx does not match its name and key (%08" PRIx32 ")",
-		     id, k->id);
+		lg_fail(err, errlen,
+		        "the verifier key's ID %08lx does not match its name and key (%08" PRIx32
+		        ")",
+		        id, k->id);
 		free(k);
 		return NULL;
 	}
 	if ((k->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, k->pub, ED25519_KEY)) ==
 	    NULL) {
-		fail(err, errlen, "the verifier key is not an Ed25519 public key");
+		lg_fail(err, errlen, "the verifier key is not an Ed25519 public key");
 		free(k);
 		return NULL;
 	}
@@ -316,19 +302,19 @@ lg_note_sign(const char *text, size_t n, const struct lg_note_key *k, char *out,
 	int len;
 
 	if (n == 0 || text[n - 1] != '\n')
-		return fail(err, errlen, "a note's text must end with a newline");
+		return lg_fail(err, errlen, "a note's text must end with a newline");
 	if (!text_valid(text, n, &bad))
-		return fail(err, errlen,
-		            "a note's text must be UTF-8 without control characters (byte %zu)",
-		            bad);
+		return lg_fail(err, errlen,
+		               "a note's text must be UTF-8 without control characters (byte %zu)",
+		               bad);
 	if (n >= 2 && memmem(text, n, "\n\n", 2) != NULL)
-		return fail(err, errlen, "a note's text must not hold a blank line");
+		return lg_fail(err, errlen, "a note's text must not hold a blank line");
 	if ((ctx = EVP_MD_CTX_new()) == NULL ||
 	    !EVP_DigestSignInit(ctx, NULL, NULL, NULL, k->pkey) ||
 	    !EVP_DigestSign(ctx, sig + 4, &siglen, (const uint8_t *)text, n) ||
 	    siglen != ED25519_SIG) {
 		EVP_MD_CTX_free(ctx);
-		return fail(err, errlen, "signing failed (is it a private key?)");
+		return lg_fail(err, errlen, "signing failed (is it a private key?)");
 	}
 	EVP_MD_CTX_free(ctx);
 	sig[0] = (uint8_t)(k->id >> 24);
@@ -338,7 +324,7 @@ lg_note_sign(const char *text, size_t n, const struct lg_note_key *k, char *out,
 	lg_base64_encode(sig, sizeof(sig), b64);
 	len = snprintf(out, cap, "%.*s\n" SIG_PREFIX "%s %s\n", (int)n, text, k->name, b64);
 	if (len < 0 || (size_t)len >= cap)
-		return fail(err, errlen, "the signed note does not fit in %zu bytes", cap);
+		return lg_fail(err, errlen, "the signed note does not fit in %zu bytes", cap);
 	return len;
 }
 
@@ -365,17 +351,19 @@ lg_note_verify(const char *msg, size_t n, const struct lg_note_key *k, char *err
 	uint32_t other_id = 0;
 
 	if (n > LG_NOTE_MAX)
-		return fail(err, errlen, "the note is longer than %d bytes", LG_NOTE_MAX);
+		return lg_fail(err, errlen, "the note is longer than %d bytes", LG_NOTE_MAX);
 	if (n == 0 || msg[n - 1] != '\n')
-		return fail(err, errlen, "the note does not end with a newline (truncated?)");
+		return lg_fail(err, errlen, "the note does not end with a newline (truncated?)");
 	if (!text_valid(msg, n, &bad))
-		return fail(err, errlen,
-		            "the note holds a control character or invalid UTF-8 at byte %zu", bad);
+		return lg_fail(err, errlen,
+		               "the note holds a control character or invalid UTF-8 at byte %zu",
+		               bad);
 	for (p = msg; p + 1 < end; p++)
 		if (p[0] == '\n' && p[1] == '\n')
 			split = p;
 	if (split == NULL)
-		return fail(err, errlen, "the note has no blank line before its signature lines");
+		return lg_fail(err, errlen,
+		               "the note has no blank line before its signature lines");
 	text_len = (size_t)(split - msg) + 1;
 	for (p = split + 2; p < end; lineno++) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p)), *sp;
@@ -385,30 +373,31 @@ lg_note_verify(const char *msg, size_t n, const struct lg_note_key *k, char *err
 		uint32_t id;
 
 		if (lineno >= 100)
-			return fail(err, errlen, "the note has more than 100 signature lines");
+			return lg_fail(err, errlen, "the note has more than 100 signature lines");
 		if ((size_t)(nl - p) < sizeof(SIG_PREFIX) - 1 ||
 		    memcmp(p, SIG_PREFIX, sizeof(SIG_PREFIX) - 1) != 0)
-			return fail(err, errlen,
-			            "signature line %d does not start with \"\xe2\x80\x94 \" (em "
-			            "dash, space)",
-			            lineno + 1);
+			return lg_fail(
+			    err, errlen,
+			    "signature line %d does not start with \"\xe2\x80\x94 \" (em "
+			    "dash, space)",
+			    lineno + 1);
 		p += sizeof(SIG_PREFIX) - 1;
 		sp = memchr(p, ' ', (size_t)(nl - p));
 		if (sp == NULL || sp == p || (size_t)(sp - p) > LG_NOTE_NAME_MAX)
-			return fail(err, errlen,
-			            "signature line %d is not \"\xe2\x80\x94 NAME SIGNATURE\"",
-			            lineno + 1);
+			return lg_fail(err, errlen,
+			               "signature line %d is not \"\xe2\x80\x94 NAME SIGNATURE\"",
+			               lineno + 1);
 		memcpy(name, p, (size_t)(sp - p));
 		name[sp - p] = '\0';
 		if (!lg_note_name_valid(name))
-			return fail(err, errlen, "signature line %d: \"%s\" is not a key name",
-			            lineno + 1, name);
+			return lg_fail(err, errlen, "signature line %d: \"%s\" is not a key name",
+			               lineno + 1, name);
 		siglen = lg_base64_decode(sp + 1, (size_t)(nl - sp - 1), sig, sizeof(sig));
 		if (siglen < 5)
-			return fail(err, errlen,
-			            "signature line %d: the signature is not base64 of a key ID "
-			            "and a signature",
-			            lineno + 1);
+			return lg_fail(err, errlen,
+			               "signature line %d: the signature is not base64 of a key ID "
+			               "and a signature",
+			               lineno + 1);
 		p = nl + 1;
 		if (strcmp(name, k->name) != 0)
 			continue; /* someone else's (a witness's cosignature, say) */
@@ -420,19 +409,19 @@ lg_note_verify(const char *msg, size_t n, const struct lg_note_key *k, char *err
 			continue;
 		}
 		if (siglen != 4 + ED25519_SIG || !ed25519_ok(k, msg, text_len, sig + 4))
-			return fail(err, errlen,
-			            "the signature by %s+%08" PRIx32
-			            " does not verify: the note was altered "
-			            "or signed by another key",
-			            k->name, k->id);
+			return lg_fail(err, errlen,
+			               "the signature by %s+%08" PRIx32
+			               " does not verify: the note was altered "
+			               "or signed by another key",
+			               k->name, k->id);
 		return (int)text_len;
 	}
 	if (wrong_id)
-		return fail(err, errlen,
-		            "the note is signed by another key named %s (key ID %08" PRIx32
-		            ", expected %08" PRIx32 ")",
-		            k->name, other_id, k->id);
-	return fail(err, errlen, "the note carries no signature by %s", k->name);
+		return lg_fail(err, errlen,
+		               "the note is signed by another key named %s (key ID %08" PRIx32
+		               ", expected %08" PRIx32 ")",
+		               k->name, other_id, k->id);
+	return lg_fail(err, errlen, "the note carries no signature by %s", k->name);
 }
 
 /* The checkpoint body. */
@@ -457,42 +446,45 @@ lg_checkpoint_parse(const char *text, size_t n, struct lg_checkpoint *c, char *e
 	size_t bad;
 
 	if (!text_valid(text, n, &bad))
-		return fail(err, errlen,
-		            "the checkpoint holds a control character or invalid UTF-8 at byte %zu",
-		            bad);
+		return lg_fail(
+		    err, errlen,
+		    "the checkpoint holds a control character or invalid UTF-8 at byte %zu", bad);
 	for (int i = 0; i < 3; i++) {
 		const char *nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
 		if (nl == NULL)
-			return fail(err, errlen,
-			            "the checkpoint has %d line%s; it needs origin, size and "
-			            "root hash",
-			            i, i == 1 ? "" : "s");
+			return lg_fail(err, errlen,
+			               "the checkpoint has %d line%s; it needs origin, size and "
+			               "root hash",
+			               i, i == 1 ? "" : "s");
 		line[i] = p;
 		len[i] = (size_t)(nl - p);
 		p = nl + 1;
 	}
 	if (len[0] == 0 || len[0] > LG_NOTE_NAME_MAX)
-		return fail(err, errlen, "the checkpoint's origin line is empty or over %d bytes",
-		            LG_NOTE_NAME_MAX);
+		return lg_fail(err, errlen,
+		               "the checkpoint's origin line is empty or over %d bytes",
+		               LG_NOTE_NAME_MAX);
 	if (len[1] == 0 || len[1] > 20 || (line[1][0] == '0' && len[1] > 1))
-		return fail(err, errlen, "the checkpoint's size \"%.*s\" is not a decimal number",
-		            (int)(len[1] > 32 ? 32 : len[1]), line[1]);
+		return lg_fail(err, errlen,
+		               "the checkpoint's size \"%.*s\" is not a decimal number",
+		               (int)(len[1] > 32 ? 32 : len[1]), line[1]);
 	for (size_t i = 0; i < len[1]; i++) {
 		unsigned d = (unsigned char)line[1][i] - '0';
 		if (d > 9 || size > (UINT64_MAX - d) / 10)
-			return fail(err, errlen,
-			            "the checkpoint's size \"%.*s\" is not a decimal number",
-			            (int)len[1], line[1]);
+			return lg_fail(err, errlen,
+			               "the checkpoint's size \"%.*s\" is not a decimal number",
+			               (int)len[1], line[1]);
 		size = size * 10 + d;
 	}
 	if (lg_base64_decode(line[2], len[2], c->root, LG_MERKLE_HASH) != LG_MERKLE_HASH)
-		return fail(err, errlen, "the checkpoint's root hash is not base64 of 32 bytes");
+		return lg_fail(err, errlen, "the checkpoint's root hash is not base64 of 32 bytes");
 	/* Extension lines may follow; each must be non-empty (a blank line ends the text). */
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL || nl == p)
-			return fail(err, errlen,
-			            "the checkpoint has an empty or unterminated extension line");
+			return lg_fail(
+			    err, errlen,
+			    "the checkpoint has an empty or unterminated extension line");
 		p = nl + 1;
 	}
 	memcpy(c->origin, line[0], len[0]);
@@ -510,9 +502,9 @@ lg_checkpoint_sign(const struct lg_checkpoint *c, const struct lg_note_key *k, c
 	int n;
 
 	if (!lg_note_name_valid(c->origin))
-		return fail(err, errlen, "\"%s\" is not a valid origin", c->origin);
+		return lg_fail(err, errlen, "\"%s\" is not a valid origin", c->origin);
 	if ((n = lg_checkpoint_format(c, body, sizeof(body))) < 0)
-		return fail(err, errlen, "the checkpoint does not fit");
+		return lg_fail(err, errlen, "the checkpoint does not fit");
 	return lg_note_sign(body, (size_t)n, k, out, cap, err, errlen);
 }
 
@@ -526,7 +518,8 @@ lg_checkpoint_open(const char *msg, size_t n, const struct lg_note_key *k, struc
 	if (text < 0 || lg_checkpoint_parse(msg, (size_t)text, c, err, errlen) != 0)
 		return -1;
 	if (strcmp(c->origin, k->name) != 0)
-		return fail(err, errlen, "the checkpoint is for the log \"%s\", the key for \"%s\"",
-		            c->origin, k->name);
+		return lg_fail(err, errlen,
+		               "the checkpoint is for the log \"%s\", the key for \"%s\"",
+		               c->origin, k->name);
 	return 0;
 }

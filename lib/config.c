@@ -708,11 +708,41 @@ load_forward_header(struct cctx *c, const config_setting_t *g, struct lg_identit
 			     id->forward_header);
 }
 
-/* identity = { jwt = {...}; header = {...}; forward_header; } */
+/*
+ * identity.login_url: an absolute http(s) URL with a host, or a path on this
+ * site ("/login", not "//host"), with no spaces, quotes, angle brackets or
+ * control bytes.
+ */
+static void
+load_login_url(struct cctx *c, const config_setting_t *g, struct lg_identity_conf *id)
+{
+	const char *u, *rest = NULL;
+
+	if (get_str(c, g, "identity", "login_url", false, &id->login_url) <= 0)
+		return;
+	u = id->login_url;
+	if (strncasecmp(u, "https://", 8) == 0)
+		rest = u + 8;
+	else if (strncasecmp(u, "http://", 7) == 0)
+		rest = u + 7;
+	else if (u[0] == '/' && u[1] != '/' && u[1] != '\\')
+		rest = "";
+	for (const unsigned char *p = (const unsigned char *)u; rest != NULL && *p; p++)
+		if (*p <= ' ' || *p == 0x7f || *p == '"' || *p == '<' || *p == '>' || *p == '\\')
+			rest = NULL;
+	if (rest == NULL || (*rest == '\0' && u[0] != '/') || *rest == '/' || *rest == '?' ||
+	    *rest == '#')
+		CERR(c, config_setting_get_member(g, "login_url"),
+		     "identity.login_url: \"%s\" is neither an absolute http(s) URL nor a path "
+		     "such as \"/login\"",
+		     u);
+}
+
+/* identity = { jwt = {...}; header = {...}; forward_header; login_url; } */
 static void
 load_identity(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 {
-	static const char *const keys[] = {"jwt", "header", "forward_header", NULL};
+	static const char *const keys[] = {"jwt", "header", "forward_header", "login_url", NULL};
 	static const char *const jkeys[] = {"keys",          "algorithms",   "sources",
 	                                    "student_claim", "region_claim", "leeway",
 	                                    "issuer",        "audience",     NULL};
@@ -783,6 +813,7 @@ load_identity(struct cctx *c, const config_setting_t *root, struct lg_config *cf
 			     id->header_name);
 	}
 	load_forward_header(c, g, id);
+	load_login_url(c, g, id);
 }
 
 /*
@@ -1395,6 +1426,7 @@ lg_config_free(struct lg_config *cf)
 	free(cf->identity.jwt.audience);
 	free(cf->identity.header_name);
 	free(cf->identity.forward_header);
+	free(cf->identity.login_url);
 	free_strlist(cf->identity.trusted_peers, cf->identity.ntrusted_peers);
 	for (size_t i = 0; i < cf->nroutes; i++) {
 		free(cf->routes[i].path);

@@ -101,6 +101,7 @@ struct lg_identity_conf {
 	char **trusted_peers;
 	size_t ntrusted_peers;
 	char *forward_header; /* the verified student, told to the origin; client copies removed */
+	char *login_url;      /* the platform's sign-in, linked from the 401 page; NULL: none */
 };
 
 struct lg_state_conf {

@@ -659,14 +659,19 @@ lg_gate_refusal(const struct lg_gate *g, const struct lg_gate_verdict *v, int64_
 			lg_render_refusal_html(&body, &rf);
 		else
 			lg_render_refusal_json(&body, &rf);
+	} else if (v->status == 401 && a >= 0 &&
+	           lg_accept_prefers_html(r->headers[a].value, r->headers[a].value_len)) {
+		html = true;
+		lg_render_unauthorized_html(&body, g->cf->identity.login_url, v->reason);
 	} else {
 		simple_body(v, &body);
 	}
 	lg_buf_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s; charset=utf-8\r\n", v->status,
 	              status_text(v->status), html ? "text/html" : "application/json");
 	lg_buf_printf(out, "Content-Length: %zu\r\nCache-Control: no-store\r\n", body.len);
-	if (rules) {
+	if (rules || v->status == 401)
 		LG_BUF_LIT(out, "Vary: Accept\r\n");
+	if (rules) {
 		lg_buf_printf(out, "Lessongate-Rule: %s\r\n", lg_rule_name(v->d.rule));
 		if (v->d.retry_at > 0)
 			lg_buf_printf(out, "Retry-After: %lld\r\n", (long long)v->d.retry_after);

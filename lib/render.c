@@ -255,6 +255,26 @@ kind_en(enum lg_day_kind k)
 	}
 }
 
+/* "30 分钟", or "90 秒" when not whole minutes (the demo's short rules). */
+static void
+span_zh(struct lg_buf *b, int32_t s)
+{
+	if (s % 60 == 0)
+		lg_buf_printf(b, "%d 分钟", s / 60);
+	else
+		lg_buf_printf(b, "%d 秒", s);
+}
+
+/* "10 minutes", "1 minute", or "90 seconds" when not whole minutes. */
+static void
+span_en(struct lg_buf *b, int32_t s)
+{
+	if (s % 60 == 0 && s != 0)
+		lg_buf_printf(b, "%d minute%s", s / 60, s == 60 ? "" : "s");
+	else
+		lg_buf_printf(b, "%d second%s", s, s == 1 ? "" : "s");
+}
+
 /* Explain a refusal in Chinese and English, one sentence each. */
 static void
 explain(const struct lg_refusal *r, struct lg_buf *zh, struct lg_buf *en)
@@ -264,12 +284,20 @@ explain(const struct lg_refusal *r, struct lg_buf *zh, struct lg_buf *en)
 
 	switch (r->d->rule) {
 	case LG_RULE_LESSON_LIMIT:
-		lg_buf_printf(zh, "本节线上课程已达 %d 分钟上限，课程间隔不少于 %d 分钟。",
-		              cr->lesson_max / 60, cr->break_min / 60);
-		lg_buf_printf(en,
-		              "This online lesson has reached its %d-minute limit; lessons must be "
-		              "at least %d minutes apart.",
-		              cr->lesson_max / 60, cr->break_min / 60);
+		LG_BUF_LIT(zh, "本节线上课程已达 ");
+		span_zh(zh, cr->lesson_max);
+		LG_BUF_LIT(zh, "上限，课程间隔不少于 ");
+		span_zh(zh, cr->break_min);
+		LG_BUF_LIT(zh, "。");
+		if (cr->lesson_max % 60 == 0)
+			lg_buf_printf(en, "This online lesson has reached its %d-minute limit",
+			              cr->lesson_max / 60);
+		else
+			lg_buf_printf(en, "This online lesson has reached its %d-second limit",
+			              cr->lesson_max);
+		LG_BUF_LIT(en, "; lessons must be at least ");
+		span_en(en, cr->break_min);
+		LG_BUF_LIT(en, " apart.");
 		break;
 	case LG_RULE_DAY_END:
 		lg_buf_printf(zh, "线上培训结束时间不晚于 %02d:%02d。", end_h, end_m);
@@ -292,6 +320,20 @@ explain(const struct lg_refusal *r, struct lg_buf *zh, struct lg_buf *en)
 		              r->d->day.name ? r->d->day.name : "", r->d->day.name ? ")" : "");
 		break;
 	}
+}
+
+/* The page's head and style, shared by the refusal and sign-in pages. */
+static void
+page_head(struct lg_buf *b, const char *title)
+{
+	lg_buf_printf(b,
+	              "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
+	              "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+	              "<title>%s</title>\n<style>body{font-family:sans-serif;max-width:40em;"
+	              "margin:3em auto;padding:0 1em;line-height:1.6;color:#222}"
+	              "h1{font-size:1.4em}.en{color:#555}.when{font-size:1.2em;font-weight:bold}"
+	              "</style>\n</head>\n<body>\n",
+	              title);
 }
 
 /* {"error": ..., "rule": ..., "message": ..., "retry_after": ..., ...} */
@@ -338,14 +380,7 @@ lg_render_refusal_html(struct lg_buf *b, const struct lg_refusal *r)
 	bool limit = r->d->rule == LG_RULE_LESSON_LIMIT;
 
 	explain(r, &zh, &en);
-	lg_buf_printf(b,
-	              "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
-	              "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-	              "<title>%s</title>\n<style>body{font-family:sans-serif;max-width:40em;"
-	              "margin:3em auto;padding:0 1em;line-height:1.6;color:#222}"
-	              "h1{font-size:1.4em}.en{color:#555}.when{font-size:1.2em;font-weight:bold}"
-	              "</style>\n</head>\n<body>\n",
-	              limit ? "休息一下 / Time for a break" : "现在不能上课 / No lessons now");
+	page_head(b, limit ? "休息一下 / Time for a break" : "现在不能上课 / No lessons now");
 	lg_buf_printf(b, "<h1>%s</h1>\n<p>",
 	              limit ? "休息一下 <span class=\"en\">/ Time for a break</span>"
 	                    : "现在不能上课 <span class=\"en\">/ No lessons now</span>");
@@ -357,8 +392,15 @@ lg_render_refusal_html(struct lg_buf *b, const struct lg_refusal *r)
 		lg_format_local(r->d->retry_at, r->tz, when);
 		lg_buf_printf(b,
 		              "<p class=\"when\">可以再来的时间 / You may come back at: %s "
-		              "(%s)</p>\n",
+		              "(%s)",
 		              when, lg_tz_name(r->tz));
+		if (r->d->retry_after < 3600) {
+			LG_BUF_LIT(b, " — ");
+			span_zh(b, (int32_t)r->d->retry_after);
+			LG_BUF_LIT(b, "后 / in ");
+			span_en(b, (int32_t)r->d->retry_after);
+		}
+		LG_BUF_LIT(b, "</p>\n");
 	}
 	LG_BUF_LIT(b, "<p><small>依据 / Under: ");
 	lg_buf_html(b, "《关于进一步减轻义务教育阶段学生作业负担和校外培训负担的意见》 — "
@@ -371,6 +413,35 @@ lg_render_refusal_html(struct lg_buf *b, const struct lg_refusal *r)
 	LG_BUF_LIT(b, "</a></small></p>\n</body>\n</html>\n");
 	lg_buf_free(&zh);
 	lg_buf_free(&en);
+}
+
+/* A small self-contained page: no scripts, no external resources. */
+void
+lg_render_unauthorized_html(struct lg_buf *b, const char *login_url, const char *reason)
+{
+	bool sent = strcmp(reason, "missing token") != 0 && strcmp(reason, "no identity") != 0;
+
+	page_head(b, "请先登录 / Please sign in");
+	LG_BUF_LIT(b, "<h1>请先登录 <span class=\"en\">/ Please sign in</span></h1>\n");
+	if (sent) {
+		LG_BUF_LIT(
+		    b, "<p>登录信息无效或已过期，请重新登录。</p>\n<p class=\"en\">Your sign-in "
+		       "could not be accepted (");
+		lg_buf_html(b, reason);
+		LG_BUF_LIT(b, "); please sign in again.</p>\n");
+	} else {
+		LG_BUF_LIT(b, "<p>上课前请先登录。</p>\n<p class=\"en\">Please sign in before "
+		              "joining a lesson.</p>\n");
+	}
+	if (login_url != NULL) {
+		LG_BUF_LIT(b, "<p class=\"when\"><a href=\"");
+		lg_buf_html(b, login_url);
+		LG_BUF_LIT(b, "\">登录 / Sign in</a></p>\n");
+	} else {
+		LG_BUF_LIT(b, "<p>请回到平台登录后再进入课堂。<span class=\"en\"> Sign in on the "
+		              "platform, then come back to the lesson.</span></p>\n");
+	}
+	LG_BUF_LIT(b, "</body>\n</html>\n");
 }
 
 /* The q value of an Accept element's parameters (1 if none, 0 on nonsense). */

@@ -55,6 +55,13 @@ void lg_render_refusal_json(struct lg_buf *, const struct lg_refusal *);
 void lg_render_refusal_html(struct lg_buf *, const struct lg_refusal *);
 
 /*
+ * The bilingual page of a 401: sign in first, with a link to login_url (an
+ * absolute URL or a path; NULL: no link). reason is the gate's ("missing
+ * token", "expired", ...); a credential that was sent but failed says so.
+ */
+void lg_render_unauthorized_html(struct lg_buf *, const char *login_url, const char *reason);
+
+/*
  * Whether an Accept header prefers text/html over application/json (a
  * browser's "text/html,...;q=0.9" does; "any type" or nothing does not).
  */

@@ -314,3 +314,17 @@ lg_hex_value(unsigned char c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+/* Write a reason into err (if there is room for one); returns -1. */
+int
+lg_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}

@@ -32,6 +32,8 @@ void lg_errors_add(struct lg_errors *, const char *file, int line, const char *f
     LG_PRINTF(4, 5);
 /* Join every message, one per line, into buf (truncated to len). */
 void lg_errors_join(const struct lg_errors *, char *buf, size_t len);
+/* Write a reason into err (if there is room for one); returns -1, for "return lg_fail(...)". */
+int lg_fail(char *err, size_t errlen, const char *fmt, ...) LG_PRINTF(3, 4);
 
 /* Days since 1970-01-01 of a proleptic Gregorian date. */
 int32_t lg_days_from_civil(int y, int m, int d);

@@ -62,6 +62,71 @@ def wrk_parse(path):
     print("%.2f %s %d" % (rps, "%.3f" % p99 if p99 is not None else "nan", errors))
 
 
+def strace_parse(path, requests):
+    """strace -c's table: calls per request in all and the biggest contributors."""
+    calls = {}
+    for line in open(path):
+        f = line.split()
+        # % time, seconds, usecs/call, calls, [errors], syscall
+        if len(f) >= 5 and f[0][0].isdigit() and f[-1] != "total":
+            try:
+                calls[f[-1]] = int(f[3])
+            except ValueError:
+                continue
+    total = sum(calls.values())
+    top = sorted(calls.items(), key=lambda kv: -kv[1])[:6]
+    print("syscalls/request=%.2f (%d calls, %d requests: %s)" % (
+        total / requests if requests else 0, total, requests,
+        " ".join("%s=%.2f" % (k, v / requests) for k, v in top)))
+
+
+def compare_summary(path):
+    """The compare part: per workers and connections, medians and ratios to nginx, the targets."""
+    rows = {}
+    order = []
+    for line in open(path):
+        f = line.split()
+        if len(f) != 5:
+            continue
+        if f[0] not in order:
+            order.append(f[0])
+        rows.setdefault((f[0], f[1]), []).append((float(f[2]), float(f[3]), int(f[4])))
+    fail = False
+    names = ["nginx", "haproxy", "nginx-lua", "lg-free", "lg-enforce"]
+    for key in order:
+        base = rows.get((key, "nginx"))
+        if not base:
+            continue
+        nr = statistics.median(x[0] for x in base)
+        np99 = statistics.median(x[1] for x in base)
+        wk, cn = key[1:].split(":c")
+        parts = []
+        for n in names:
+            r = rows.get((key, n))
+            if not r:
+                continue
+            gr = statistics.median(x[0] for x in r)
+            gp = statistics.median(x[1] for x in r)
+            errs = sum(x[2] for x in r)
+            parts.append("%s=%.0f req/s p99=%.2fms (%.2fx, p99 %.2fx)%s" % (
+                n, gr, gp, gr / nr if nr else 0, gp / np99 if np99 else 0,
+                " ERRORS=%d" % errs if errs else ""))
+            fail |= errs > 0
+        print("bench: compare workers=%s connections=%s rounds=%d: %s" %
+              (wk, cn, len(base), " | ".join(parts)))
+        e = rows.get((key, "lg-enforce"))
+        if e:
+            rr = statistics.median(x[0] for x in e) / nr if nr else 0
+            pr = statistics.median(x[1] for x in e) / np99 if np99 else 0
+            want = 1.2 if wk == "1" else 1.1
+            ok = rr >= want and pr <= 1.0 and not sum(x[2] for x in e)
+            print("bench: compare workers=%s connections=%s target: lg-enforce >= %.1fx nginx "
+                  "req/s (%.2fx) and p99 <= 1.0x (%.2fx) %s" %
+                  (wk, cn, want, rr, pr, "met" if ok else "MISSED"))
+            fail |= not ok
+    return 1 if fail else 0
+
+
 def summarize(path, labels):
     """RESULTS lines: LABEL PROXY RPS P99 ERRORS (one per round)."""
     rows = {}
@@ -589,6 +654,10 @@ def main(a):
         wrk_parse(a[1])
     elif cmd == "summarize":
         return summarize(a[1], a[2:])
+    elif cmd == "compare-summary":
+        return compare_summary(a[1])
+    elif cmd == "strace-parse":
+        strace_parse(a[1], int(a[2]))
     elif cmd == "summarize-enforce":
         return summarize_enforce(a[1], int(a[2]), int(a[3]))
     elif cmd == "ws-client":

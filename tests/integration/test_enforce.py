@@ -561,9 +561,12 @@ def test_enforce_lesson_limit_break_and_tunnel_4001(env):
         t_refused = retry_at - ra
         check(t_refused >= deadline, "refused at %s, before the deadline %s" %
               (local(t_refused), local(deadline)))
-        check(retry_at == last_allowed + 600,
-              "retry_at %s should be the last lesson activity %s + 10 min" %
-              (local(retry_at), local(last_allowed)))
+        # Lesson activity lasts until the last allowed response is complete (issue 7
+        # item 8), a little after its request: at 120 fake seconds a real one, the
+        # response's few milliseconds can cross a fake second or two.
+        check(0 <= retry_at - (last_allowed + 600) <= 3,
+              "retry_at %s should be the last lesson activity (the response to the request "
+              "at %s) + 10 min" % (local(retry_at), local(last_allowed)))
         check(0 < ra <= 600, "Retry-After %d" % ra)
 
         # The bilingual page for browsers.

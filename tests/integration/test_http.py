@@ -213,6 +213,20 @@ def test_204_and_304_have_no_body(env):
               "request after 204/304 (framing broken?): %r" % r)
 
 
+def test_empty_content_length_response_then_next_request(env):
+    """Content-Length: 0 (a 303 after a sign-in form, an empty 200) is a whole response:
+    the next request on the connection is answered (it once hung waiting for body bytes)."""
+    d = lg(env)
+    with HttpConn(d.port) as c:
+        for i in range(2):
+            r = c.request("GET", "/cl?n=0&i=%d" % i)
+            check(r.status == 200 and r.body == b"" and r.header("content-length") == "0",
+                  "empty response %d: %r" % (i, r))
+        r = c.request("GET", "/small")
+        check(r.status == 200 and r.body == b"hello from A\n",
+              "request after an empty Content-Length response: %r" % r)
+
+
 def test_expect_100_continue(env):
     d = lg(env)
     with HttpConn(d.port) as c:

@@ -374,6 +374,10 @@ def test_start_and_reload_warn_of_a_year_without_calendar(env):
         raise Skip("libfaketime is not installed")
     fake = {"LD_PRELOAD": libs[0], "FAKETIME": "@2026-12-20 10:00:00", "TZ": "Asia/Shanghai"}
     with env.daemon(env_extra=fake) as d:
+        # Log lines reach the file through the daemon's writer thread: wait for them.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and "year=2027" not in log_since(d, 0):
+            time.sleep(0.05)
         out = log_since(d, 0)
         check("calendar missing" in out and "year=2027" in out and "unknown_year=weekly" in out,
               "no missing-calendar warning at start on 2026-12-20: %r" % out[-1500:])

@@ -355,7 +355,10 @@ test_routes(void **state)
 	             "routes[0]: \"/a/.../\": segment of only dots and spaces in path");
 }
 
-/* identity.forward_header and upstream.strip_request_headers: defaults and checks. */
+/*
+ * identity.forward_header, identity.login_url and upstream.strip_request_headers:
+ * defaults and checks.
+ */
 static void
 test_forward_and_strip_headers(void **state)
 {
@@ -392,6 +395,31 @@ test_forward_and_strip_headers(void **state)
 	expect_error("identity = { jwt = { keys = \"k\"; algorithms = [\"HS256\"]; sources = "
 	             "[\"header:X-Token\"]; };\n forward_header = \"x-token\"; };\n",
 	             2, "identity.forward_header: \"x-token\" is also a token source");
+	cf = load_text(
+	    "identity = { login_url = \"https://platform.example/login?next=/live/\"; };\n");
+	assert_non_null(cf);
+	assert_string_equal(cf->identity.login_url, "https://platform.example/login?next=/live/");
+	lg_config_free(cf);
+	cf = load_text("identity = { login_url = \"/login\"; };\n");
+	assert_non_null(cf);
+	assert_string_equal(cf->identity.login_url, "/login");
+	lg_config_free(cf);
+	cf = load_text("instance = \"x\";\n");
+	assert_null(cf->identity.login_url);
+	lg_config_free(cf);
+	expect_error("identity = {\n login_url = \"javascript:alert(1)\"; };\n", 2,
+	             "identity.login_url: \"javascript:alert(1)\" is neither an absolute http(s) "
+	             "URL nor a path such as \"/login\"");
+	expect_error("identity = {\n login_url = \"//evil.example/login\"; };\n", 2,
+	             "identity.login_url: \"//evil.example/login\" is neither");
+	expect_error("identity = {\n login_url = \"https://\"; };\n", 2,
+	             "identity.login_url: \"https://\" is neither");
+	expect_error("identity = {\n login_url = \"login\"; };\n", 2,
+	             "identity.login_url: \"login\" is neither");
+	expect_error("identity = {\n login_url = \"/log in\"; };\n", 2,
+	             "identity.login_url: \"/log in\" is neither");
+	expect_error("identity = {\n login_url = \"https://a\\\"b/\"; };\n", 2,
+	             "identity.login_url:");
 	expect_error(
 	    "identity = {\n forward_headr = \"X\"; };\n", 2,
 	    "unknown key \"forward_headr\" in identity (did you mean \"forward_header\"?)");

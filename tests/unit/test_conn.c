@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "conn_harness.h"
+#include "io.h"
 
 /* The harness itself: a GET through a fresh upstream connection, keep-alive, then a reuse. */
 static void
@@ -801,6 +802,7 @@ main(void)
 	    cmocka_unit_test(test_tunnel_lease_renewed),
 	};
 
+	lgd_io_mem_init(); /* as lessongated does: libevent's memory through the block cache */
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

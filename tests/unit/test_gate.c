@@ -469,6 +469,78 @@ test_unidentified(void **state)
 	lg_buf_free(&out);
 }
 
+/*
+ * A browser (Accept prefers text/html) gets a bilingual 401 page linking to
+ * identity.login_url; an expired cookie says why; API clients keep the JSON.
+ */
+static void
+test_unauthorized_page(void **state)
+{
+	struct lg_config *c;
+	struct lg_errors errs;
+	struct lg_gate *g;
+	struct parsed p;
+	struct lg_gate_verdict v;
+	struct lg_buf out = {0};
+	int64_t now = at(2026, 9, 21, 10, 0, 0);
+	char text[1024], tok[512];
+
+	(void)state;
+	/* Without login_url (the shared gate): the page, no link. */
+	parse(&p, "10.0.0.1",
+	      "GET /live/room HTTP/1.1\r\nHost: a\r\nAccept: "
+	      "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n\r\n");
+	check(&p, now, &v);
+	assert_int_equal(v.status, 401);
+	lg_gate_refusal(gate, &v, now, &p.gr, true, &out);
+	assert_non_null(strstr(out.data, "HTTP/1.1 401 Unauthorized\r\n"));
+	assert_non_null(strstr(out.data, "Content-Type: text/html; charset=utf-8\r\n"));
+	assert_non_null(strstr(out.data, "Vary: Accept\r\n"));
+	assert_non_null(strstr(out.data, "WWW-Authenticate: Bearer realm=\"lessongate\"\r\n"));
+	assert_non_null(strstr(out.data, "请先登录"));
+	assert_non_null(strstr(out.data, "Please sign in"));
+	assert_null(strstr(out.data, "<a href"));
+	lg_buf_free(&out);
+
+	snprintf(text, sizeof(text),
+	         "identity = { jwt = { keys = \"%s/secret\"; algorithms = [\"HS256\"];\n"
+	         " sources = [\"cookie:lg_token\"]; };\n login_url = \"/login?x=1&y=2\"; };\n"
+	         "routes = ( { prefix = \"/live/\"; class = \"subject\"; } );\n"
+	         "calendar = { files = [\"%s/conf/calendar/cn-2026.conf\"]; };\n",
+	         dir, LG_SOURCE_ROOT);
+	lg_errors_init(&errs);
+	c = lg_config_load_string(text, "login.conf", dir, &errs);
+	assert_non_null(c);
+	g = lg_gate_new(c, &errs);
+	assert_non_null(g);
+	/* An expired cookie: the page says the sign-in was not accepted, and links to it. */
+	make_token("stu-1", now - 3600, NULL, tok);
+	parse(&p, "10.0.0.1",
+	      "GET /live/room HTTP/1.1\r\nHost: a\r\nAccept: text/html\r\nCookie: "
+	      "lg_token=%s\r\n\r\n",
+	      tok);
+	lg_gate_check(g, students, &p.gr, now, p.target, sizeof(p.target), &sink, &v);
+	assert_int_equal(v.status, 401);
+	lg_gate_refusal(g, &v, now, &p.gr, true, &out);
+	assert_non_null(strstr(out.data, "Content-Type: text/html; charset=utf-8\r\n"));
+	assert_non_null(strstr(out.data, "<a href=\"/login?x=1&amp;y=2\">登录 / Sign in</a>"));
+	assert_non_null(strstr(out.data, "登录信息无效或已过期"));
+	assert_non_null(strstr(out.data, "could not be accepted ("));
+	lg_buf_free(&out);
+	/* The same request from an API client: JSON, as before. */
+	parse(&p, "10.0.0.1",
+	      "GET /live/room HTTP/1.1\r\nHost: a\r\nAccept: application/json\r\n\r\n");
+	lg_gate_check(g, students, &p.gr, now, p.target, sizeof(p.target), &sink, &v);
+	lg_gate_refusal(g, &v, now, &p.gr, true, &out);
+	assert_non_null(strstr(out.data, "Content-Type: application/json; charset=utf-8\r\n"));
+	assert_non_null(
+	    strstr(out.data, "{\"error\":\"unauthorized\",\"reason\":\"missing token\"}"));
+	lg_buf_free(&out);
+	lg_gate_free(g);
+	lg_config_free(c);
+	lg_errors_free(&errs);
+}
+
 /* Tokens: valid from each source, expired, forged. */
 static void
 test_tokens(void **state)
@@ -928,6 +1000,7 @@ main(void)
 	    cmocka_unit_test(test_forward_header_stripped),
 	    cmocka_unit_test(test_rewrite_headers_stripped),
 	    cmocka_unit_test(test_forward_header_is_identity_header),
+	    cmocka_unit_test(test_unauthorized_page),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

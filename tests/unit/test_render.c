@@ -186,6 +186,64 @@ test_accept(void **state)
 #undef PREFERS
 }
 
+/* The 401 page: both languages, the sign-in link escaped, the reason when a credential failed. */
+static void
+test_unauthorized(void **state)
+{
+	struct lg_buf b = {0};
+
+	(void)state;
+	lg_render_unauthorized_html(&b, "https://platform.example/login?next=\"x\"&a=<b>",
+	                            "expired");
+	assert_non_null(strstr(b.data, "<title>请先登录 / Please sign in</title>"));
+	assert_non_null(strstr(b.data, "登录信息无效或已过期"));
+	assert_non_null(strstr(b.data, "could not be accepted (expired)"));
+	assert_non_null(strstr(b.data, "<a href=\"https://platform.example/login?next=&quot;x&quot;"
+	                               "&amp;a=&lt;b&gt;\">登录 / Sign in</a>"));
+	assert_null(strstr(b.data, "<script"));
+	lg_buf_free(&b);
+	lg_render_unauthorized_html(&b, NULL, "missing token");
+	assert_non_null(strstr(b.data, "上课前请先登录"));
+	assert_non_null(strstr(b.data, "Please sign in before joining a lesson."));
+	assert_null(strstr(b.data, "could not be accepted"));
+	assert_null(strstr(b.data, "<a href"));
+	assert_non_null(strstr(b.data, "Sign in on the platform"));
+	lg_buf_free(&b);
+}
+
+/* Short (demo) rules are said in seconds, and the page says how long the break lasts. */
+static void
+test_short_rules(void **state)
+{
+	struct lg_class_rules cr = cf->rules.cls[LG_CLASS_SUBJECT];
+	struct lg_decision d = {0};
+	struct lg_buf json = {0}, html = {0};
+	struct lg_refusal r = {.d = &d,
+	                       .cls = LG_CLASS_SUBJECT,
+	                       .rules = &cr,
+	                       .tz = cf->tz,
+	                       .regulation_url = "https://r.example/",
+	                       .now = 0};
+
+	(void)state;
+	cr.lesson_max = 20;
+	cr.break_min = 60;
+	d.rule = LG_RULE_LESSON_LIMIT;
+	d.enforced = true;
+	r.now = at(2026, 9, 21, 10, 0, 20);
+	d.retry_at = r.now + 45;
+	d.retry_after = 45;
+	lg_render_refusal_json(&json, &r);
+	lg_render_refusal_html(&html, &r);
+	assert_non_null(strstr(json.data, "reached its 20-second limit; lessons must be at least "
+	                                  "1 minute apart."));
+	assert_non_null(strstr(json.data, "已达 20 秒上限，课程间隔不少于 1 分钟。"));
+	assert_non_null(
+	    strstr(html.data, "2026-09-21 10:01 (Asia/Shanghai) — 45 秒后 / in 45 seconds"));
+	lg_buf_free(&json);
+	lg_buf_free(&html);
+}
+
 int
 main(void)
 {
@@ -193,6 +251,7 @@ main(void)
 	    cmocka_unit_test(test_times),        cmocka_unit_test(test_blocked_day),
 	    cmocka_unit_test(test_lesson_limit), cmocka_unit_test(test_day_end),
 	    cmocka_unit_test(test_escaping),     cmocka_unit_test(test_accept),
+	    cmocka_unit_test(test_unauthorized), cmocka_unit_test(test_short_rules),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,21 @@
+/*
+ * How bytes move on plain sockets: bufferevents read by our own callback (one
+ * recv per readable event, no ioctl(FIONREAD) first) and large bodies moved
+ * socket to socket through a pipe with splice(2). TLS bufferevents keep
+ * libevent's OpenSSL path.
+ */
+#ifndef LGD_IO_H
+#define LGD_IO_H
+
+#include <event2/bufferevent.h>
+
+/* Bytes moved per read or write call: libevent's 16 KiB default costs a syscall per chunk. */
+#define LGD_IO_CHUNK (128 * 1024)
+
+/* Let a bufferevent move large bodies in large writes, and read a plain one with our reader. */
+void lgd_bev_tune(struct bufferevent *bev);
+
+/* Before any other libevent call: libevent's memory through a per-thread block cache. */
+void lgd_io_mem_init(void);
+
+#endif
