@@ -1,11 +1,74 @@
-/* Lesson events as structured log lines (the audit log's stand-in); unidentified ones counted. */
+/*
+ * The one event sink: lesson events become records of the regulators' audit
+ * log (auditd.c) when it is configured, structured log lines otherwise
+ * (unidentified ones counted either way).
+ */
 #include "audit.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "auditd.h"
+#include "auditwait.h"
+#include "auditrec.h"
 #include "log.h"
+#include "render.h"
 #include "runtime.h"
+
+/* The audit record's type for a lesson event. */
+static enum lg_audit_type
+audit_type(enum lg_event_type t)
+{
+	switch (t) {
+	case LG_EV_LESSON_START:
+		return LG_AUDIT_LESSON_START;
+	case LG_EV_LESSON_END:
+		return LG_AUDIT_LESSON_END;
+	case LG_EV_DENY:
+		return LG_AUDIT_DENY;
+	case LG_EV_FORCED_CLOSE:
+		return LG_AUDIT_FORCED_CLOSE;
+	case LG_EV_UNIDENTIFIED:
+	default:
+		return LG_AUDIT_UNIDENTIFIED;
+	}
+}
+
+/* The audit record of an event: the configured route, never the path; a client's prefix. */
+void
+lgd_audit_record(const struct lg_config *cf, const struct lg_event *ev, struct lg_audit_rec *r,
+                 char client[LG_CLIENT_PREFIX_MAX])
+{
+	const struct lg_route *route = NULL;
+
+	memset(r, 0, sizeof(*r));
+	r->type = audit_type(ev->type);
+	r->time = ev->time;
+	r->student = ev->student;
+	r->student_len = ev->student ? strlen(ev->student) : 0;
+	r->region = ev->region ? ev->region : cf->calendar_opts.default_region;
+	r->cls = (int)ev->cls;
+	if (ev->path) {
+		const char *q = strchr(ev->path, '?');
+		route =
+		    lg_config_route(cf, ev->path, q ? (size_t)(q - ev->path) : strlen(ev->path));
+	}
+	r->route = route ? route->path : NULL;
+	r->rule = ev->rule;
+	r->enforced = ev->enforced;
+	r->status = ev->type == LG_EV_DENY ? lg_refusal_status(ev->rule) : 0;
+	r->start = ev->start;
+	r->end = ev->end;
+	r->how = ev->type == LG_EV_FORCED_CLOSE ? ev->reason : NULL;
+	r->reason = ev->type == LG_EV_UNIDENTIFIED ? ev->reason : NULL;
+	if (ev->type == LG_EV_UNIDENTIFIED) {
+		if (ev->peer)
+			lg_audit_client_prefix(ev->peer, client);
+		else
+			snprintf(client, LG_CLIENT_PREFIX_MAX, "local");
+		r->client = client;
+	}
+}
 
 /* One "lesson event" line: event, time, student, region, class, then what the event adds. */
 void
@@ -16,12 +79,25 @@ lgd_audit_emit(void *arg, const struct lg_event *ev)
 	uint32_t region = ev->region ? ev->region : cf->calendar_opts.default_region;
 	char at[32], start[32], end[32], student[300], path[300], reason[200], extra[400];
 
-	if (ev->type == LG_EV_UNIDENTIFIED) {
-		/* Any client can cause these: counted, one line per interval (log.c). */
-		lgd_log_count(LGD_COUNT_UNIDENTIFIED);
-		if (lgd_log_level > LGD_DEBUG)
-			return;
+	if (ev->type == LG_EV_UNIDENTIFIED)
+		lgd_log_count(LGD_COUNT_UNIDENTIFIED); /* one line per interval (log.c) */
+	if (lgd_auditd_on()) {
+		/* The audit log has them (ids as pseudonyms): no lesson event lines. */
+		struct lg_audit_rec r;
+		char client[LG_CLIENT_PREFIX_MAX];
+
+		void (*done)(void *, bool) = NULL;
+		void *darg = NULL;
+
+		lgd_audit_record(cf, ev, &r, client);
+		/* Enforce mode: an enforced refusal is answered once its record is durable. */
+		if (ev->type == LG_EV_DENY && ev->enforced)
+			lgd_auditwait_want(&done, &darg);
+		lgd_auditd_submit(&r, done, darg);
+		return;
 	}
+	if (ev->type == LG_EV_UNIDENTIFIED && lgd_log_level > LGD_DEBUG)
+		return;
 	if (lgd_log_level > LGD_INFO)
 		return;
 	lg_format_rfc3339(ev->time, cf->tz, at);

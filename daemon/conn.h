@@ -120,6 +120,7 @@ struct lgd_conn {
 	uint64_t decide_tag;
 	int64_t decide_now;
 	uint8_t decided; /* LGD_DECIDED_* */
+	bool audit_wait; /* DECIDE waits for the audit writer, not the store */
 	struct lg_store_result answer;
 	/* The current exchange. */
 	enum lg_http_method method;
@@ -205,11 +206,15 @@ void lgd_proxy_resume(struct lgd_conn *c);
 #define LGD_DECIDED_NONE    0
 #define LGD_DECIDED_ANSWER  1
 #define LGD_DECIDED_TIMEOUT 2
+/* ... or (audit log, enforce mode) a refusal's record durable, or lost / not in time. */
+#define LGD_DECIDED_AUDITED   3
+#define LGD_DECIDED_AUDIT_BAD 4
 /* lgd_lesson_request: the head waits for the store's decision (state DECIDE). */
 #define LGD_LESSON_WAIT 2
 int lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t head_len,
                        struct lgd_fwd *fwd);
 void lgd_lesson_decide_timeout(struct lgd_conn *c);
+void lgd_lesson_audited(struct lgd_worker *w, uint64_t tag, bool ok);
 void lgd_lesson_forget_decision(struct lgd_conn *c);
 void lgd_lesson_decided(void *arg, uint64_t tag, const struct lg_store_result *r);
 void lgd_lesson_renew(struct lgd_worker *w);

@@ -8,6 +8,8 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "auditd.h"
+#include "auditwait.h"
 #include "log.h"
 
 /* The system's wall clock in microseconds. */
@@ -177,8 +179,55 @@ lgd_lesson_decide_timeout(struct lgd_conn *c)
 	lgd_warn("student store timeout", "worker=%d peer=%s store=%s timeout_ms=%d", c->w->id,
 	         c->peer, lgd_store->kind, lgd_store->timeout_ms);
 	lgd_lesson_forget_decision(c);
-	c->decided = LGD_DECIDED_TIMEOUT;
+	c->decided = c->audit_wait ? LGD_DECIDED_AUDIT_BAD : LGD_DECIDED_TIMEOUT;
 	lgd_proxy_resume(c);
+}
+
+/*
+ * The audit writer's verdict on a refusal's record (auditwait.c, on the
+ * worker's loop): the connection waiting for it (if still there) answers.
+ */
+void
+lgd_lesson_audited(struct lgd_worker *w, uint64_t tag, bool ok)
+{
+	uint32_t i = (uint32_t)(tag >> 32);
+	struct lgd_conn *c;
+
+	if (w == NULL || tag == 0 || i >= w->npending || w->pending[i].gen != (uint32_t)tag ||
+	    (c = w->pending[i].c) == NULL || c->state != LGD_CONN_DECIDE || !c->audit_wait)
+		return;
+	lgd_lesson_forget_decision(c);
+	c->decided = ok ? LGD_DECIDED_AUDITED : LGD_DECIDED_AUDIT_BAD;
+	lgd_proxy_resume(c);
+}
+
+/*
+ * Commit a store's answer on the first pass; in enforce mode with the audit
+ * log, a refusal then waits for its record (0: c waits in DECIDE), else 1.
+ */
+static int
+commit_first(struct lgd_conn *c, struct lg_gate_verdict *v, int64_t now,
+             const struct lg_store_result *r)
+{
+	uint64_t tag;
+
+	if (!lgd_auditd_on() || c->rt->cf->rules.mode != LG_MODE_ENFORCE) {
+		lg_gate_commit(c->rt->gate, v, now, r, &c->rt->sink);
+		return 1;
+	}
+	tag = pending_take(c);
+	lgd_auditwait_begin(c->w, tag);
+	lg_gate_commit(c->rt->gate, v, now, r, &c->rt->sink);
+	c->decide_tag = tag;
+	if (!lgd_auditwait_end()) {
+		lgd_lesson_forget_decision(c);
+		return 1;
+	}
+	c->answer = *r;
+	c->decide_now = now;
+	c->decided = LGD_DECIDED_NONE;
+	c->audit_wait = true;
+	return 0;
 }
 
 /*
@@ -241,16 +290,28 @@ lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t
 		w->target_cap = need < 1024 ? 1024 : need;
 		w->target = lg_xrealloc(w->target, w->target_cap, 1);
 	}
-	lg_gate_prepare(rt->gate, &gr, now, w->target, w->target_cap, &rt->sink, &v);
+	c->audit_wait = false;
+	/* A second pass after an audit wait decided already: no events again. */
+	lg_gate_prepare(rt->gate, &gr, now, w->target, w->target_cap,
+	                decided >= LGD_DECIDED_AUDITED ? NULL : &rt->sink, &v);
 	if (v.action == LG_GATE_DECIDE) {
-		if (decided == LGD_DECIDED_ANSWER)
-			lg_gate_commit(rt->gate, &v, now, &c->answer, &rt->sink);
-		else if (decided == LGD_DECIDED_TIMEOUT)
+		if (decided == LGD_DECIDED_AUDITED) {
+			lg_gate_commit(rt->gate, &v, now, &c->answer, NULL);
+		} else if (decided == LGD_DECIDED_AUDIT_BAD || !lgd_auditd_healthy()) {
+			/* Fail closed: no lesson decision that cannot be recorded. */
+			lg_gate_commit(rt->gate, &v, now, NULL, NULL);
+			snprintf(v.reason, sizeof(v.reason), "%s", LGD_AUDIT_DOWN);
+		} else if (decided == LGD_DECIDED_ANSWER) {
+			if (!commit_first(c, &v, now, &c->answer))
+				return LGD_LESSON_WAIT;
+		} else if (decided == LGD_DECIDED_TIMEOUT) {
 			lg_gate_commit(rt->gate, &v, now, NULL, &rt->sink);
-		else if (ask_store(c, &v, now, &r))
-			lg_gate_commit(rt->gate, &v, now, &r, &rt->sink);
-		else
+		} else if (ask_store(c, &v, now, &r)) {
+			if (!commit_first(c, &v, now, &r))
+				return LGD_LESSON_WAIT;
+		} else {
 			return LGD_LESSON_WAIT;
+		}
 	}
 	switch (v.action) {
 	case LG_GATE_STATUS:

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "auditapi.h"
+#include "auditd.h"
 #include "io.h"
 #include "log.h"
 #include "notify.h"
@@ -37,6 +39,8 @@ static struct {
 	bool stopping;
 	unsigned reloads;
 	char state_sig[2048]; /* the store settings in force (state_signature) */
+	char *audit_dir;      /* the audit log in use (it is the process's, not a generation's) */
+	bool audit_healthy;   /* as last told to systemd (STATUS=) */
 	long long nofile;     /* the descriptor limit (soft, raised to the hard one at start) */
 } m;
 
@@ -86,11 +90,13 @@ state_signature(const struct lg_config *cf, char *out, size_t len)
 static void
 notify_status(const char *what)
 {
-	lgd_notify("%s\nSTATUS=%s; config generation %u, %d worker(s), %d connection(s); "
-	           "student store %s %s",
-	           what, m.stopping ? "draining" : "serving", m.rt->generation, m.nworkers,
-	           atomic_load(&lgd_total_conns), lgd_store ? lgd_store->kind : "none",
-	           lgd_store && lg_store_up(lgd_store) ? "up" : "unavailable");
+	lgd_notify(
+	    "%s\nSTATUS=%s; config generation %u, %d worker(s), %d connection(s); "
+	    "student store %s %s%s",
+	    what, m.stopping ? "draining" : "serving", m.rt->generation, m.nworkers,
+	    atomic_load(&lgd_total_conns), lgd_store ? lgd_store->kind : "none",
+	    lgd_store && lg_store_up(lgd_store) ? "up" : "unavailable",
+	    lgd_auditd_healthy() ? "" : "; AUDIT LOG CANNOT BE WRITTEN: lesson routes answer 503");
 }
 
 /* Log one missing-calendar sentence as a warning. */
@@ -188,6 +194,11 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	m.rt = rt;
 	m.reloads++;
 	lgd_info("configuration reloaded", "file=%s generation=%u", m.conf, rt->generation);
+	if (rt->cf->audit.enabled != lgd_auditd_on() ||
+	    (lgd_auditd_on() && strcmp(rt->cf->audit.dir, m.audit_dir) != 0))
+		lgd_warn("audit section changed; the log in use changes at the next restart",
+		         "dir=%s", lgd_auditd_on() ? m.audit_dir : "none");
+	lgd_auditd_config_loaded(rt->cf);
 	check_calendars(true);
 	notify_status("READY=1");
 }
@@ -273,6 +284,10 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	if (up != was_up && !m.stopping) /* the status systemd shows follows the store */
 		notify_status("");
 	was_up = up;
+	if (lgd_auditd_healthy() != m.audit_healthy) {
+		m.audit_healthy = !m.audit_healthy; /* systemctl status shows it */
+		notify_status("READY=1");
+	}
 }
 
 /* Print one missing-calendar sentence for -t. */
@@ -442,6 +457,24 @@ main(int argc, char **argv)
 		goto out;
 	}
 	state_signature(m.rt->cf, m.state_sig, sizeof(m.state_sig));
+	m.audit_healthy = true;
+	if (m.rt->cf->audit.enabled) {
+		char err[512];
+
+		if (lgd_auditd_start(m.rt->cf, LG_VERSION, err, sizeof(err)) != 0) {
+			lgd_err("cannot open the audit log", "dir=%s error=\"%s\"",
+			        m.rt->cf->audit.dir, err);
+			rc = 1;
+			goto out;
+		}
+		m.audit_dir = lg_strdup(m.rt->cf->audit.dir);
+		if (m.rt->cf->audit.listen_enabled &&
+		    lgd_auditapi_start(m.rt->cf, err, sizeof(err)) != 0) {
+			lgd_err("cannot start the audit API", "error=\"%s\"", err);
+			rc = 1;
+			goto out;
+		}
+	}
 	lgd_limits_init();
 	if (start_workers() != 0) {
 		lgd_err("start-up failed", "file=%s", m.conf);
@@ -511,6 +544,9 @@ out:
 	event_base_free(m.base);
 	free(m.workers);
 	free(m.last_beats);
+	lgd_auditapi_stop();
+	lgd_auditd_stop(rc == 0 ? "shutdown" : "start-up failed");
+	free(m.audit_dir);
 	lgd_runtime_unref(m.rt);
 	lg_store_free(lgd_store);
 	lgd_limits_free();

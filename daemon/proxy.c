@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auditwait.h"
 #include "log.h"
 #include "upstream.h"
 
@@ -326,7 +327,11 @@ gate_and_forward(struct lgd_conn *c, const struct lg_http_request *req, size_t h
 		lgd_conn_set_state(c, LGD_CONN_DECIDE);
 		c->down.waiting = true;
 		lgd_conn_update_read(c, &c->down);
-		lgd_conn_timer(c, lgd_store->timeout_ms > 0 ? lgd_store->timeout_ms : 1);
+		/* An enforced refusal waits for its audit record; a decision for the store. */
+		if (c->audit_wait)
+			lgd_conn_timer(c, LGD_AUDIT_WAIT_MS);
+		else
+			lgd_conn_timer(c, lgd_store->timeout_ms > 0 ? lgd_store->timeout_ms : 1);
 		return;
 	}
 	if (g == 0)

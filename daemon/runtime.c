@@ -98,6 +98,17 @@ lgd_runtime_load(const char *path, struct lg_errors *errs)
 	}
 	if (cf->upstream.tls)
 		rt->upstream_ctx = lgd_tls_client_ctx(cf, errs);
+	if (cf->audit.listen_enabled && cf->audit.listen.tls) {
+		/* The regulator API's certificate, key and client CA: checked by -t and reloads. */
+		SSL_CTX *a = lgd_tls_server_ctx(cf, &cf->audit.listen, errs);
+		if (a &&
+		    SSL_CTX_load_verify_locations(a, cf->audit.listen.tlsc.client_ca, NULL) != 1)
+			lg_errors_add(errs, cf->file, cf->audit.listen.line,
+			              "audit.listen.tls.client_ca: cannot load \"%s\" as PEM "
+			              "certificates",
+			              cf->audit.listen.tlsc.client_ca);
+		lgd_tls_ctx_free(a);
+	}
 	/* JWT keys and trusted networks: a bad key file fails -t and reloads here. */
 	rt->gate = lg_gate_new(cf, errs);
 	rt->sink.emit = lgd_audit_emit;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "auditwait.h"
 #include "log.h"
 #include "upstream.h"
 
@@ -552,6 +553,7 @@ lgd_worker_join(struct lgd_worker *w)
 	while (!TAILQ_EMPTY(&w->listeners))
 		listener_free(w, TAILQ_FIRST(&w->listeners));
 	lgd_pool_flush(w);
+	lgd_auditwait_close(w);
 	if (w->wake_ev) {
 		event_free(w->wake_ev);
 		close(w->wake[0]);

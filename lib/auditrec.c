@@ -247,6 +247,7 @@ struct agg_entry {
 
 struct lg_audit_agg {
 	int64_t window;
+	int64_t earliest; /* the first window_end of any open window (INT64_MAX: none) */
 	size_t max, n, nbuckets;
 	uint64_t seq;
 	uint8_t key[16];
@@ -264,6 +265,7 @@ lg_audit_agg_new(int64_t window, size_t max, const uint8_t key[16])
 	for (a->nbuckets = 16; a->nbuckets < a->max * 2; a->nbuckets *= 2)
 		;
 	a->buckets = lg_xcalloc(a->nbuckets, sizeof(*a->buckets));
+	a->earliest = INT64_MAX;
 	memcpy(a->key, key, 16);
 	return a;
 }
@@ -399,9 +401,10 @@ lg_audit_agg_flush(struct lg_audit_agg *a, int64_t now, bool all, lg_audit_emit_
 	struct agg_entry **closed = NULL;
 	size_t n = 0;
 
-	if (a->n == 0)
-		return;
+	if (a->n == 0 || (!all && now < a->earliest))
+		return; /* nothing closes yet: no walk over the table for every event */
 	closed = lg_xcalloc(a->n, sizeof(*closed));
+	a->earliest = INT64_MAX;
 	for (size_t i = 0; i < a->nbuckets; i++) {
 		struct agg_entry **pp = &a->buckets[i];
 		while (*pp) {
@@ -411,6 +414,8 @@ lg_audit_agg_flush(struct lg_audit_agg *a, int64_t now, bool all, lg_audit_emit_
 				closed[n++] = e;
 				a->n--;
 			} else {
+				if (e->window_end < a->earliest)
+					a->earliest = e->window_end;
 				pp = &e->next;
 			}
 		}
@@ -461,6 +466,8 @@ lg_audit_agg_add(struct lg_audit_agg *a, const struct lg_audit_rec *r, lg_audit_
 	e = entry_new(r, keylen);
 	e->seq = a->seq++;
 	e->window_end = r->time + a->window;
+	if (e->window_end < a->earliest)
+		a->earliest = e->window_end;
 	pp = &a->buckets[h[0] & (a->nbuckets - 1)];
 	e->next = *pp;
 	*pp = e;

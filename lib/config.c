@@ -1,13 +1,17 @@
 /* lessongate.conf: loaded whole, validated, then used read-only. */
 #include "config.h"
 
+#include <errno.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
+#include "auditrec.h"
+#include "checkpoint.h"
 #include "http1.h"
 #include "path.h"
 
@@ -909,36 +913,130 @@ load_state(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 		st->redis_prefix = lg_strdup("lessongate:");
 }
 
+/* A small file's whole content (NUL-terminated) into *out; its length, or -1 with errno set. */
+static long
+read_small_file(const char *path, size_t max, char **out)
+{
+	FILE *f = fopen(path, "rb");
+	char *b;
+	size_t n;
+
+	*out = NULL;
+	if (f == NULL)
+		return -1;
+	b = lg_xcalloc(1, max + 1);
+	n = fread(b, 1, max + 1, f);
+	if (ferror(f) || n > max) {
+		int e = ferror(f) ? EIO : EFBIG;
+		fclose(f);
+		free(b);
+		errno = e;
+		return -1;
+	}
+	fclose(f);
+	*out = b;
+	return (long)n;
+}
+
+/* audit.signing_key: an Ed25519 private key in PEM, named after the log's origin. */
+static void
+load_signing_key(struct cctx *c, const config_setting_t *g, struct lg_audit_conf *a)
+{
+	char err[256], *pem;
+	long n = read_small_file(a->signing_key, 64 * 1024, &pem);
+	struct lg_note_key *k;
+
+	if (n < 0) {
+		CERR(c, g, "audit.signing_key: cannot read \"%s\": %s", a->signing_key,
+		     strerror(errno));
+		return;
+	}
+	if ((k = lg_note_signer_new(a->name, pem, (size_t)n, err, sizeof(err))) == NULL) {
+		CERR(c, g, "audit.signing_key: \"%s\": %s (make one with lessongatectl keygen)",
+		     a->signing_key, err);
+		free(pem);
+		return;
+	}
+	lg_note_key_free(k);
+	a->signing_pem = pem;
+	a->signing_pem_len = (size_t)n;
+}
+
+/* audit.pseudonym_key: 64 hex digits; a file others can read is worth a warning. */
+static void
+load_pseudonym_key(struct cctx *c, const config_setting_t *g, struct lg_audit_conf *a)
+{
+	char err[256], *text;
+	long n = read_small_file(a->pseudonym_key, 4096, &text);
+	struct stat st;
+
+	if (n < 0) {
+		CERR(c, g, "audit.pseudonym_key: cannot read \"%s\": %s", a->pseudonym_key,
+		     strerror(errno));
+		return;
+	}
+	if (lg_audit_pseudonym_key_parse(text, (size_t)n, a->pseudonym, err, sizeof(err)) != 0)
+		CERR(c, g, "audit.pseudonym_key: \"%s\": %s (make one with lessongatectl keygen)",
+		     a->pseudonym_key, err);
+	else if (stat(a->pseudonym_key, &st) == 0 && (st.st_mode & 077) != 0)
+		CWARN(c, g,
+		      "audit.pseudonym_key: \"%s\" is readable by group or others (mode %04o); "
+		      "0600 keeps student pseudonyms unlinkable to ids",
+		      a->pseudonym_key, (unsigned)(st.st_mode & 07777));
+	explicit_bzero(text, (size_t)n);
+	free(text);
+}
+
 /*
- * audit = { dir; signing_key; pseudonym_key; listen = {...}; }. The
- * regulators' audit log is not implemented yet: the section is an error (its
- * keys are still checked), so no operator believes records are kept.
+ * audit = { dir; signing_key; pseudonym_key; name; listen = {...}; }: the
+ * regulators' audit log. dir, signing_key and pseudonym_key are required
+ * and both keys are read and checked here, so -t and a reload catch a bad
+ * key; name (the checkpoints' origin and the signing key's name) defaults
+ * to the instance; listen (the regulator API) must have TLS with client_ca.
  */
 static void
 load_audit(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 {
-	static const char *const keys[] = {"dir", "signing_key", "pseudonym_key", "listen", NULL};
+	static const char *const keys[] = {"dir",  "signing_key", "pseudonym_key",
+	                                   "name", "listen",      NULL};
 	config_setting_t *g = get_group(c, root, "", "audit", false), *l;
 	struct lg_audit_conf *a = &cf->audit;
 	char *v = NULL;
 
 	if (g == NULL)
 		return;
-	CERR(c, g,
-	     "audit: the regulators' audit log is not implemented in this version (lesson "
-	     "events go to the log); remove this section");
+	a->enabled = true;
 	check_keys(c, g, "audit", keys);
-	get_str(c, g, "audit", "dir", false, &a->dir);
-	if (get_str(c, g, "audit", "signing_key", false, &v) > 0)
-		a->signing_key = resolve_path(c, v);
+	if (get_str(c, g, "audit", "dir", true, &v) > 0)
+		a->dir = resolve_path(c, v);
 	free(v);
 	v = NULL;
-	if (get_str(c, g, "audit", "pseudonym_key", false, &v) > 0)
+	if (get_str(c, g, "audit", "name", false, &a->name) == 0)
+		a->name = lg_strdup(cf->instance ? cf->instance : "lessongate");
+	if (!lg_note_name_valid(a->name))
+		CERR(c, g,
+		     "audit.name: \"%s\" is not a key name (1 to 255 bytes of UTF-8 without "
+		     "space, '+' or control characters); it defaults to the instance",
+		     a->name);
+	if (get_str(c, g, "audit", "signing_key", true, &v) > 0) {
+		a->signing_key = resolve_path(c, v);
+		if (lg_note_name_valid(a->name))
+			load_signing_key(c, g, a);
+	}
+	free(v);
+	v = NULL;
+	if (get_str(c, g, "audit", "pseudonym_key", true, &v) > 0) {
 		a->pseudonym_key = resolve_path(c, v);
+		load_pseudonym_key(c, g, a);
+	}
 	free(v);
 	if ((l = get_group(c, g, "audit", "listen", false)) != NULL) {
 		a->listen_enabled = true;
 		load_listener(c, l, "audit.listen", &a->listen, true);
+		if (!a->listen.tls)
+			CERR(c, l,
+			     "audit.listen: the regulator API needs tls = { certificate; key; "
+			     "client_ca; } (client certificates are required)");
 	}
 }
 
@@ -1397,6 +1495,9 @@ lg_config_free(struct lg_config *cf)
 	free(cf->audit.dir);
 	free(cf->audit.signing_key);
 	free(cf->audit.pseudonym_key);
+	free(cf->audit.name);
+	free(cf->audit.signing_pem);
+	explicit_bzero(cf->audit.pseudonym, sizeof(cf->audit.pseudonym));
 	free(cf->audit.listen.address);
 	free_tls(&cf->audit.listen.tlsc);
 	free(cf->regulation_url);
@@ -1450,6 +1551,17 @@ classify(const struct lg_config *cf, bool canonical, const char *path, size_t le
 			return r->cls;
 	}
 	return LG_CLASS_FREE;
+}
+
+/* The first route a normalised path (without its query) matches, any method; NULL if free. */
+const struct lg_route *
+lg_config_route(const struct lg_config *cf, const char *path, size_t len)
+{
+	for (size_t i = 0; i < cf->nroutes; i++)
+		if (route_path_matches(cf->routes[i].path, cf->routes[i].len, cf->routes[i].exact,
+		                       path, len))
+			return &cf->routes[i];
+	return NULL;
 }
 
 /* The class of a normalised path. */

@@ -119,9 +119,14 @@ struct lg_state_conf {
 };
 
 struct lg_audit_conf {
-	char *dir;
+	bool enabled; /* an audit section: the daemon writes the regulators' log */
+	char *dir;    /* resolved path */
 	char *signing_key;
 	char *pseudonym_key;
+	char *name;        /* checkpoint origin and signing key name (default: instance) */
+	char *signing_pem; /* the signing key file's content, checked as Ed25519 */
+	size_t signing_pem_len;
+	uint8_t pseudonym[32]; /* the pseudonym key */
 	bool listen_enabled;
 	struct lg_listen_conf listen;
 };
@@ -164,6 +169,8 @@ struct lg_config *lg_config_load_string(const char *text, const char *name, cons
                                         struct lg_errors *errs);
 void lg_config_free(struct lg_config *);
 
+/* The first route a normalised path (without its query) matches, any method; NULL if free. */
+const struct lg_route *lg_config_route(const struct lg_config *, const char *path, size_t len);
 /*
  * The class of a normalised path (and method; NULL matches any); LG_CLASS_FREE
  * if no route. First match wins; a prefix "/x/" also matches "/x", an exact

@@ -518,7 +518,8 @@ lg_gate_prepare(struct lg_gate *g, const struct lg_gate_request *r, int64_t now,
 		                      .time = now,
 		                      .cls = v->cls,
 		                      .reason = v->reason,
-		                      .path = target_buf};
+		                      .path = target_buf,
+		                      .peer = r->peer};
 		emit(sink, &ev);
 		refuse(v, 401, v->reason);
 		return;

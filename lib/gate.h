@@ -45,11 +45,12 @@ struct lg_event {
 	const char *student; /* NULL for unidentified */
 	uint32_t region;
 	enum lg_class cls;
-	enum lg_rule rule;  /* deny, forced_close */
-	bool enforced;      /* deny: false in monitor mode */
-	int64_t start, end; /* lesson_end: the lesson's span */
-	const char *reason; /* unidentified: why; forced_close: close reason */
-	const char *path;   /* the normalised path, when there is one */
+	enum lg_rule rule;           /* deny, forced_close */
+	bool enforced;               /* deny: false in monitor mode */
+	int64_t start, end;          /* lesson_end: the lesson's span */
+	const char *reason;          /* unidentified: why; forced_close: close reason */
+	const char *path;            /* the normalised path, when there is one */
+	const struct sockaddr *peer; /* unidentified: the client (the audit log keeps its prefix) */
 };
 
 /* Where events go: structured log lines now, the regulators' audit log later. */

@@ -111,8 +111,9 @@ def run_at(env, day, *args):
 
 
 def test_check_settings_not_implemented_are_errors(env):
-    """Settings that would do nothing yet (the local store, Redis's on_failure = "local", a state
-    dir, the audit log) are errors, not ignored; the Redis store itself is accepted."""
+    """Settings that would do nothing (Redis's on_failure = "local", a state dir for the memory
+    store, a redis group for the local store) are errors, not ignored; the Redis store itself
+    is accepted."""
     base = good_config(env)
     cases = [
         ('state = { store = "redis"; redis = { address = "127.0.0.1:6379"; on_failure = "local"; '
@@ -121,7 +122,6 @@ def test_check_settings_not_implemented_are_errors(env):
          "keeps nothing on disk"),
         ('state = { store = "local"; redis = { address = "127.0.0.1:6379"; }; };', "state.redis",
          "only used with store"),
-        ('audit = { dir = "/var/lib/lessongate/audit"; };', "audit", "not implemented"),
     ]
     for i, (line, key, why) in enumerate(cases):
         text = base + line + "\n"

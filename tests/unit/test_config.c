@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -205,8 +206,93 @@ test_bad_values(void **state)
 	             2, "timout");
 	expect_error("state = {\n store = \"disk\"; };\n", 2,
 	             "state.store: expected one of \"memory\", \"local\", \"redis\"");
+}
+
+/* Write text to a file at p with mode. */
+static void
+write_file(const char *p, const char *text, mode_t mode)
+{
+	FILE *f = fopen(p, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(p, mode), 0);
+}
+
+/* The audit section: both keys read and checked at load, the origin a key name. */
+static void
+test_audit_section(void **state)
+{
+	char text[1024], sk[64], xk[64], pk[64];
+	struct lg_config *cf;
+	uint8_t zero[32] = {0};
+
+	(void)state;
+	snprintf(sk, sizeof(sk), "/tmp/lg-conf-sk-%d.pem", (int)getpid());
+	snprintf(xk, sizeof(xk), "/tmp/lg-conf-xk-%d.pem", (int)getpid());
+	snprintf(pk, sizeof(pk), "/tmp/lg-conf-pk-%d.key", (int)getpid());
+	write_file(sk,
+	           "-----BEGIN PRIVATE KEY-----\n"
+	           "MC4CAQAwBQYDK2VwBCIEIDlq360V0V1+xnW6MgBadOgRd+5/eONyhgbsOpVaPXCA\n"
+	           "-----END PRIVATE KEY-----\n",
+	           0600);
+	write_file(xk,
+	           "-----BEGIN PRIVATE KEY-----\n"
+	           "MC4CAQAwBQYDK2VuBCIEIOigazlhgUqMhFzKkvror3yow2AnOnS8FFA4oPslXWRO\n"
+	           "-----END PRIVATE KEY-----\n",
+	           0600);
+	write_file(pk, "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20\n", 0600);
+
 	expect_error("audit = {\n dir = \"/var/lib/lessongate/audit\"; };\n", 1,
-	             "audit: the regulators' audit log is not implemented in this version");
+	             "audit: missing required key \"signing_key\"");
+	snprintf(text, sizeof(text),
+	         "audit = { dir = \"/tmp/a\"; signing_key = \"%s\";\n pseudonym_key = \"%s\"; };\n",
+	         xk, pk);
+	expect_error(text, 1, "audit.signing_key: ");
+	snprintf(
+	    text, sizeof(text),
+	    "audit = { dir = \"/tmp/a\"; signing_key = \"%s.none\"; pseudonym_key = \"%s\"; };\n",
+	    sk, pk);
+	expect_error(text, 1, "No such file");
+	snprintf(text, sizeof(text),
+	         "audit = { dir = \"/tmp/a\"; signing_key = \"%s\"; pseudonym_key = \"%s\";\n name "
+	         "= \"a b\"; };\n",
+	         sk, sk);
+	expect_error(text, 1, "audit.name: \"a b\" is not a key name");
+	expect_error(text, 1, "audit.pseudonym_key: ");
+	snprintf(text, sizeof(text),
+	         "audit = { dir = \"/tmp/a\"; signing_key = \"%s\"; pseudonym_key = \"%s\";\n "
+	         "listen = { address = \"127.0.0.1:9443\"; }; };\n",
+	         sk, pk);
+	expect_error(text, 2, "audit.listen: the regulator API needs tls");
+
+	snprintf(text, sizeof(text),
+	         "instance = \"gw-1\";\naudit = { dir = \"/tmp/a\"; signing_key = \"%s\"; "
+	         "pseudonym_key = \"%s\"; };\n",
+	         sk, pk);
+	cf = load_text(text);
+	assert_non_null(cf);
+	assert_true(cf->audit.enabled);
+	assert_string_equal(cf->audit.name, "gw-1");
+	assert_int_equal(cf->audit.pseudonym[0], 1);
+	assert_int_equal(cf->audit.pseudonym[31], 0x20);
+	assert_non_null(cf->audit.signing_pem);
+	lg_errors_join(&cf->warnings, errors, sizeof(errors));
+	assert_null(strstr(errors, "audit.pseudonym_key"));
+	lg_config_free(cf);
+	/* A pseudonym key others can read loads, with a warning. */
+	assert_int_equal(chmod(pk, 0644), 0);
+	cf = load_text(text);
+	assert_non_null(cf);
+	lg_errors_join(&cf->warnings, errors, sizeof(errors));
+	assert_non_null(strstr(errors, "audit.pseudonym_key: "));
+	assert_non_null(strstr(errors, "readable by group or others"));
+	assert_memory_not_equal(cf->audit.pseudonym, zero, 32);
+	lg_config_free(cf);
+	unlink(sk);
+	unlink(xk);
+	unlink(pk);
 }
 
 /* Rules that contradict themselves are errors; weaker ones are warnings. */
@@ -503,6 +589,7 @@ main(void)
 	    cmocka_unit_test(test_unknown_keys),
 	    cmocka_unit_test(test_bad_values),
 	    cmocka_unit_test(test_rule_consistency),
+	    cmocka_unit_test(test_audit_section),
 	    cmocka_unit_test(test_routes),
 	    cmocka_unit_test(test_forward_and_strip_headers),
 	    cmocka_unit_test(test_syntax_and_io),
