@@ -131,6 +131,13 @@ struct lg_store {
 struct lg_store *lg_store_memory_new(size_t expected, unsigned shards);
 /* The memory store's table (for tests and the benchmark). */
 struct lg_students *lg_store_memory_table(struct lg_store *);
+/*
+ * A copy of a student's state in an in-process table, expired leases shown as
+ * none: the snapshot of every store that keeps the table in memory. 1 if the
+ * student is there, else 0 (and *out zeroed).
+ */
+int lg_store_table_snapshot(struct lg_students *, const char *student, size_t len, int64_t now,
+                            struct lg_student_state *out);
 
 /* Thin wrappers over the ops, so callers read naturally. */
 static inline void

@@ -80,13 +80,13 @@ mem_lease_close(struct lg_store *s, const struct lg_policy *p, const char *stude
 	lg_students_release(&ref);
 }
 
-/* A copy of the state, expired leases shown as none. */
-static int
-mem_snapshot(struct lg_store *s, const char *student, size_t len, int64_t now,
-             struct lg_student_state *out)
+/* A copy of a student's state in an in-process table, expired leases shown as none. */
+int
+lg_store_table_snapshot(struct lg_students *table, const char *student, size_t len, int64_t now,
+                        struct lg_student_state *out)
 {
 	struct lg_students_ref ref;
-	struct lg_student_state *st = lg_students_find(mem(s)->table, student, len, &ref);
+	struct lg_student_state *st = lg_students_find(table, student, len, &ref);
 
 	memset(out, 0, sizeof(*out));
 	if (st == NULL)
@@ -96,6 +96,14 @@ mem_snapshot(struct lg_store *s, const char *student, size_t len, int64_t now,
 	if (!lg_policy_tunnels_held(out, now))
 		out->tunnels = 0;
 	return 1;
+}
+
+/* A copy of the state, expired leases shown as none. */
+static int
+mem_snapshot(struct lg_store *s, const char *student, size_t len, int64_t now,
+             struct lg_student_state *out)
+{
+	return lg_store_table_snapshot(mem(s)->table, student, len, now, out);
 }
 
 /* A sixteenth of the shards per call: the whole table every 16 calls. */
