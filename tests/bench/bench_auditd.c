@@ -1,6 +1,6 @@
 /*
  * Benchmark (not a test): the sustained write rate of lessongated's audit
- * writer (daemon/auditd.c) with group commit. Threads hand it deny records
+ * writer (daemon/audit/auditd.c) with group commit. Threads hand it deny records
  * of distinct students (so none is folded by flood counting), each with a
  * done callback as an enforced refusal has; the rate counts records durable
  * (fdatasync'd) per second. Usage: bench_auditd DIR [RECORDS] [THREADS].

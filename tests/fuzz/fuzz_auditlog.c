@@ -1,4 +1,4 @@
-/* libFuzzer harness for lib/auditlog.c: the segment reader, and opening whatever a disk holds. */
+/* libFuzzer harness for lib/audit/auditlog.c: the segment reader, and opening whatever a disk holds. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

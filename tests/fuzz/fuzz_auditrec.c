@@ -1,4 +1,4 @@
-/* libFuzzer harness for lib/auditrec.c: any id, route or reason gives one valid JSON line. */
+/* libFuzzer harness for lib/audit/auditrec.c: any id, route or reason gives one valid JSON line. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +24,7 @@ count(void *arg, const struct lg_audit_rec *r)
 /*
  * Input: a type byte, then NUL-separated student id, route, reason, instance.
  * Every record type is formatted with them: one line, valid JSON (the strict
- * reader of lib/json.c), the id in it only as its pseudonym. The same events through the flood
+ * reader of lib/core/json.c), the id in it only as its pseudonym. The same events through the flood
  * counter are all accounted for.
  */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

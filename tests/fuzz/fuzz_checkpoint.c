@@ -1,4 +1,4 @@
-/* libFuzzer harness for lib/checkpoint.c: signed notes, checkpoint bodies, keys, base64. */
+/* libFuzzer harness for lib/audit/checkpoint.c: signed notes, checkpoint bodies, keys, base64. */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* libFuzzer harness for lib/http1.c: heads and bodies, whole and split, must agree and stay in
+/* libFuzzer harness for lib/http/http1.c: heads and bodies, whole and split, must agree and stay in
  * bounds. */
 #include <stdint.h>
 #include <stdlib.h>

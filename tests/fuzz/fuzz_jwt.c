@@ -1,4 +1,4 @@
-/* libFuzzer harness for lib/jwt.c: raw tokens, fuzzed JSON signed with HMAC, token extraction. */
+/* libFuzzer harness for lib/identity/jwt.c: raw tokens, fuzzed JSON signed with HMAC, token extraction. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

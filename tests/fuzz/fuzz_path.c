@@ -1,4 +1,4 @@
-/* libFuzzer harness for lib/path.c: normal and canonical forms are what they say and stable;
+/* libFuzzer harness for lib/http/path.c: normal and canonical forms are what they say and stable;
  * networks match themselves. */
 #include <arpa/inet.h>
 #include <netinet/in.h>

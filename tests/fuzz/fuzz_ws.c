@@ -1,4 +1,4 @@
-/* libFuzzer harness for lib/ws.c: headers, stream tracking whole and split, Close round trips. */
+/* libFuzzer harness for lib/http/ws.c: headers, stream tracking whole and split, Close round trips. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Tests for lib/auditlog.c: append and reopen, segments, torn tails, damage named by index. */
+/* Tests for lib/audit/auditlog.c: append and reopen, segments, torn tails, damage named by index. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

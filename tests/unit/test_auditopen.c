@@ -1,4 +1,4 @@
-/* Tests for daemon/auditopen.c: the audit writer's open lessons (one lesson_end per lesson). */
+/* Tests for daemon/audit/auditopen.c: the audit writer's open lessons (one lesson_end per lesson). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

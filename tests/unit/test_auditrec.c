@@ -1,4 +1,4 @@
-/* Tests for lib/auditrec.c: canonical records, pseudonyms, client prefixes, flood counting. */
+/* Tests for lib/audit/auditrec.c: canonical records, pseudonyms, client prefixes, flood counting. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -58,7 +58,7 @@ fmt(uint64_t index, const struct lg_audit_rec *r)
 	return b.data;
 }
 
-/* Whether s is one valid JSON object on one line (the strict reader of lib/json.c). */
+/* Whether s is one valid JSON object on one line (the strict reader of lib/core/json.c). */
 static void
 assert_json_line(const char *s)
 {

@@ -1,4 +1,4 @@
-/* Tests for lib/calendar.c and lib/calendar_load.c: shipped calendars, precedence, validation. */
+/* Tests for lib/calendar/calendar.c and lib/calendar/calendar_load.c: shipped calendars, precedence, validation. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Tests for lib/calendar_ics.c: the feed's events, escaping, folding and line ends. */
+/* Tests for lib/calendar/calendar_ics.c: the feed's events, escaping, folding and line ends. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

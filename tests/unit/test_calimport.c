@@ -1,4 +1,4 @@
-/* Tests for lib/calimport.c: holiday-cn JSON in, calendar files out, checked day by day. */
+/* Tests for lib/calendar/calimport.c: holiday-cn JSON in, calendar files out, checked day by day. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

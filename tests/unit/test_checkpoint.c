@@ -1,4 +1,4 @@
-/* Tests for lib/checkpoint.c: signed notes (Go's published vector), checkpoints, bad input. */
+/* Tests for lib/audit/checkpoint.c: signed notes (Go's published vector), checkpoints, bad input. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

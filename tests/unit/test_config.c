@@ -1,4 +1,4 @@
-/* Tests for lib/config.c: every mistake gets file:line, the key and what was expected. */
+/* Tests for lib/core/config.c: every mistake gets file:line, the key and what was expected. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /*
- * The daemon's connection state machine (daemon/conn.c, proxy.c, tunnel.c,
+ * The daemon's connection state machine (daemon/proxy/conn.c, proxy.c, tunnel.c,
  * lesson.c) below the integration level, through the harness in
  * conn_harness.c. One worker with a real runtime built from a config string;
  * the test runs its event loop step by step. Clients are

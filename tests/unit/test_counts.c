@@ -1,4 +1,4 @@
-/* Tests for lib/counts.c: counts per key under a cap, forgotten at zero. */
+/* Tests for lib/core/counts.c: counts per key under a cap, forgotten at zero. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Tests for lib/gate.c: identity, classification, decisions and what the client is told. */
+/* Tests for lib/rules/gate.c: identity, classification, decisions and what the client is told. */
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Tests for lib/http1.c: every rejection with its status, valid heads, bodies, every split. */
+/* Tests for lib/http/http1.c: every rejection with its status, valid heads, bodies, every split. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Tests for lib/jwt.c: keys, every algorithm, forged and confused tokens, claims, cache, sources.
+/* Tests for lib/identity/jwt.c: keys, every algorithm, forged and confused tokens, claims, cache, sources.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Tests for lib/logfmt.c: log values are always escaped and never cut inside an escape. */
+/* Tests for lib/core/logfmt.c: log values are always escaped and never cut inside an escape. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Tests for lib/merkle.c: the RFC 6962/9162 reference vectors and every proof of small trees. */
+/* Tests for lib/audit/merkle.c: the RFC 6962/9162 reference vectors and every proof of small trees. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Tests for lib/path.c: path normalisation and the canonical form, every refusal, idempotence;
+/* Tests for lib/http/path.c: path normalisation and the canonical form, every refusal, idempotence;
  * trusted networks. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Tests for lib/policy.c: the rules of DESIGN.md, to the second. */
+/* Tests for lib/rules/policy.c: the rules of DESIGN.md, to the second. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Tests for lib/render.c: refusal bodies, times, Accept negotiation. */
+/* Tests for lib/rules/render.c: refusal bodies, times, Accept negotiation. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

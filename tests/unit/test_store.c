@@ -1,4 +1,4 @@
-/* Tests for lib/store.h through the memory store: decisions, leases, snapshots, expiry. */
+/* Tests for lib/store/store.h through the memory store: decisions, leases, snapshots, expiry. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

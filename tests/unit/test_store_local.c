@@ -1,4 +1,4 @@
-/* Tests for lib/store_local.c: the on-disk encoding, its checks, ending leases, the journal. */
+/* Tests for lib/store/store_local.c: the on-disk encoding, its checks, ending leases, the journal. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /*
  * The Redis store's rules against the C policy: randomized timelines of lesson
- * requests and tunnel leases run through the memory store (lib/policy.c) and
- * through the Lua scripts of lib/store_redis.c on a real redis-server (started
+ * requests and tunnel leases run through the memory store (lib/rules/policy.c) and
+ * through the Lua scripts of lib/store/store_redis.c on a real redis-server (started
  * here on a unix socket in a temp dir; skipped if redis-server is missing),
  * and every decision must be identical.
  */

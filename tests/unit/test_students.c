@@ -1,4 +1,4 @@
-/* Tests for lib/students.c: lookups, growth, removal, memory, threads. */
+/* Tests for lib/rules/students.c: lookups, growth, removal, memory, threads. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

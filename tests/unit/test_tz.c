@@ -1,4 +1,4 @@
-/* Tests for lib/tz.c: zones from TZif files, fixed offsets, errors. */
+/* Tests for lib/core/tz.c: zones from TZif files, fixed offsets, errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Tests for lib/util.c: dates, durations, times of day, error lists. */
+/* Tests for lib/core/util.c: dates, durations, times of day, error lists. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

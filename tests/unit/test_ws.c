@@ -1,4 +1,4 @@
-/* Tests for lib/ws.c: frame headers, stream tracking at every split, Close frames, UTF-8. */
+/* Tests for lib/http/ws.c: frame headers, stream tracking at every split, Close frames, UTF-8. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /*
  * The Redis store's pure part: the Lua scripts that keep a student's lesson
  * clock in Redis, the key of a student, and reading a script's answer. The
- * I/O (hiredis on each worker's event loop) is daemon/store_redis.c.
+ * I/O (hiredis on each worker's event loop) is daemon/store/store_redis.c.
  *
  * The split of the rules: the calendar and the day window need no state and
  * are decided in C before Redis is asked (lg_policy_decide_day); only the

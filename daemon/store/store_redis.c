@@ -1,7 +1,7 @@
 /*
  * The Redis store's I/O (state.store = "redis"): one hiredis asynchronous
  * connection per worker event loop (the libevent adapter; nothing blocks a
- * loop), the scripts of lib/store_redis.c run with EVALSHA (EVAL once after
+ * loop), the scripts of lib/store/store_redis.c run with EVALSHA (EVAL once after
  * NOSCRIPT), and a local copy of every answered student for the status
  * endpoint (a snapshot never waits).
  *

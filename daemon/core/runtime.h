@@ -43,7 +43,7 @@ struct lgd_runtime {
 extern struct lg_store *lgd_store;
 
 struct event_base;
-/* The Redis store (daemon/store_redis.c) of cf's state; NULL with err if its address does not
+/* The Redis store (daemon/store/store_redis.c) of cf's state; NULL with err if its address does not
  * resolve. */
 struct lg_store *lgd_store_redis_new(const struct lg_config *cf, char *err, size_t errlen);
 /* Give the calling worker thread its own Redis connection on base (no-op for other stores). */

@@ -1,5 +1,5 @@
 /*
- * The local store's disk side (lib/store_local.c is the table and the
+ * The local store's disk side (lib/store/store_local.c is the table and the
  * encoding): an LMDB environment under state.dir, locked by one process,
  * loaded before the listeners open, and written behind by a thread of its
  * own that commits the journalled changes at least once a second (sooner

@@ -1,6 +1,6 @@
 /*
  * The student table: every student's lesson clock, shared by all worker
- * threads (behind the memory store, lib/store_memory.c).
+ * threads (behind the memory store, lib/store/store_memory.c).
  */
 #ifndef LG_STUDENTS_H
 #define LG_STUDENTS_H
@@ -66,7 +66,7 @@ size_t lg_students_expire(struct lg_students *, const struct lg_policy *, int64_
                           unsigned max_shards);
 
 /*
- * For a store that persists the table (lib/store_local.c). Use the hash key
+ * For a store that persists the table (lib/store/store_local.c). Use the hash key
  * `key` instead of the random one (only while the table is empty), so keys
  * saved by an earlier process find the same students.
  */
