@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "caps.h"
 #include "auditapi.h"
 #include "auditd.h"
@@ -60,16 +61,6 @@ print_errors(const struct lg_errors *errs, const char *suffix)
 {
 	for (size_t i = 0; i < errs->count; i++)
 		fprintf(stderr, "%s%s\n", errs->msg[i], suffix);
-}
-
-/* Microseconds on CLOCK_MONOTONIC (for RELOADING=1). */
-static unsigned long long
-monotonic_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000;
 }
 
 /* The student store settings of cf, as one string (the store is made once, at start). */
@@ -145,8 +136,8 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 
 	if (m.stopping)
 		return;
-	lgd_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s", monotonic_usec(),
-	           m.conf);
+	lgd_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+	           (unsigned long long)lgd_mono_us(), m.conf);
 	lgd_info("reloading configuration", "file=%s", m.conf);
 	lg_errors_init(&errs);
 	rt = lgd_runtime_load(m.conf, &errs);

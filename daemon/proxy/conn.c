@@ -16,6 +16,7 @@
 #include "caps.h"
 #include "log.h"
 #include "upstream.h"
+#include "clock.h"
 
 static const char *const state_names[] = {"idle",    "head",   "decide",         "connect",
                                           "proxy",   "tunnel", "tunnel_closing", "events",
@@ -32,16 +33,6 @@ lgd_conn_set_state(struct lgd_conn *c, enum lgd_conn_state st)
 	c->state = st;
 }
 
-/* Microseconds on the monotonic clock (durations, not deadlines of the day). */
-int64_t
-lgd_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* (Re)arm the connection timer; 0 cancels it. */
 void
 lgd_conn_timer(struct lgd_conn *c, int64_t ms)
@@ -52,8 +43,7 @@ lgd_conn_timer(struct lgd_conn *c, int64_t ms)
 		evtimer_del(c->timer);
 		return;
 	}
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
+	tv = lgd_tv_ms(ms);
 	evtimer_add(c->timer, &tv);
 }
 
@@ -513,8 +503,7 @@ lgd_conn_attach_upstream(struct lgd_conn *c, struct lgd_upconn *u)
 	c->upc = u;
 	c->up.bev = u->bev;
 	c->up.paused = c->up.waiting = false;
-	wt.tv_sec = ms / 1000;
-	wt.tv_usec = (ms % 1000) * 1000;
+	wt = lgd_tv_ms(ms);
 	c->parked = false;
 	bufferevent_setcb(u->bev, up_read_cb, up_write_cb, up_event_cb, c);
 	bufferevent_setwatermark(u->bev, EV_WRITE, LGD_LOW_WATER, 0);
@@ -550,8 +539,7 @@ lgd_conn_arm_hook(struct lgd_conn *c)
 		return;
 	if (c->deadline == NULL)
 		c->deadline = evtimer_new(c->w->base, deadline_cb, c);
-	tv.tv_sec = c->hook_ms / 1000;
-	tv.tv_usec = (c->hook_ms % 1000) * 1000;
+	tv = lgd_tv_ms(c->hook_ms);
 	evtimer_add(c->deadline, &tv);
 	c->hook_ms = -1;
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "clock.h"
 #include "http1.h"
 #include "ws.h"
 #include "runtime.h"
@@ -183,7 +184,6 @@ void lgd_conn_pause(struct lgd_conn *c, struct lgd_half *src);
 void lgd_conn_update_read(struct lgd_conn *c, struct lgd_half *h);
 void lgd_conn_closing(struct lgd_conn *c, const char *reason);
 void lgd_conn_arm_hook(struct lgd_conn *c);
-int64_t lgd_mono_us(void);
 
 int lgd_conn_adopt_runtime(struct lgd_conn *c);
 void lgd_conn_attach_upstream(struct lgd_conn *c, struct lgd_upconn *u);

@@ -11,6 +11,7 @@
 #include "auditd.h"
 #include "auditwait.h"
 #include "log.h"
+#include "clock.h"
 
 /* The system's wall clock in microseconds. */
 static int64_t
@@ -350,8 +351,7 @@ lgd_lesson_timer(struct lgd_conn *c, int64_t at_us)
 
 	if (d < 0)
 		d = 0;
-	tv.tv_sec = d / 1000000;
-	tv.tv_usec = d % 1000000;
+	tv = lgd_tv_us(d);
 	evtimer_add(c->lesson_timer, &tv);
 }
 
@@ -482,16 +482,6 @@ lgd_lesson_finish(struct lgd_conn *c)
 	l->active = false;
 }
 
-/* Microseconds on CLOCK_MONOTONIC, the clock the event loop's timers run on. */
-static int64_t
-monotonic_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /*
  * Each worker tick: if the wall clock stepped against the monotonic clock the
  * loop's timers run on (an NTP correction, an operator), every wall-clock
@@ -501,7 +491,7 @@ monotonic_us(void)
 void
 lgd_lesson_clock_check(struct lgd_worker *w)
 {
-	int64_t skew = lgd_now_us() - monotonic_us(), step = skew - w->clock_skew;
+	int64_t skew = lgd_now_us() - lgd_mono_us(), step = skew - w->clock_skew;
 	struct lgd_conn *c;
 
 	if (w->clock_skew != 0 && step > -LGD_CLOCK_STEP_US && step < LGD_CLOCK_STEP_US)

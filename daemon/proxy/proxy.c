@@ -9,6 +9,7 @@
 #include "auditwait.h"
 #include "log.h"
 #include "upstream.h"
+#include "clock.h"
 
 enum { CT_SIZE_START, CT_SIZE, CT_EXT, CT_SIZE_LF, CT_DATA, CT_DATA_CR, CT_DATA_LF, CT_TRAILER };
 
@@ -152,8 +153,7 @@ body_pace_arm(struct lgd_conn *c, int64_t after_us)
 
 	if (after_us < 1000)
 		after_us = 1000;
-	tv.tv_sec = after_us / 1000000;
-	tv.tv_usec = after_us % 1000000;
+	tv = lgd_tv_us(after_us);
 	evtimer_add(c->body_timer, &tv);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "clock.h"
 
 /* Idle pooled upstream connections in all workers together (upstream.keepalive bounds it). */
 static atomic_int pool_total;
@@ -80,8 +81,7 @@ lgd_pool_put(struct lgd_worker *w, struct lgd_upconn *u, struct lgd_runtime *rt)
 		return;
 	}
 	u->pooled = true;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
+	tv = lgd_tv_ms(ms);
 	bufferevent_setcb(u->bev, pool_read_cb, NULL, pool_event_cb, u);
 	bufferevent_setwatermark(u->bev, EV_WRITE, 0, 0);
 	bufferevent_set_timeouts(u->bev, &tv, NULL);

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "store_local.h"
 #include "util.h"
+#include "clock.h"
 
 /*
  * The writer looks at the journals every TICK_MS and commits once COMMIT_MS
@@ -58,16 +59,6 @@ struct writer {
 	size_t npend, cappend;
 	int64_t last_fail_log;
 };
-
-/* Milliseconds on CLOCK_MONOTONIC. */
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* An LMDB error as a sentence about the file. */
 static const char *
@@ -179,7 +170,7 @@ static void *
 writer_main(void *arg)
 {
 	struct writer *w = arg;
-	int64_t last = mono_ms();
+	int64_t last = (lgd_mono_us() / 1000);
 
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
@@ -194,10 +185,10 @@ writer_main(void *arg)
 		if (w->stop)
 			break;
 		pthread_mutex_unlock(&w->mu);
-		if (mono_ms() - last >= COMMIT_MS ||
+		if ((lgd_mono_us() / 1000) - last >= COMMIT_MS ||
 		    lg_store_local_pressure(w->store) >= EARLY_PCT) {
 			flush(w, false);
-			last = mono_ms();
+			last = (lgd_mono_us() / 1000);
 		}
 		pthread_mutex_lock(&w->mu);
 	}
@@ -429,7 +420,7 @@ lgd_store_local_open(const struct lg_config *cf, int64_t now, size_t expected, u
 	struct writer *w = lg_xcalloc(1, sizeof(*w));
 	struct load_stats ls = {0};
 	pthread_condattr_t ca;
-	int64_t t0 = mono_ms();
+	int64_t t0 = (lgd_mono_us() / 1000);
 	int rc;
 
 	w->lockfd = -1;
@@ -459,7 +450,7 @@ lgd_store_local_open(const struct lg_config *cf, int64_t now, size_t expected, u
 	w->started = true;
 	lgd_info("student state loaded",
 	         "store=local path=%s students=%zu stale_removed=%zu leases_ended=%zu ms=%lld",
-	         w->dir, ls.live, ls.stale, ls.settled, (long long)(mono_ms() - t0));
+	         w->dir, ls.live, ls.stale, ls.settled, (long long)((lgd_mono_us() / 1000) - t0));
 	return w->store;
 fail:
 	if (w->store != NULL)

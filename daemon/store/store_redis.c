@@ -32,6 +32,7 @@
 #include "runtime.h"
 #include "store.h"
 #include "students.h"
+#include "clock.h"
 
 #define BACKOFF_MIN_MS       100
 #define BACKOFF_MAX_MS       2000
@@ -141,8 +142,7 @@ rconn_fail(struct rconn *rc, const char *what)
 	}
 	if (rc->detaching)
 		return;
-	tv.tv_sec = rc->backoff_ms / 1000;
-	tv.tv_usec = (rc->backoff_ms % 1000) * 1000;
+	tv = lgd_tv_ms(rc->backoff_ms);
 	event_add(rc->reconnect, &tv);
 	rc->backoff_ms = rc->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : rc->backoff_ms * 2;
 }
@@ -696,8 +696,7 @@ lgd_store_redis_attach(struct lg_store *gs, struct event_base *base)
 	/* A quarter of the timeout, between 10 and 100 ms. */
 	every = rc->s->base.timeout_ms / 4;
 	every = every < 10 ? 10 : every > 100 ? 100 : every;
-	tv.tv_sec = 0;
-	tv.tv_usec = every * 1000;
+	tv = lgd_tv_ms(every);
 	event_add(rc->check, &tv);
 	tconn = rc;
 	atomic_fetch_add(&rc->s->attached, 1);

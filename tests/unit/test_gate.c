@@ -14,6 +14,7 @@
 #include <openssl/hmac.h>
 
 #include "gate.h"
+#include "testutil.h"
 
 #define SECRET "0123456789abcdef0123456789abcdef-test-secret"
 
@@ -132,14 +133,6 @@ teardown(void **state)
 	return 0;
 }
 
-/* Unix time of a Shanghai local time. */
-static int64_t
-at(int y, int mo, int d, int h, int mi, int s)
-{
-	return lg_tz_unix(cf->tz,
-	                  (int64_t)lg_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s);
-}
-
 struct parsed {
 	char raw[4096];
 	struct lg_http_header h[32];
@@ -189,7 +182,7 @@ test_free_route(void **state)
 
 	(void)state;
 	parse(&p, "10.0.0.1", "GET /static/./app.js?v=1 HTTP/1.1\r\nHost: a\r\n\r\n");
-	check(&p, at(2026, 10, 1, 22, 0, 0), &v);
+	check(&p, tu_at(cf, 2026, 10, 1, 22, 0, 0), &v);
 	assert_int_equal(v.action, LG_GATE_PASS);
 	assert_int_equal(v.cls, LG_CLASS_FREE);
 	assert_string_equal(v.target, "/static/app.js?v=1");
@@ -207,14 +200,14 @@ test_status_path(void **state)
 	(void)state;
 	parse(&p, "10.0.0.1",
 	      "GET /.well-known/lessongate/status?stream=1 HTTP/1.1\r\nHost: a\r\n\r\n");
-	check(&p, at(2026, 9, 21, 10, 0, 0), &v);
+	check(&p, tu_at(cf, 2026, 9, 21, 10, 0, 0), &v);
 	assert_int_equal(v.action, LG_GATE_STATUS);
 	parse(&p, "10.0.0.1", "GET //.well-known/lessongate/./status HTTP/1.1\r\nHost: a\r\n\r\n");
-	check(&p, at(2026, 9, 21, 10, 0, 0), &v);
+	check(&p, tu_at(cf, 2026, 9, 21, 10, 0, 0), &v);
 	assert_int_equal(v.action, LG_GATE_STATUS);
 	assert_int_equal(nevents, before);
 	parse(&p, "10.0.0.1", "GET /.well-known/lessongate/status/x HTTP/1.1\r\nHost: a\r\n\r\n");
-	check(&p, at(2026, 9, 21, 10, 0, 0), &v);
+	check(&p, tu_at(cf, 2026, 9, 21, 10, 0, 0), &v);
 	assert_int_equal(v.action, LG_GATE_PASS);
 }
 
@@ -261,7 +254,7 @@ test_path_tricks(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		parse(&p, "10.0.0.1", "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", cases[i].target);
-		check(&p, at(2026, 9, 21, 10, 0, 0), &v);
+		check(&p, tu_at(cf, 2026, 9, 21, 10, 0, 0), &v);
 		if (v.action != (cases[i].status ? LG_GATE_REFUSE : LG_GATE_PASS) ||
 		    (cases[i].status && v.status != cases[i].status))
 			fail_msg("%s: action %d status %d, want status %d (%s)", cases[i].target,
@@ -281,11 +274,12 @@ test_target_buffer(void **state)
 
 	(void)state;
 	parse(&p, "10.0.0.1", "GET /LIVE/room?abc HTTP/1.1\r\nHost: a\r\n\r\n");
-	lg_gate_check(gate, students, &p.gr, at(2026, 9, 21, 10, 0, 0), small, sizeof(small), &sink,
-	              &v);
+	lg_gate_check(gate, students, &p.gr, tu_at(cf, 2026, 9, 21, 10, 0, 0), small, sizeof(small),
+	              &sink, &v);
 	assert_int_equal(v.status, 401);
 	assert_string_equal(v.target, "/LIVE/room?abc");
-	lg_gate_check(gate, students, &p.gr, at(2026, 9, 21, 10, 0, 0), small, 25, &sink, &v);
+	lg_gate_check(gate, students, &p.gr, tu_at(cf, 2026, 9, 21, 10, 0, 0), small, 25, &sink,
+	              &v);
 	assert_int_equal(v.status, 400);
 	assert_string_equal(v.reason, "request target too long");
 }
@@ -298,7 +292,7 @@ test_ambiguous_identity(void **state)
 	struct lg_gate_verdict v;
 	struct lg_buf out = {0};
 	char a[1024], a2[1024], b[1024], expired[1024], ar[1024];
-	int64_t now = at(2026, 9, 21, 9, 0, 0);
+	int64_t now = tu_at(cf, 2026, 9, 21, 9, 0, 0);
 
 	(void)state;
 	make_token("stu-a", now + 3600, NULL, a);
@@ -410,7 +404,7 @@ test_credential_in_connection(void **state)
 	struct parsed p;
 	struct lg_gate_verdict v;
 	char a[1024];
-	int64_t now = at(2026, 9, 21, 9, 0, 0);
+	int64_t now = tu_at(cf, 2026, 9, 21, 9, 0, 0);
 
 	(void)state;
 	make_token("stu-c", now + 3600, NULL, a);
@@ -456,12 +450,12 @@ test_unidentified(void **state)
 	(void)state;
 	nevents = 0;
 	parse(&p, "10.0.0.1", "GET /live/room HTTP/1.1\r\nHost: a\r\n\r\n");
-	check(&p, at(2026, 9, 21, 10, 0, 0), &v);
+	check(&p, tu_at(cf, 2026, 9, 21, 10, 0, 0), &v);
 	assert_int_equal(v.status, 401);
 	assert_string_equal(v.reason, "missing token");
 	assert_int_equal(nevents, 1);
 	assert_int_equal(last_event.type, LG_EV_UNIDENTIFIED);
-	lg_gate_refusal(gate, &v, at(2026, 9, 21, 10, 0, 0), &p.gr, true, &out);
+	lg_gate_refusal(gate, &v, tu_at(cf, 2026, 9, 21, 10, 0, 0), &p.gr, true, &out);
 	assert_non_null(strstr(out.data, "HTTP/1.1 401 Unauthorized\r\n"));
 	assert_non_null(strstr(out.data, "WWW-Authenticate: Bearer realm=\"lessongate\"\r\n"));
 	assert_non_null(
@@ -482,7 +476,7 @@ test_unauthorized_page(void **state)
 	struct parsed p;
 	struct lg_gate_verdict v;
 	struct lg_buf out = {0};
-	int64_t now = at(2026, 9, 21, 10, 0, 0);
+	int64_t now = tu_at(cf, 2026, 9, 21, 10, 0, 0);
 	char text[1024], tok[512];
 
 	(void)state;
@@ -548,7 +542,7 @@ test_tokens(void **state)
 	struct parsed p;
 	struct lg_gate_verdict v;
 	char tok[1024], bad[1024];
-	int64_t now = at(2026, 9, 21, 9, 0, 0);
+	int64_t now = tu_at(cf, 2026, 9, 21, 9, 0, 0);
 	struct lg_buf h = {0};
 
 	(void)state;
@@ -621,7 +615,7 @@ test_trusted_header(void **state)
 {
 	struct parsed p;
 	struct lg_gate_verdict v;
-	int64_t now = at(2026, 9, 21, 9, 0, 0);
+	int64_t now = tu_at(cf, 2026, 9, 21, 9, 0, 0);
 
 	(void)state;
 	parse(&p, "127.0.0.1", "GET /live/room HTTP/1.1\r\nHost: a\r\nX-Student-Id: hdr-1\r\n\r\n");
@@ -651,7 +645,7 @@ test_identity_lookalikes(void **state)
 {
 	struct parsed p;
 	struct lg_gate_verdict v;
-	int64_t now = at(2026, 9, 21, 9, 0, 0);
+	int64_t now = tu_at(cf, 2026, 9, 21, 9, 0, 0);
 
 	(void)state;
 	parse(&p, "10.9.9.9",
@@ -680,7 +674,7 @@ test_forward_header_stripped(void **state)
 {
 	struct parsed p;
 	struct lg_gate_verdict v;
-	int64_t now = at(2026, 9, 21, 9, 0, 0);
+	int64_t now = tu_at(cf, 2026, 9, 21, 9, 0, 0);
 
 	(void)state;
 	parse(&p, "127.0.0.1",
@@ -718,8 +712,8 @@ test_forward_header_is_identity_header(void **state)
 	g = lg_gate_new(c, &errs);
 	assert_non_null(g);
 	parse(&p, "127.0.0.1", "GET /live/x HTTP/1.1\r\nHost: a\r\nX-Student-Id: hdr-9\r\n\r\n");
-	lg_gate_check(g, students, &p.gr, at(2026, 9, 21, 9, 0, 0), p.target, sizeof(p.target),
-	              &sink, &v);
+	lg_gate_check(g, students, &p.gr, tu_at(cf, 2026, 9, 21, 9, 0, 0), p.target,
+	              sizeof(p.target), &sink, &v);
 	assert_int_equal(v.action, LG_GATE_ALLOW);
 	assert_string_equal(v.id.student, "hdr-9");
 	assert_true(lg_gate_strips(g, &v, &p.h[1]));
@@ -745,11 +739,11 @@ test_rewrite_headers_stripped(void **state)
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		parse(&p, "10.0.0.1", "GET /free HTTP/1.1\r\nHost: a\r\n%s: /live/x\r\n\r\n",
 		      names[i]);
-		check(&p, at(2026, 9, 21, 9, 0, 0), &v);
+		check(&p, tu_at(cf, 2026, 9, 21, 9, 0, 0), &v);
 		assert_true(strips(&p, &v, 1, names[i]));
 	}
 	parse(&p, "10.0.0.1", "GET /free HTTP/1.1\r\nHost: a\r\nX-Original-URLs: x\r\n\r\n");
-	check(&p, at(2026, 9, 21, 9, 0, 0), &v);
+	check(&p, tu_at(cf, 2026, 9, 21, 9, 0, 0), &v);
 	assert_false(strips(&p, &v, 1, "X-Original-URLs"));
 
 	c = load("upstream = { address = \"127.0.0.1:9\"; strip_request_headers = "
@@ -760,8 +754,8 @@ test_rewrite_headers_stripped(void **state)
 	assert_non_null(g);
 	parse(&p, "10.0.0.1",
 	      "GET /free HTTP/1.1\r\nHost: a\r\nX-Debug: 1\r\nX-Original-URL: /x\r\n\r\n");
-	lg_gate_check(g, students, &p.gr, at(2026, 9, 21, 9, 0, 0), p.target, sizeof(p.target),
-	              &sink, &v);
+	lg_gate_check(g, students, &p.gr, tu_at(cf, 2026, 9, 21, 9, 0, 0), p.target,
+	              sizeof(p.target), &sink, &v);
 	assert_true(lg_gate_strips(g, &v, &p.h[1]));
 	assert_false(lg_gate_strips(g, &v, &p.h[2]));
 	lg_gate_free(g);
@@ -777,7 +771,7 @@ test_day_end_refusal(void **state)
 	struct lg_gate_verdict v;
 	struct lg_buf out = {0};
 	char tok[1024];
-	int64_t now = at(2026, 9, 21, 21, 0, 0);
+	int64_t now = tu_at(cf, 2026, 9, 21, 21, 0, 0);
 
 	(void)state;
 	make_token("stu-night", now + 3600, NULL, tok);
@@ -828,7 +822,7 @@ test_lesson_limit_and_status(void **state)
 	struct lg_gate_verdict v;
 	struct lg_buf out = {0};
 	char tok[1024];
-	int64_t t0 = at(2026, 9, 22, 15, 0, 0);
+	int64_t t0 = tu_at(cf, 2026, 9, 22, 15, 0, 0);
 
 	(void)state;
 	make_token("stu-long", t0 + 7200, NULL, tok);
@@ -881,7 +875,7 @@ test_prepare_commit(void **state)
 	struct lg_store_result r = {.status = LG_STORE_OK};
 	struct lg_student_state st = {0};
 	struct lg_buf out = {0};
-	int64_t now = at(2026, 9, 21, 16, 0, 0);
+	int64_t now = tu_at(cf, 2026, 9, 21, 16, 0, 0);
 	char tok[1024];
 	int before;
 
@@ -931,7 +925,7 @@ test_monitor(void **state)
 	struct lg_gate_verdict v;
 	struct lg_buf h = {0};
 	char tok[1024];
-	int64_t now = at(2026, 10, 1, 10, 0, 0);
+	int64_t now = tu_at(cf, 2026, 10, 1, 10, 0, 0);
 
 	(void)state;
 	assert_non_null(c);

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "policy.h"
+#include "testutil.h"
 
 #define CALENDARS                                                                                  \
 	"calendar = { files = [\"calendar/cn-2024.conf\", \"calendar/cn-2025.conf\", "             \
@@ -36,14 +37,6 @@ load(const char *extra)
 	lg_errors_free(&errs);
 	assert_non_null(c);
 	return c;
-}
-
-/* Unix time of a local (Asia/Shanghai) civil time. */
-static int64_t
-at(int y, int mo, int d, int h, int mi, int s)
-{
-	return lg_tz_unix(cf->tz,
-	                  (int64_t)lg_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s);
 }
 
 static int
@@ -100,31 +93,32 @@ test_design_example(void **state)
 
 	(void)state;
 	/* 2026-09-21 is a Monday, an ordinary workday. */
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 0, 0));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 10, 0, 0));
 	assert_true(d.allow);
 	assert_int_equal(d.rule, LG_RULE_NONE);
 	assert_int_equal(d.remaining, 1800);
 	assert_true(d.new_lesson);
-	assert_int_equal(d.deadline, at(2026, 9, 21, 10, 30, 0));
-	active(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 5, 0), at(2026, 9, 21, 10, 29, 0), 300);
+	assert_int_equal(d.deadline, tu_at(cf, 2026, 9, 21, 10, 30, 0));
+	active(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 10, 5, 0),
+	       tu_at(cf, 2026, 9, 21, 10, 29, 0), 300);
 
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 29, 59));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 10, 29, 59));
 	assert_true(d.allow);
 	assert_int_equal(d.remaining, 1);
 	assert_false(d.new_lesson);
 
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 30, 0));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 10, 30, 0));
 	assert_false(d.allow);
 	assert_true(d.enforced);
 	assert_int_equal(d.rule, LG_RULE_LESSON_LIMIT);
 	assert_int_equal(d.retry_after, 599);
 
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 39, 59));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 10, 39, 59));
 	assert_true(d.allow);
 	assert_true(d.new_lesson);
 	assert_int_equal(d.remaining, 1800);
-	assert_int_equal(d.ended_start, at(2026, 9, 21, 10, 0, 0));
-	assert_int_equal(d.ended_last, at(2026, 9, 21, 10, 29, 59));
+	assert_int_equal(d.ended_start, tu_at(cf, 2026, 9, 21, 10, 0, 0));
+	assert_int_equal(d.ended_last, tu_at(cf, 2026, 9, 21, 10, 29, 59));
 }
 
 /* A pause of 9:59 continues the lesson; one of 10:00 starts a new one. */
@@ -135,16 +129,16 @@ test_pause_boundary(void **state)
 	struct lg_decision d;
 
 	(void)state;
-	decide(&a, LG_CLASS_SUBJECT, at(2026, 9, 22, 9, 0, 0));
-	decide(&a, LG_CLASS_SUBJECT, at(2026, 9, 22, 9, 5, 0));
-	d = decide(&a, LG_CLASS_SUBJECT, at(2026, 9, 22, 9, 14, 59));
+	decide(&a, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 22, 9, 0, 0));
+	decide(&a, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 22, 9, 5, 0));
+	d = decide(&a, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 22, 9, 14, 59));
 	assert_true(d.allow);
 	assert_false(d.new_lesson);
 	assert_int_equal(d.remaining, 1800 - 899);
 
-	decide(&b, LG_CLASS_SUBJECT, at(2026, 9, 22, 9, 0, 0));
-	decide(&b, LG_CLASS_SUBJECT, at(2026, 9, 22, 9, 5, 0));
-	d = decide(&b, LG_CLASS_SUBJECT, at(2026, 9, 22, 9, 15, 0));
+	decide(&b, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 22, 9, 0, 0));
+	decide(&b, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 22, 9, 5, 0));
+	d = decide(&b, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 22, 9, 15, 0));
 	assert_true(d.allow);
 	assert_true(d.new_lesson);
 	assert_int_equal(d.remaining, 1800);
@@ -158,17 +152,17 @@ test_day_end(void **state)
 	struct lg_decision d;
 
 	(void)state;
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 22, 20, 59, 59));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 22, 20, 59, 59));
 	assert_true(d.allow);
 	assert_int_equal(d.remaining, 1);
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 22, 21, 0, 0));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 22, 21, 0, 0));
 	assert_false(d.allow);
 	assert_int_equal(d.rule, LG_RULE_DAY_END);
 	/* Wednesday 2026-09-23 is a workday: allowed again from midnight. */
-	assert_int_equal(d.retry_at, at(2026, 9, 23, 0, 0, 0));
+	assert_int_equal(d.retry_at, tu_at(cf, 2026, 9, 23, 0, 0, 0));
 	assert_int_equal(d.retry_after, 3 * 3600);
 	/* A refusal does not start or extend anything. */
-	assert_int_equal(st.start, at(2026, 9, 22, 20, 59, 59));
+	assert_int_equal(st.start, tu_at(cf, 2026, 9, 22, 20, 59, 59));
 	assert_int_equal(st.last_off, 0);
 }
 
@@ -208,10 +202,10 @@ test_lesson_at_2050(void **state)
 	struct lg_decision d;
 
 	(void)state;
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 22, 20, 50, 0));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 22, 20, 50, 0));
 	assert_true(d.allow);
 	assert_int_equal(d.remaining, 600);
-	assert_int_equal(d.deadline, at(2026, 9, 22, 21, 0, 0));
+	assert_int_equal(d.deadline, tu_at(cf, 2026, 9, 22, 21, 0, 0));
 }
 
 /* National Day 2026: subject blocked until 10-08, non-subject allowed. */
@@ -222,28 +216,28 @@ test_holiday_week(void **state)
 	struct lg_decision d;
 
 	(void)state;
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 10, 1, 10, 0, 0));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 10, 1, 10, 0, 0));
 	assert_false(d.allow);
 	assert_int_equal(d.rule, LG_RULE_BLOCKED_DAY);
 	assert_int_equal(d.day.kind, LG_DAY_HOLIDAY);
-	assert_int_equal(d.retry_at, at(2026, 10, 8, 0, 0, 0));
+	assert_int_equal(d.retry_at, tu_at(cf, 2026, 10, 8, 0, 0, 0));
 	assert_int_equal(d.retry_after, 6 * 86400 + 14 * 3600);
 
-	d = decide(&st, LG_CLASS_NON_SUBJECT, at(2026, 10, 1, 10, 0, 0));
+	d = decide(&st, LG_CLASS_NON_SUBJECT, tu_at(cf, 2026, 10, 1, 10, 0, 0));
 	assert_true(d.allow);
 	assert_int_equal(d.remaining, 1800);
 
 	/* Evening before the holiday: day_end's retry skips the whole week. */
 	memset(&st, 0, sizeof(st));
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 30, 21, 0, 0));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 30, 21, 0, 0));
 	assert_int_equal(d.rule, LG_RULE_DAY_END);
-	assert_int_equal(d.retry_at, at(2026, 10, 8, 0, 0, 0));
+	assert_int_equal(d.retry_at, tu_at(cf, 2026, 10, 8, 0, 0, 0));
 	assert_int_equal(d.retry_after, 7 * 86400 + 3 * 3600);
 
 	/* Spring Festival 2026 (02-15..02-23), then 02-24 is a Tuesday workday. */
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 2, 16, 9, 0, 0));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 2, 16, 9, 0, 0));
 	assert_int_equal(d.rule, LG_RULE_BLOCKED_DAY);
-	assert_int_equal(d.retry_at, at(2026, 2, 24, 0, 0, 0));
+	assert_int_equal(d.retry_at, tu_at(cf, 2026, 2, 24, 0, 0, 0));
 }
 
 /* A make-up workday (Sunday 2026-09-20) allows subject lessons; a plain Sunday does not. */
@@ -254,19 +248,19 @@ test_makeup_and_weekend(void **state)
 	struct lg_decision d;
 
 	(void)state;
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 20, 10, 0, 0));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 20, 10, 0, 0));
 	assert_true(d.allow);
 	assert_int_equal(d.day.kind, LG_DAY_MAKEUP);
 	memset(&st, 0, sizeof(st));
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 27, 10, 0, 0));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 27, 10, 0, 0));
 	assert_false(d.allow);
 	assert_int_equal(d.day.kind, LG_DAY_HOLIDAY); /* 中秋节 09-25..09-27 */
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 11, 29, 10, 0, 0));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 11, 29, 10, 0, 0));
 	assert_false(d.allow);
 	assert_int_equal(d.day.kind, LG_DAY_REST);
 	/* Saturday evening: retry on Monday morning. */
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 11, 28, 20, 0, 0));
-	assert_int_equal(d.retry_at, at(2026, 11, 30, 0, 0, 0));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 11, 28, 20, 0, 0));
+	assert_int_equal(d.retry_at, tu_at(cf, 2026, 11, 30, 0, 0, 0));
 }
 
 /* Refused retries never move `last`, so they do not lengthen the break. */
@@ -277,16 +271,17 @@ test_retries_do_not_extend(void **state)
 	struct lg_decision d;
 
 	(void)state;
-	active(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 14, 0, 0), at(2026, 9, 21, 14, 29, 1), 60);
+	active(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 14, 0, 0),
+	       tu_at(cf, 2026, 9, 21, 14, 29, 1), 60);
 	for (int m = 30; m < 39; m++) {
-		d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 14, m, 30));
+		d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 14, m, 30));
 		assert_false(d.allow);
-		assert_int_equal(d.retry_at, at(2026, 9, 21, 14, 39, 0));
+		assert_int_equal(d.retry_at, tu_at(cf, 2026, 9, 21, 14, 39, 0));
 	}
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 14, 39, 0));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 14, 39, 0));
 	assert_true(d.allow);
 	assert_true(d.new_lesson);
-	assert_int_equal(d.ended_last, at(2026, 9, 21, 14, 29, 0));
+	assert_int_equal(d.ended_last, tu_at(cf, 2026, 9, 21, 14, 29, 0));
 }
 
 /* The break rule holds between any two lessons, whatever their class. */
@@ -297,8 +292,9 @@ test_shared_across_classes(void **state)
 	struct lg_decision d;
 
 	(void)state;
-	active(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 16, 0, 0), at(2026, 9, 21, 16, 29, 1), 60);
-	d = decide(&st, LG_CLASS_NON_SUBJECT, at(2026, 9, 21, 16, 31, 0));
+	active(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 16, 0, 0),
+	       tu_at(cf, 2026, 9, 21, 16, 29, 1), 60);
+	d = decide(&st, LG_CLASS_NON_SUBJECT, tu_at(cf, 2026, 9, 21, 16, 31, 0));
 	assert_false(d.allow);
 	assert_int_equal(d.rule, LG_RULE_LESSON_LIMIT);
 	assert_int_equal(d.retry_after, 8 * 60);
@@ -312,29 +308,33 @@ test_tunnels(void **state)
 	struct lg_decision d;
 
 	(void)state;
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 0, 0));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 10, 0, 0));
 	assert_true(d.allow);
 	/* Its lease is renewed all along (a holder renews every LG_LEASE_RENEW seconds). */
-	lg_policy_tunnel_open(&st, at(2026, 9, 21, 10, 0, 0), at(2026, 9, 21, 12, 1, 0));
+	lg_policy_tunnel_open(&st, tu_at(cf, 2026, 9, 21, 10, 0, 0),
+	                      tu_at(cf, 2026, 9, 21, 12, 1, 0));
 	/* No request for 15 minutes, but the tunnel is open: the lesson goes on. */
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 15, 0));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 10, 15, 0));
 	assert_true(d.allow);
 	assert_false(d.new_lesson);
 	assert_int_equal(d.remaining, 900);
-	assert_true(lg_policy_state_live(cf->policy, &st, at(2026, 9, 21, 12, 0, 0)));
+	assert_true(lg_policy_state_live(cf->policy, &st, tu_at(cf, 2026, 9, 21, 12, 0, 0)));
 	/* Closed at its deadline by the proxy: the break runs from 10:30. */
-	lg_policy_tunnel_close(cf->policy, &st, LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 30, 0));
+	lg_policy_tunnel_close(cf->policy, &st, LG_CLASS_SUBJECT,
+	                       tu_at(cf, 2026, 9, 21, 10, 30, 0));
 	assert_int_equal(st.tunnels, 0);
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 39, 59));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 10, 39, 59));
 	assert_false(d.allow);
 	assert_int_equal(d.retry_after, 1);
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 40, 0));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 10, 40, 0));
 	assert_true(d.allow);
 	assert_true(d.new_lesson);
 	/* A tunnel closed late still ends activity at start + lesson_max. */
-	lg_policy_tunnel_open(&st, at(2026, 9, 21, 10, 40, 0), at(2026, 9, 21, 11, 31, 0));
-	lg_policy_tunnel_close(cf->policy, &st, LG_CLASS_SUBJECT, at(2026, 9, 21, 11, 30, 0));
-	assert_int_equal(st.start + st.last_off, at(2026, 9, 21, 11, 10, 0));
+	lg_policy_tunnel_open(&st, tu_at(cf, 2026, 9, 21, 10, 40, 0),
+	                      tu_at(cf, 2026, 9, 21, 11, 31, 0));
+	lg_policy_tunnel_close(cf->policy, &st, LG_CLASS_SUBJECT,
+	                       tu_at(cf, 2026, 9, 21, 11, 30, 0));
+	assert_int_equal(st.start + st.last_off, tu_at(cf, 2026, 9, 21, 11, 10, 0));
 }
 
 /* Monitor mode refuses nothing but reports the same rule and state changes. */
@@ -458,11 +458,11 @@ test_unknown_year(void **state)
 
 	(void)state;
 	/* 2027-01-04 is a Monday. */
-	mon = at(2027, 1, 4, 10, 0, 0);
+	mon = tu_at(cf, 2027, 1, 4, 10, 0, 0);
 	d = decide(&st, LG_CLASS_SUBJECT, mon);
 	assert_true(d.allow);
 	assert_true(d.day.unknown_year);
-	d = decide(&st, LG_CLASS_SUBJECT, at(2027, 1, 9, 10, 0, 0)); /* Saturday */
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2027, 1, 9, 10, 0, 0)); /* Saturday */
 	assert_int_equal(d.rule, LG_RULE_BLOCKED_DAY);
 
 	c = load(CALENDARS "unknown_year = \"block\"; };");
@@ -485,13 +485,14 @@ test_time_going_backwards(void **state)
 	struct lg_decision d;
 
 	(void)state;
-	decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 0, 10));
-	decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 5, 0));
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 0, 5));
+	decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 10, 0, 10));
+	decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 10, 5, 0));
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 10, 0, 5));
 	assert_true(d.allow);
 	assert_int_equal(st.last_off, 290);
-	active(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 10, 0), at(2026, 9, 21, 10, 30, 0), 300);
-	d = decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 30, 10));
+	active(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 10, 10, 0),
+	       tu_at(cf, 2026, 9, 21, 10, 30, 0), 300);
+	d = decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 10, 30, 10));
 	assert_false(d.allow);
 }
 
@@ -502,10 +503,10 @@ test_state_live(void **state)
 	struct lg_student_state st = {0};
 
 	(void)state;
-	assert_false(lg_policy_state_live(cf->policy, &st, at(2026, 9, 21, 10, 0, 0)));
-	decide(&st, LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 0, 0));
-	assert_true(lg_policy_state_live(cf->policy, &st, at(2026, 9, 21, 10, 9, 59)));
-	assert_false(lg_policy_state_live(cf->policy, &st, at(2026, 9, 21, 10, 10, 0)));
+	assert_false(lg_policy_state_live(cf->policy, &st, tu_at(cf, 2026, 9, 21, 10, 0, 0)));
+	decide(&st, LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 10, 0, 0));
+	assert_true(lg_policy_state_live(cf->policy, &st, tu_at(cf, 2026, 9, 21, 10, 9, 59)));
+	assert_false(lg_policy_state_live(cf->policy, &st, tu_at(cf, 2026, 9, 21, 10, 10, 0)));
 	assert_string_equal(lg_rule_name(LG_RULE_LESSON_LIMIT), "lesson_limit");
 	assert_string_equal(lg_class_name(LG_CLASS_NON_SUBJECT), "non_subject");
 	assert_int_equal(lg_class_parse("free"), LG_CLASS_FREE);

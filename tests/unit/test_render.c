@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "render.h"
+#include "testutil.h"
 
 static struct lg_config *cf;
 
@@ -31,14 +32,6 @@ teardown(void **state)
 	(void)state;
 	lg_config_free(cf);
 	return 0;
-}
-
-/* Unix time of a Shanghai local time. */
-static int64_t
-at(int y, int mo, int d, int h, int mi, int s)
-{
-	return lg_tz_unix(cf->tz,
-	                  (int64_t)lg_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s);
 }
 
 /* Decide with a fresh state and render both bodies. */
@@ -68,9 +61,9 @@ test_times(void **state)
 	struct lg_tz *utc = lg_tz_load("-03:30", err, sizeof(err));
 
 	(void)state;
-	lg_format_rfc3339(at(2026, 9, 21, 10, 39, 59), cf->tz, buf);
+	lg_format_rfc3339(tu_at(cf, 2026, 9, 21, 10, 39, 59), cf->tz, buf);
 	assert_string_equal(buf, "2026-09-21T10:39:59+08:00");
-	lg_format_local(at(2026, 10, 8, 0, 0, 0), cf->tz, buf);
+	lg_format_local(tu_at(cf, 2026, 10, 8, 0, 0, 0), cf->tz, buf);
 	assert_string_equal(buf, "2026-10-08 00:00");
 	lg_format_rfc3339(0, utc, buf);
 	assert_string_equal(buf, "1969-12-31T20:30:00-03:30");
@@ -86,7 +79,7 @@ test_blocked_day(void **state)
 	struct lg_buf json = {0}, html = {0};
 
 	(void)state;
-	render(LG_CLASS_SUBJECT, at(2026, 10, 1, 10, 0, 0), &st, &d, &json, &html);
+	render(LG_CLASS_SUBJECT, tu_at(cf, 2026, 10, 1, 10, 0, 0), &st, &d, &json, &html);
 	assert_int_equal(lg_refusal_status(d.rule), 451);
 	assert_non_null(strstr(json.data, "\"rule\":\"blocked_day\""));
 	assert_non_null(strstr(json.data, "\"retry_after\":568800"));
@@ -113,9 +106,9 @@ test_lesson_limit(void **state)
 
 	(void)state;
 	for (int m = 0; m < 30; m += 5)
-		lg_policy_decide(cf->policy, &st, LG_CLASS_SUBJECT, 0, at(2026, 9, 21, 10, m, 0),
-		                 &d);
-	render(LG_CLASS_SUBJECT, at(2026, 9, 21, 10, 30, 0), &st, &d, &json, &html);
+		lg_policy_decide(cf->policy, &st, LG_CLASS_SUBJECT, 0,
+		                 tu_at(cf, 2026, 9, 21, 10, m, 0), &d);
+	render(LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 10, 30, 0), &st, &d, &json, &html);
 	assert_int_equal(d.rule, LG_RULE_LESSON_LIMIT);
 	assert_int_equal(lg_refusal_status(d.rule), 429);
 	assert_non_null(strstr(json.data, "\"error\":\"lesson_limit\""));
@@ -137,7 +130,7 @@ test_day_end(void **state)
 	struct lg_buf json = {0}, html = {0};
 
 	(void)state;
-	render(LG_CLASS_SUBJECT, at(2026, 9, 21, 21, 0, 0), &st, &d, &json, &html);
+	render(LG_CLASS_SUBJECT, tu_at(cf, 2026, 9, 21, 21, 0, 0), &st, &d, &json, &html);
 	assert_int_equal(lg_refusal_status(d.rule), 451);
 	assert_non_null(strstr(json.data, "\"rule\":\"day_end\""));
 	assert_non_null(strstr(json.data, "Online training ends at 21:00."));
@@ -230,7 +223,7 @@ test_short_rules(void **state)
 	cr.break_min = 60;
 	d.rule = LG_RULE_LESSON_LIMIT;
 	d.enforced = true;
-	r.now = at(2026, 9, 21, 10, 0, 20);
+	r.now = tu_at(cf, 2026, 9, 21, 10, 0, 20);
 	d.retry_at = r.now + 45;
 	d.retry_after = 45;
 	lg_render_refusal_json(&json, &r);

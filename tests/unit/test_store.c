@@ -12,6 +12,7 @@
 #include "config.h"
 #include "store.h"
 #include "students.h"
+#include "testutil.h"
 
 static struct lg_config *cf;
 
@@ -19,16 +20,8 @@ static struct lg_config *cf;
 static int
 setup(void **state)
 {
-	struct lg_errors errs;
-
 	(void)state;
-	lg_errors_init(&errs);
-	cf = lg_config_load_string(
-	    "calendar = { files = [\"calendar/cn-2026.conf\"]; default_region = \"533100\"; };",
-	    "test.conf", LG_SOURCE_ROOT "/conf", &errs);
-	for (size_t i = 0; i < errs.count; i++)
-		fprintf(stderr, "%s\n", errs.msg[i]);
-	lg_errors_free(&errs);
+	cf = tu_config(TU_CALENDAR_2026, "test.conf", NULL);
 	return cf == NULL;
 }
 
@@ -38,14 +31,6 @@ teardown(void **state)
 	(void)state;
 	lg_config_free(cf);
 	return 0;
-}
-
-/* Unix time of a Shanghai local time. */
-static int64_t
-at(int y, int mo, int d, int h, int mi, int s)
-{
-	return lg_tz_unix(cf->tz,
-	                  (int64_t)lg_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s);
 }
 
 /* Where a decide's callback leaves its answer. */
@@ -87,7 +72,7 @@ test_callback_inside_decide(void **state)
 {
 	struct lg_store *s = lg_store_memory_new(16, 1);
 	struct lg_store_query q = {cf->policy,       "s1", 2,
-	                           LG_CLASS_SUBJECT, 0,    at(2026, 9, 21, 10, 0, 0)};
+	                           LG_CLASS_SUBJECT, 0,    tu_at(cf, 2026, 9, 21, 10, 0, 0)};
 	struct answer a = {0};
 
 	(void)state;
@@ -131,7 +116,7 @@ test_random_timelines(void **state)
 		struct lg_student_state ref[NSTUDENTS] = {{0}};
 		struct lg_lease leases[NSTUDENTS][8];
 		unsigned nopen[NSTUDENTS] = {0};
-		int64_t now = at(2026, 9, 21, 7, 30, 0) + (int64_t)(seed * 37 % 600);
+		int64_t now = tu_at(cf, 2026, 9, 21, 7, 30, 0) + (int64_t)(seed * 37 % 600);
 		uint64_t r = seed * 0x9e3779b97f4a7c15ULL;
 
 		for (int step = 0; step < 3000; step++) {
@@ -192,7 +177,7 @@ static void
 test_lease_expiry(void **state)
 {
 	struct lg_store *s = lg_store_memory_new(16, 1);
-	int64_t t0 = at(2026, 9, 21, 10, 0, 0);
+	int64_t t0 = tu_at(cf, 2026, 9, 21, 10, 0, 0);
 	struct lg_lease la, lb, lc;
 	struct lg_student_state st;
 	struct lg_decision d;
@@ -241,7 +226,7 @@ static void
 test_expire_sweep(void **state)
 {
 	struct lg_store *s = lg_store_memory_new(16, 1);
-	int64_t t0 = at(2026, 9, 21, 10, 0, 0), t = t0 + 7200;
+	int64_t t0 = tu_at(cf, 2026, 9, 21, 10, 0, 0), t = t0 + 7200;
 	struct lg_lease la, lb;
 	struct lg_student_state st;
 

@@ -1,4 +1,5 @@
-/* Tests for lib/store/store_local.c: the on-disk encoding, its checks, ending leases, the journal. */
+/* Tests for lib/store/store_local.c: the on-disk encoding, its checks, ending leases, the journal.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 
 #include "config.h"
 #include "store_local.h"
+#include "testutil.h"
 
 static struct lg_config *cf;
 static const uint8_t KEY[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
@@ -19,14 +21,8 @@ static const uint8_t KEY[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 1
 static int
 setup(void **state)
 {
-	struct lg_errors errs;
-
 	(void)state;
-	lg_errors_init(&errs);
-	cf = lg_config_load_string(
-	    "calendar = { files = [\"calendar/cn-2026.conf\"]; default_region = \"533100\"; };",
-	    "test.conf", LG_SOURCE_ROOT "/conf", &errs);
-	lg_errors_free(&errs);
+	cf = tu_config(TU_CALENDAR_2026, "test.conf", NULL);
 	return cf == NULL;
 }
 
@@ -43,8 +39,7 @@ teardown(void **state)
 static int64_t
 at(int h, int mi, int s)
 {
-	return lg_tz_unix(cf->tz, (int64_t)lg_days_from_civil(2026, 9, 21) * 86400 + h * 3600 +
-	                              mi * 60 + s);
+	return tu_at(cf, 2026, 9, 21, h, mi, s);
 }
 
 /* A record is 16 little-endian bytes, field by field, and decodes back. */

@@ -25,6 +25,7 @@
 #include "store.h"
 #include "store_redis.h"
 #include "students.h"
+#include "testutil.h"
 
 static struct lg_config *cf;
 static pid_t server;
@@ -71,14 +72,8 @@ start_redis(void)
 static int
 setup(void **state)
 {
-	struct lg_errors errs;
-
 	(void)state;
-	lg_errors_init(&errs);
-	cf = lg_config_load_string(
-	    "calendar = { files = [\"calendar/cn-2026.conf\"]; default_region = \"533100\"; };",
-	    "test.conf", LG_SOURCE_ROOT "/conf", &errs);
-	lg_errors_free(&errs);
+	cf = tu_config(TU_CALENDAR_2026, "test.conf", NULL);
 	if (cf == NULL)
 		return 1;
 	if (start_redis() != 0)
@@ -101,14 +96,6 @@ teardown(void **state)
 	rmdir(dir);
 	lg_config_free(cf);
 	return 0;
-}
-
-/* Unix time of a Shanghai local time. */
-static int64_t
-at(int y, int mo, int d, int h, int mi, int s)
-{
-	return lg_tz_unix(cf->tz,
-	                  (int64_t)lg_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s);
 }
 
 /* Record a memory store answer. */
@@ -216,7 +203,7 @@ test_random_timelines_match(void **state)
 		int nopen = 0;
 		bool crashed = false;
 		int64_t stale = 0; /* abandoned leases since then (0: none) */
-		int64_t now = at(2026, 9, 21 + tl % 7, 7 + tl % 5, 30, 0);
+		int64_t now = tu_at(cf, 2026, 9, 21 + tl % 7, 7 + tl % 5, 30, 0);
 
 		srand(1000 + tl);
 		cur_tl = tl;
@@ -327,7 +314,7 @@ test_random_timelines_match(void **state)
 static void
 test_key_expiry(void **state)
 {
-	int64_t now = at(2026, 9, 21, 10, 0, 0);
+	int64_t now = tu_at(cf, 2026, 9, 21, 10, 0, 0);
 	struct lg_decision d;
 	redisReply *reply;
 
