@@ -17,22 +17,12 @@
 static struct lg_config *cf;
 static const uint8_t KEY[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 
-/* The default rules over the shipped calendars. */
+/* The default rules over the shipped 2026 calendar (freed by tu_free_config). */
 static int
 setup(void **state)
 {
-	(void)state;
-	cf = tu_config(TU_CALENDAR_2026, "test.conf", NULL);
+	*state = cf = tu_config(TU_CALENDAR_2026, "test.conf", NULL);
 	return cf == NULL;
-}
-
-/* Free the configuration. */
-static int
-teardown(void **state)
-{
-	(void)state;
-	lg_config_free(cf);
-	return 0;
 }
 
 /* Unix time of a Shanghai local time on 2026-09-21 (a Monday, a school day). */
@@ -292,5 +282,5 @@ main(void)
 	    cmocka_unit_test(test_journal_and_reload),
 	    cmocka_unit_test(test_journal_overflow_copies_the_shard),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, tu_free_config);
 }

@@ -20,6 +20,15 @@ tu_config(const char *text, const char *name, const char *dir)
 	return cf;
 }
 
+/* Free the configuration a group setup left in *state. */
+int
+tu_free_config(void **state)
+{
+	lg_config_free(*state);
+	*state = NULL;
+	return 0;
+}
+
 /* Unix time of a local civil time. */
 int64_t
 tu_at(const struct lg_config *cf, int y, int mo, int d, int h, int mi, int s)

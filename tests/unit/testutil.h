@@ -14,6 +14,9 @@
  * source tree's conf/ when `dir` is NULL); errors go to stderr and give NULL. */
 struct lg_config *tu_config(const char *text, const char *name, const char *dir);
 
+/* A group teardown: free the configuration a setup left in *state. */
+int tu_free_config(void **state);
+
 /* Unix time of a civil time in the configuration's time zone. */
 int64_t tu_at(const struct lg_config *cf, int y, int mo, int d, int h, int mi, int s);
 
