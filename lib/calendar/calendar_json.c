@@ -4,10 +4,10 @@
 #include "calendar.h"
 #include "calendar_json.h"
 
-/* Append region's month y-m as {"month","region","days":[{"date","kind","name"?}...]}. */
+/* Append region's month y-m as {"month","region","regions","first_weekday","days",...}. */
 void
 lg_calendar_month_json(struct lg_buf *b, const struct lg_calendar *cal, int y, int m,
-                       uint32_t region)
+                       uint32_t region, const uint32_t *regions, size_t nregions)
 {
 	int32_t first = lg_days_from_civil(y, m, 1);
 	int ndays = lg_month_days(y, m);
@@ -19,6 +19,10 @@ lg_calendar_month_json(struct lg_buf *b, const struct lg_calendar *cal, int y, i
 		lg_buf_printf(b, "\"%06u\"", region);
 	else
 		LG_BUF_LIT(b, "null");
+	LG_BUF_LIT(b, ",\"regions\":[");
+	for (size_t i = 0; i < nregions; i++)
+		lg_buf_printf(b, "%s\"%06u\"", i ? "," : "", regions[i]);
+	LG_BUF_LIT(b, "]");
 	/* Monday = 0, as the grid is drawn. */
 	lg_buf_printf(b, ",\"first_weekday\":%d,\"days\":[", (lg_weekday(first) + 6) % 7);
 	for (int i = 0; i < ndays; i++) {

@@ -54,16 +54,20 @@ one_day(const struct lg_json_value *el, void *arg)
 static void
 test_october_2026(void **state)
 {
-	static const char *const names[] = {"month", "region", "first_weekday", "days",
-	                                    "unknown_year"};
-	struct lg_json_value v[5];
+	static const char *const names[] = {"month", "region",       "first_weekday",
+	                                    "days",  "unknown_year", "regions"};
+	static const uint32_t regions[] = {533100, 110000};
+	struct lg_json_value v[6];
 	struct lg_buf b = {0};
 	struct days d = {0};
 	char key[256], s[16];
 
 	(void)state;
-	lg_calendar_month_json(&b, cf->calendar, 2026, 10, 533100);
-	assert_int_equal(lg_json_parse(b.data, b.len, key, sizeof(key), names, v, 5), 0);
+	lg_calendar_month_json(&b, cf->calendar, 2026, 10, 533100, regions, 2);
+	assert_int_equal(lg_json_parse(b.data, b.len, key, sizeof(key), names, v, 6), 0);
+	assert_int_equal(v[5].type, LG_JSON_ARRAY);
+	assert_int_equal(v[5].n, strlen("[\"533100\",\"110000\"]"));
+	assert_memory_equal(v[5].p, "[\"533100\",\"110000\"]", v[5].n);
 	assert_true(lg_json_string(&v[0], s, sizeof(s)) > 0);
 	assert_string_equal(s, "2026-10");
 	assert_true(lg_json_string(&v[1], s, sizeof(s)) > 0);
@@ -93,9 +97,9 @@ test_unknown_year(void **state)
 	struct lg_buf b = {0};
 
 	(void)state;
-	lg_calendar_month_json(&b, cf->calendar, 2031, 2, 0);
+	lg_calendar_month_json(&b, cf->calendar, 2031, 2, 0, NULL, 0);
 	lg_buf_add(&b, "", 1);
-	assert_non_null(strstr(b.data, "\"region\":null"));
+	assert_non_null(strstr(b.data, "\"region\":null,\"regions\":[]"));
 	assert_non_null(strstr(b.data, "\"unknown_year\":true"));
 	assert_non_null(strstr(b.data, "\"date\":\"2031-02-28\""));
 	assert_null(strstr(b.data, "2031-02-29"));
