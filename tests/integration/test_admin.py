@@ -118,6 +118,16 @@ class Admin:
         return out
 
 
+def until_refused(a, student, limit=8.0):
+    """Lesson requests every 0.4 s (one lesson, no break) until one is refused; its status."""
+    t0 = time.time()
+    st = a.get("/lesson/small", student).status
+    while st == 200 and time.time() - t0 < limit:
+        time.sleep(0.4)
+        st = a.get("/lesson/small", student).status
+    return st
+
+
 def wait_listening(port, timeout=5.0):
     end = time.time() + timeout
     while time.time() < end:
@@ -173,13 +183,7 @@ def test_metrics_move_with_traffic(env):
     check(m(before, "lessongate_config_generation") == 1, "generation 1 at start")
     check(m(before, "lessongate_workers") == 2, "two workers")
     # Allowed, then refused by lesson_limit (3 s lesson, requests every 0.4 s).
-    check(a.get("/lesson/small", "stu-a").status == 200, "first lesson request allowed")
-    t0 = time.time()
-    st = 200
-    while st == 200 and time.time() - t0 < 8:
-        time.sleep(0.4)
-        st = a.get("/lesson/small", "stu-a").status
-    check(st == 429, "lesson limit reached: %d" % st)
+    check(until_refused(a, "stu-a") == 429, "lesson limit reached")
     check(a.get("/small").status == 200, "free route")
     check(a.get("/lesson/small").status == 401, "unidentified lesson request")
     # A WebSocket closed at its deadline (a new student: a fresh 3 s lesson).
@@ -407,6 +411,89 @@ def test_admin_mtls(env):
     st, h, body = a.admin("GET", "/admin/v1/status", ctx=withcert)
     check(st == 200 and json.loads(body)["listeners"][-1]["client_certificates"] is True,
           "served with a certificate: %d" % st)
+    # lessongatectl with --cacert/--cert/--key.
+    ctl = ctl_binary(env)
+    if not os.path.exists(ctl):
+        return
+    r = subprocess.run([ctl, "-c", a.d.conf, "status", "--json", "--cacert", env.certs.ca,
+                        "--cert", cert[0], "--key", cert[1]], capture_output=True, text=True,
+                       timeout=15)
+    check(r.returncode == 0 and json.loads(r.stdout)["workers"] == 2,
+          "lessongatectl status over mTLS: %d %s %s" % (r.returncode, r.stdout[:200], r.stderr))
+    r = subprocess.run([ctl, "-c", a.d.conf, "status", "--cacert", env.certs.ca],
+                       capture_output=True, text=True, timeout=15)
+    check(r.returncode == 4 and "client certificate" in r.stderr,
+          "lessongatectl without a client certificate fails clearly: %d %s"
+          % (r.returncode, r.stderr))
 
 
 test_admin_mtls.timeout = 40
+
+
+def ctl(a, *args):
+    r = subprocess.run([ctl_binary(a.env), "-c", a.d.conf] + list(args), capture_output=True,
+                       text=True, timeout=20)
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_lessongatectl_admin(env):
+    """lessongatectl status, student ID, reload against the running daemon: readable text and
+    --json; exit 1 for an unknown student or a failed reload (errors with file:line), 3 without
+    an admin listener, 4 when the daemon is not running."""
+    a = Admin(env)
+    rc, out, err = ctl(a, "status")
+    check(rc == 0 and "generation 1" in out and "admin 127.0.0.1:%d" % a.aport in out and
+          "store        memory, up" in out and "national: workday" in out,
+          "status: %d %r %r" % (rc, out, err))
+    rc, out, err = ctl(a, "status", "--json")
+    check(rc == 0 and json.loads(out)["config"]["generation"] == 1, "status --json: %r" % out)
+    check(a.get("/lesson/small", "stu:c?").status == 200, "a lesson request")
+    rc, out, err = ctl(a, "student", "stu:c?")
+    check(rc == 0 and "student      stu:c? (region 533100)" in out and
+          "subject      allowed now" in out, "student: %d %r %r" % (rc, out, err))
+    rc, out, err = ctl(a, "student", "stu:c?", "--json")
+    check(rc == 0 and json.loads(out)["student"] == "stu:c?", "student --json: %r" % out)
+    check(until_refused(a, "stu:c?") == 429, "the lesson is over")
+    rc, out, err = ctl(a, "student", "stu:c?")
+    check(rc == 0 and "subject      REFUSED now: lesson_limit, retry after" in out,
+          "refused now: %r" % out)
+    rc, out, err = ctl(a, "student", "nobody")
+    check(rc == 1 and "404" in err and "no such student" in err, "unknown student: %d %r"
+          % (rc, err))
+    rc, out, err = ctl(a, "reload")
+    check(rc == 0 and out.strip() == "reloaded: configuration generation 2", "reload: %r" % out)
+    rc, out, err = ctl(a, "reload", "--json")
+    check(rc == 0 and json.loads(out) == {"ok": True, "generation": 3}, "reload --json: %r" % out)
+    # A reload the daemon refuses (a listener address that cannot be bound).
+    text = open(a.d.conf).read()
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    busy = blocker.getsockname()[1]
+    a.d.rewrite(text.replace('listen = ( { address = "127.0.0.1:%d"; } );' % a.port,
+                             'listen = ( { address = "127.0.0.1:%d"; }, '
+                             '{ address = "127.0.0.1:%d"; } );' % (a.port, busy)))
+    rc, out, err = ctl(a, "reload")
+    blocker.close()
+    check(rc == 1 and "reload failed" in err and "127.0.0.1:%d" % busy in err,
+          "refused reload: %d %r %r" % (rc, out, err))
+    # A file that does not parse: named with file:line, the daemon not asked.
+    a.d.rewrite(text + "oops = 1;\n")
+    rc, out, err = ctl(a, "reload")
+    check(rc == 1 and "%s:%d:" % (a.d.conf, text.count("\n") + 1) in err and
+          "not asked to reload" in err, "bad file: %d %r" % (rc, err))
+    a.d.rewrite(text)
+    rc, out, err = ctl(a, "status", "--json")
+    check(json.loads(out)["config"]["generation"] == 3, "generation kept after failures")
+    a.d.stop()
+    rc, out, err = ctl(a, "status")
+    check(rc == 4 and "cannot reach the admin listener" in err, "daemon stopped: %d %r"
+          % (rc, err))
+    a.d.rewrite(text.replace('admin = { listen = { address = "127.0.0.1:%d"; }; };' % a.aport, ""))
+    rc, out, err = ctl(a, "status")
+    check(rc == 3 and "no admin listener is configured" in err, "no admin: %d %r" % (rc, err))
+    rc, out, err = ctl(a, "student")
+    check(rc == 2, "student without an id: usage, 2")
+
+
+test_lessongatectl_admin.timeout = 40
