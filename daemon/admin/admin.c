@@ -458,34 +458,6 @@ signature(const struct lg_config *cf, char *out, size_t len)
 	         l->tls ? l->tlsc.key : "", l->tls && l->tlsc.client_ca ? l->tlsc.client_ca : "");
 }
 
-/*
- * Before rt is put in force: start the listener it configures when it
- * differs from the running one, or has TLS (certificate files may have
- * changed); 0, or -1 with the reason in err.
- */
-int
-lgd_admin_prepare(const struct lgd_runtime *rt, char *err, size_t errlen)
-{
-	const struct lg_config *cf = rt->cf;
-
-	signature(cf, A.next_sig, sizeof(A.next_sig));
-	A.next = NULL;
-	if (!cf->admin.enabled ||
-	    (strcmp(A.next_sig, A.sig) == 0 && A.srv != NULL && !cf->admin.listen.tls))
-		return 0;
-	A.next =
-	    lgd_httpsrv_start(cf, &cf->admin.listen, "admin.listen", handle, NULL, err, errlen);
-	return A.next ? 0 : -1;
-}
-
-/* The reload failed after lgd_admin_prepare: drop the listener it started. */
-void
-lgd_admin_abort(void)
-{
-	lgd_httpsrv_stop(A.next);
-	A.next = NULL;
-}
-
 /* The SHA-256 of the configuration file, as hex. */
 static void
 sha256_hex(const char *path, char out[65])
@@ -497,24 +469,55 @@ sha256_hex(const char *path, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
-/* rt is in force: answer with it, and with the listener prepared for it. */
-void
-lgd_admin_commit(struct lgd_runtime *rt)
+/* Answer with rt from now on (the cache counts of the runtime it replaces are carried). */
+static void
+set_runtime(struct lgd_runtime *rt)
 {
 	char sha[65];
 	uint64_t h = 0, m = 0;
 
 	sha256_hex(rt->cf->file, sha);
 	pthread_mutex_lock(&A.lock);
-	if (A.rt) {
-		lg_gate_jwt_cache_stats(A.rt->gate, &h, &m);
-		A.jwt_carry_hits += h;
-		A.jwt_carry_misses += m;
-		lgd_runtime_unref(A.rt);
+	if (A.rt != rt) {
+		if (A.rt) {
+			lg_gate_jwt_cache_stats(A.rt->gate, &h, &m);
+			A.jwt_carry_hits += h;
+			A.jwt_carry_misses += m;
+			lgd_runtime_unref(A.rt);
+		}
+		A.rt = lgd_runtime_ref(rt);
 	}
-	A.rt = lgd_runtime_ref(rt);
 	memcpy(A.sha256, sha, sizeof(sha));
 	pthread_mutex_unlock(&A.lock);
+}
+
+/*
+ * Before rt is put in force: start the listener it configures when it
+ * differs from the running one, or has TLS (certificate files may have
+ * changed); 0, or -1 with the reason in err.
+ */
+int
+lgd_admin_prepare(struct lgd_runtime *rt, char *err, size_t errlen)
+{
+	const struct lg_config *cf = rt->cf;
+
+	signature(cf, A.next_sig, sizeof(A.next_sig));
+	A.next = NULL;
+	if (A.rt == NULL)
+		set_runtime(rt); /* at start: no request is ever answered without one */
+	if (!cf->admin.enabled ||
+	    (strcmp(A.next_sig, A.sig) == 0 && A.srv != NULL && !cf->admin.listen.tls))
+		return 0;
+	A.next =
+	    lgd_httpsrv_start(cf, &cf->admin.listen, "admin.listen", handle, NULL, err, errlen);
+	return A.next ? 0 : -1;
+}
+
+/* rt is in force: answer with it, and with the listener prepared for it. */
+void
+lgd_admin_commit(struct lgd_runtime *rt)
+{
+	set_runtime(rt);
 	if (A.next != NULL || !rt->cf->admin.enabled) {
 		lgd_httpsrv_retire(A.old);
 		A.old = A.srv;

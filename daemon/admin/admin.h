@@ -25,12 +25,11 @@ void lgd_admin_init(struct event_base *main_base, lgd_admin_reload_fn reload, in
                     int64_t start_time);
 /*
  * Before a runtime is put in force (at start and at each reload): start the
- * listener it configures if that differs from the running one; 0, or -1 with
- * the reason in err (nothing changed then).
+ * listener it configures if that differs from the running one (at start, the
+ * runtime is taken first, so no request finds none); 0, or -1 with the reason
+ * in err (nothing changed then). Nothing may fail between this and the commit.
  */
-int lgd_admin_prepare(const struct lgd_runtime *rt, char *err, size_t errlen);
-/* The reload failed after lgd_admin_prepare: drop the listener it started. */
-void lgd_admin_abort(void);
+int lgd_admin_prepare(struct lgd_runtime *rt, char *err, size_t errlen);
 /* rt is in force: the admin API answers with it (and the listener prepared for it). */
 void lgd_admin_commit(struct lgd_runtime *rt);
 /* After a reload was answered: retire the listener a commit replaced. */
