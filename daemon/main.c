@@ -10,9 +10,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "clock.h"
-#include "caps.h"
 #include "auditapi.h"
+#include "caps.h"
+#include "counters.h"
 #include "auditd.h"
 #include "io.h"
 #include "log.h"
@@ -124,18 +126,35 @@ calendar_cb(evutil_socket_t fd, short what, void *arg)
 	check_calendars(false);
 }
 
-/* SIGHUP: load and validate the whole new configuration; swap only if all of it is good. */
+/* One reload error: logged, and kept for whoever asked (POST /admin/v1/reload). */
 static void
-reload_cb(evutil_socket_t sig, short what, void *arg)
+reload_error(struct lg_errors *out, const char *msg)
+{
+	char esc[1024];
+
+	lgd_err("reload failed, keeping the running configuration", "error=\"%s\"",
+	        lgd_esc(msg, esc, sizeof(esc)));
+	lg_errors_add(out, NULL, 0, "%s", msg);
+}
+
+/*
+ * Load and validate the whole new configuration; swap only if all of it is
+ * good (SIGHUP and POST /admin/v1/reload). 0 with the new generation, or -1
+ * with every error in out (file:line: message).
+ */
+static int
+do_reload(struct lg_errors *out, unsigned *generation)
 {
 	struct lg_errors errs;
 	struct lgd_runtime *rt;
 	char esc[1024], err[512];
-	int *fds;
+	int *fds, bad;
 	size_t nl;
 
-	if (m.stopping)
-		return;
+	if (m.stopping) {
+		lg_errors_add(out, NULL, 0, "the daemon is shutting down");
+		return -1;
+	}
 	lgd_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
 	           (unsigned long long)lgd_mono_us(), m.conf);
 	lgd_info("reloading configuration", "file=%s", m.conf);
@@ -143,23 +162,24 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	rt = lgd_runtime_load(m.conf, &errs);
 	if (rt == NULL) {
 		for (size_t i = 0; i < errs.count; i++)
-			lgd_err("reload failed, keeping the running configuration", "error=\"%s\"",
-			        lgd_esc(errs.msg[i], esc, sizeof(esc)));
+			reload_error(out, errs.msg[i]);
 		lg_errors_free(&errs);
 		notify_status("READY=1");
-		return;
+		return -1;
 	}
 	lg_errors_free(&errs);
 	/* New addresses are bound here, before anything is swapped: all or nothing. */
 	nl = rt->cf->nlisten;
 	fds = lg_xcalloc((size_t)m.nworkers * nl + 1, sizeof(int));
-	if (lgd_listeners_bind(m.rt->cf, rt, m.nworkers, fds, err, sizeof(err)) != 0) {
-		lgd_err("reload failed, keeping the running configuration", "error=\"%s\"",
-		        lgd_esc(err, esc, sizeof(esc)));
+	bad = lgd_listeners_bind(m.rt->cf, rt, m.nworkers, fds, err, sizeof(err));
+	if (bad == 0 && (bad = lgd_admin_prepare(rt, err, sizeof(err))) != 0)
+		lgd_listeners_close(fds, (size_t)m.nworkers * nl);
+	if (bad != 0) {
+		reload_error(out, err);
 		free(fds);
 		lgd_runtime_unref(rt);
 		notify_status("READY=1");
-		return;
+		return -1;
 	}
 	for (size_t i = 0; i < rt->cf->warnings.count; i++)
 		lgd_warn("configuration warning", "warning=\"%s\"",
@@ -181,6 +201,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 		lgd_worker_post_reload(&m.workers[i], lgd_runtime_ref(rt), wfds);
 	}
 	free(fds);
+	lgd_admin_commit(rt);
 	lgd_runtime_unref(m.rt);
 	m.rt = rt;
 	m.reloads++;
@@ -192,6 +213,21 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	lgd_auditd_config_loaded(rt->cf);
 	check_calendars(true);
 	notify_status("READY=1");
+	*generation = rt->generation;
+	return 0;
+}
+
+/* SIGHUP: reload; then retire an admin listener the reload replaced. */
+static void
+reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct lg_errors errs;
+	unsigned gen;
+
+	lg_errors_init(&errs);
+	do_reload(&errs, &gen);
+	lg_errors_free(&errs);
+	lgd_admin_settle();
 }
 
 /* While stopping: leave once every worker's loop is done. */
@@ -475,6 +511,19 @@ main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	lgd_admin_init(m.base, do_reload, m.nworkers, (int64_t)time(NULL));
+	{
+		char err[512];
+
+		if (lgd_admin_prepare(m.rt, err, sizeof(err)) != 0) {
+			lgd_err("cannot start the admin API", "error=\"%s\"", err);
+			for (int i = 0; i < m.nworkers; i++)
+				lgd_worker_post_stop(&m.workers[i]);
+			rc = 1;
+			goto out;
+		}
+		lgd_admin_commit(m.rt);
+	}
 	m.sigs[0] = evsignal_new(m.base, SIGHUP, reload_cb, NULL);
 	m.sigs[1] = evsignal_new(m.base, SIGTERM, stop_cb, NULL);
 	m.sigs[2] = evsignal_new(m.base, SIGINT, stop_cb, NULL);
@@ -532,11 +581,13 @@ out:
 		event_free(m.calendar_timer);
 	if (m.counts_timer)
 		event_free(m.counts_timer);
+	lgd_admin_stop();
 	event_base_free(m.base);
 	free(m.workers);
 	free(m.last_beats);
 	lgd_auditapi_stop();
 	lgd_auditd_stop(rc == 0 ? "shutdown" : "start-up failed");
+	lgd_counters_free();
 	free(m.audit_dir);
 	lgd_runtime_unref(m.rt);
 	lg_store_free(lgd_store);

@@ -11,6 +11,7 @@
 #include "auditd.h"
 #include "auditwait.h"
 #include "auditrec.h"
+#include "counters.h"
 #include "log.h"
 #include "render.h"
 #include "runtime.h"
@@ -79,6 +80,7 @@ lgd_audit_emit(void *arg, const struct lg_event *ev)
 	uint32_t region = ev->region ? ev->region : cf->calendar_opts.default_region;
 	char at[32], start[32], end[32], student[300], path[300], reason[200], extra[400];
 
+	lgd_counters_event(rt, ev);
 	if (ev->type == LG_EV_UNIDENTIFIED)
 		lgd_log_count(LGD_COUNT_UNIDENTIFIED); /* one line per interval (log.c) */
 	if (lgd_auditd_on()) {

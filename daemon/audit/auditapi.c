@@ -9,77 +9,35 @@
 #include "auditapi.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "auditd.h"
+#include "httpsrv.h"
 #include "json.h"
 #include "log.h"
 #include "render.h"
-#include "runtime.h"
-#include "tls.h"
-#include "worker.h"
 
 /* Records per page of /entries and records scanned per lock of /violations. */
 #define PAGE 1000
 
-static struct {
-	struct event_base *base;
-	struct evhttp *http;
-	SSL_CTX *ctx;
-	pthread_t thread;
-	bool on;
-} P;
-
-/* A JSON error {"error": reason} with status. */
-static void
-reply_error(struct evhttp_request *req, int status, const char *reason)
-{
-	struct evbuffer *b = evbuffer_new();
-	struct lg_buf j = {0};
-
-	LG_BUF_LIT(&j, "{\"error\":");
-	lg_buf_json_str(&j, reason);
-	LG_BUF_LIT(&j, "}\n");
-	evbuffer_add(b, j.data, j.len);
-	lg_buf_free(&j);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	                  "application/json");
-	evhttp_send_reply(req, status,
-	                  status == 400   ? "Bad Request"
-	                  : status == 404 ? "Not Found"
-	                  : status == 405 ? "Method Not Allowed"
-	                                  : "Service Unavailable",
-	                  b);
-	evbuffer_free(b);
-}
+/* The API's server (httpsrv.c: its thread, TLS with client certificates required). */
+static struct lgd_httpsrv *api;
 
 /* Send body with a content type, 200. */
 static void
 reply(struct evhttp_request *req, const char *type, const char *body, size_t n)
 {
-	struct evbuffer *b = evbuffer_new();
-
-	evbuffer_add(b, body, n);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
-	evhttp_send_reply(req, 200, "OK", b);
-	evbuffer_free(b);
+	lgd_http_reply(req, 200, type, body, n);
 }
 
 /* A decimal parameter: 1 found and valid, 0 absent, -1 invalid. */
@@ -116,13 +74,13 @@ get_checkpoint(struct evhttp_request *req)
 
 	snprintf(path, sizeof(path), "%s/checkpoint", lgd_auditd_dir());
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		reply_error(req, 503, "no checkpoint yet");
+		lgd_http_error(req, 503, "no checkpoint yet");
 		return;
 	}
 	n = read(fd, buf, sizeof(buf));
 	close(fd);
 	if (n <= 0) {
-		reply_error(req, 503, "no checkpoint yet");
+		lgd_http_error(req, 503, "no checkpoint yet");
 		return;
 	}
 	reply(req, "text/plain; charset=utf-8", buf, (size_t)n);
@@ -138,11 +96,11 @@ get_entries(struct evhttp_request *req, struct evkeyvalq *q)
 	char err[256];
 
 	if (hs <= 0) {
-		reply_error(req, 400, "start: required, a record index (decimal)");
+		lgd_http_error(req, 400, "start: required, a record index (decimal)");
 		return;
 	}
 	if (he < 0) {
-		reply_error(req, 400, "end: a record index (decimal), exclusive");
+		lgd_http_error(req, 400, "end: a record index (decimal), exclusive");
 		return;
 	}
 	if (he == 0 || end > start + PAGE)
@@ -150,12 +108,12 @@ get_entries(struct evhttp_request *req, struct evkeyvalq *q)
 	if (end > size)
 		end = size;
 	if (start >= size || start >= end) {
-		reply_error(req, 400, "start: beyond the log's size (or not below end)");
+		lgd_http_error(req, 400, "start: beyond the log's size (or not below end)");
 		return;
 	}
 	if (lgd_auditd_read(start, end, &out, err, sizeof(err)) != 0) {
 		lg_buf_free(&out);
-		reply_error(req, 503, err);
+		lgd_http_error(req, 503, err);
 		return;
 	}
 	snprintf(err, sizeof(err), "%" PRIu64, end);
@@ -177,7 +135,7 @@ get_proof(struct evhttp_request *req, struct evkeyvalq *q, bool consistency)
 
 	if (param_u64(q, an, &a) <= 0 || param_u64(q, bn, &b) <= 0) {
 		snprintf(why, sizeof(why), "%s and %s: required, decimal", an, bn);
-		reply_error(req, 400, why);
+		lgd_http_error(req, 400, why);
 		return;
 	}
 	if ((consistency ? a > b || a == 0 : a >= b) ||
@@ -185,7 +143,7 @@ get_proof(struct evhttp_request *req, struct evkeyvalq *q, bool consistency)
 		snprintf(why, sizeof(why),
 		         consistency ? "need 0 < old <= new <= the log's size"
 		                     : "need index < size <= the log's size");
-		reply_error(req, 400, why);
+		lgd_http_error(req, 400, why);
 		return;
 	}
 	lg_buf_printf(&out, "{\"%s\":%" PRIu64 ",\"%s\":%" PRIu64, an, a, bn, b);
@@ -274,15 +232,16 @@ get_violations(struct evhttp_request *req, struct evkeyvalq *q)
 	size_t keycap = 0;
 
 	if (from == NULL || to == NULL || strlen(from) < 10 || strlen(to) < 10) {
-		reply_error(req, 400, "from and to: required, RFC 3339 local times or YYYY-MM-DD");
+		lgd_http_error(req, 400,
+		               "from and to: required, RFC 3339 local times or YYYY-MM-DD");
 		return;
 	}
 	if (rule && !rule_known(rule)) {
-		reply_error(req, 400, "rule: not a rule name");
+		lgd_http_error(req, 400, "rule: not a rule name");
 		return;
 	}
 	if (region && (strlen(region) != 6 || strspn(region, "0123456789") != 6)) {
-		reply_error(req, 400, "region: six digits (GB/T 2260)");
+		lgd_http_error(req, 400, "region: six digits (GB/T 2260)");
 		return;
 	}
 	if (csv)
@@ -295,7 +254,7 @@ get_violations(struct evhttp_request *req, struct evkeyvalq *q)
 			lg_buf_free(&out);
 			lg_buf_free(&page);
 			free(keys);
-			reply_error(req, 503, err);
+			lgd_http_error(req, 503, err);
 			return;
 		}
 		for (char *l = page.data, *nl; l && l < page.data + page.len; l = nl + 1) {
@@ -343,16 +302,16 @@ handle(struct evhttp_request *req, void *arg)
 	(void)arg;
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
-		reply_error(req, 405, "only GET");
+		lgd_http_error(req, 405, "only GET");
 		return;
 	}
 	if (path == NULL || strncmp(path, "/audit/v1/", 10) != 0) {
-		reply_error(req, 404, "not an audit API path (/audit/v1/...)");
+		lgd_http_error(req, 404, "not an audit API path (/audit/v1/...)");
 		return;
 	}
 	TAILQ_INIT(&q);
 	if (query && evhttp_parse_query_str(query, &q) != 0) {
-		reply_error(req, 400, "malformed query");
+		lgd_http_error(req, 400, "malformed query");
 		return;
 	}
 	path += 10;
@@ -367,78 +326,18 @@ handle(struct evhttp_request *req, void *arg)
 	else if (strcmp(path, "violations") == 0)
 		get_violations(req, &q);
 	else
-		reply_error(req, 404, "no such audit API path");
+		lgd_http_error(req, 404, "no such audit API path");
 	evhttp_clear_headers(&q);
-}
-
-/* A new connection: its TLS (the handshake fails without a verified client certificate). */
-static struct bufferevent *
-tls_bev(struct event_base *base, void *arg)
-{
-	SSL *ssl = SSL_new(P.ctx);
-
-	(void)arg;
-	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-	                                      BEV_OPT_CLOSE_ON_FREE);
-}
-
-/* The API thread: its own loop until lgd_auditapi_stop. */
-static void *
-api_main(void *arg)
-{
-	(void)arg;
-	event_base_dispatch(P.base);
-	return NULL;
 }
 
 /* Start the regulator API on cf->audit.listen; 0, or -1 with the reason in err. */
 int
 lgd_auditapi_start(const struct lg_config *cf, char *err, size_t errlen)
 {
-	const struct lg_listen_conf *l = &cf->audit.listen;
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	struct lg_errors errs;
-	int fd;
-
-	lg_errors_init(&errs);
-	if ((P.ctx = lgd_tls_server_ctx(cf, l, &errs)) == NULL) {
-		lg_errors_join(&errs, err, errlen);
-		lg_errors_free(&errs);
+	if ((api = lgd_httpsrv_start(cf, &cf->audit.listen, "audit.listen", handle, NULL, err,
+	                             errlen)) == NULL)
 		return -1;
-	}
-	lg_errors_free(&errs);
-	if (SSL_CTX_load_verify_locations(P.ctx, l->tlsc.client_ca, NULL) != 1) {
-		snprintf(err, errlen, "audit.listen.tls.client_ca: cannot load \"%s\"",
-		         l->tlsc.client_ca);
-		return -1;
-	}
-	SSL_CTX_set_client_CA_list(P.ctx, SSL_load_client_CA_file(l->tlsc.client_ca));
-	SSL_CTX_set_verify(P.ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	if (lgd_parse_sockaddr(l->address, &ss, &sl, NULL) != 0 ||
-	    (fd = lgd_listen_socket(&ss, sl)) < 0) {
-		snprintf(err, errlen, "audit.listen: cannot listen on %s: %s", l->address,
-		         strerror(errno));
-		return -1;
-	}
-	P.base = event_base_new();
-	P.http = evhttp_new(P.base);
-	evhttp_set_bevcb(P.http, tls_bev, NULL);
-	evhttp_set_gencb(P.http, handle, NULL);
-	evhttp_set_allowed_methods(P.http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-	                                       EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
-	evhttp_set_timeout(P.http, 30);
-	evhttp_set_max_headers_size(P.http, 16384);
-	if (evhttp_accept_socket(P.http, fd) != 0) {
-		snprintf(err, errlen, "audit.listen: cannot accept on %s", l->address);
-		return -1;
-	}
-	if (pthread_create(&P.thread, NULL, api_main, NULL) != 0) {
-		snprintf(err, errlen, "cannot start the audit API thread");
-		return -1;
-	}
-	P.on = true;
-	lgd_info("audit API listening", "address=%s", l->address);
+	lgd_info("audit API listening", "address=%s", cf->audit.listen.address);
 	return 0;
 }
 
@@ -446,12 +345,6 @@ lgd_auditapi_start(const struct lg_config *cf, char *err, size_t errlen)
 void
 lgd_auditapi_stop(void)
 {
-	if (!P.on)
-		return;
-	event_base_loopbreak(P.base);
-	pthread_join(P.thread, NULL);
-	evhttp_free(P.http);
-	event_base_free(P.base);
-	lgd_tls_ctx_free(P.ctx);
-	P.on = false;
+	lgd_httpsrv_stop(api);
+	api = NULL;
 }

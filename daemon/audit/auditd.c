@@ -233,29 +233,6 @@ lgd_auditd_submit(const struct lg_audit_rec *r, void (*done)(void *arg, bool ok)
 	enqueue(it);
 }
 
-/* The SHA-256 of a file's content; 0, or -1 if it cannot be read. */
-static int
-file_sha256(const char *path, uint8_t out[32])
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	char b[65536];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
-
-	if (fd >= 0 && md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
-		while ((n = read(fd, b, sizeof(b))) > 0)
-			EVP_DigestUpdate(md, b, (size_t)n);
-		if (n == 0 && EVP_DigestFinal_ex(md, out, NULL) == 1)
-			rc = 0;
-	}
-	if (fd >= 0)
-		close(fd);
-	EVP_MD_CTX_free(md);
-	if (rc != 0)
-		memset(out, 0, 32);
-	return rc;
-}
-
 /* The config_loaded record of cf, with the context it brings. */
 void
 lgd_auditd_config_loaded(const struct lg_config *cf)
@@ -270,9 +247,9 @@ lgd_auditd_config_loaded(const struct lg_config *cf)
 	h = lg_xcalloc(cf->ncalendar_files + 1, sizeof(*h));
 	for (size_t i = 0; i < cf->ncalendar_files; i++) {
 		h[i].file = cf->calendar_files[i];
-		file_sha256(cf->calendar_files[i], h[i].sha256);
+		lgd_file_sha256(cf->calendar_files[i], h[i].sha256);
 	}
-	file_sha256(cf->file, r.config_sha256);
+	lgd_file_sha256(cf->file, r.config_sha256);
 	r.mode = cf->rules.mode;
 	r.calendars = h;
 	r.ncalendars = cf->ncalendar_files;
@@ -627,6 +604,27 @@ lgd_auditd_size(void)
 	n = A.log ? lg_auditlog_size(A.log) : 0;
 	pthread_mutex_unlock(&A.tree_lock);
 	return n;
+}
+
+/* Records waiting for the writer. */
+uint64_t
+lgd_auditd_queued(void)
+{
+	uint64_t n;
+
+	if (!A.on)
+		return 0;
+	pthread_mutex_lock(&A.lock);
+	n = A.queued;
+	pthread_mutex_unlock(&A.lock);
+	return n;
+}
+
+/* Records that could not be written since start. */
+uint64_t
+lgd_auditd_lost(void)
+{
+	return atomic_load(&A.lost);
 }
 
 /* Records [start, end) appended to out, each with a newline; 0, or -1 with the reason. */

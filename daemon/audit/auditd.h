@@ -43,6 +43,10 @@ void lgd_auditd_stop(const char *reason);
 
 /* Readers (the regulator API, any thread): what is durable, under the writer's lock. */
 uint64_t lgd_auditd_size(void);
+/* Records waiting for the writer (0 if off). */
+uint64_t lgd_auditd_queued(void);
+/* Records that could not be written since start. */
+uint64_t lgd_auditd_lost(void);
 /* Records [start, end) appended to out, each with a newline; 0, or -1 with the reason. */
 int lgd_auditd_read(uint64_t start, uint64_t end, struct lg_buf *out, char *err, size_t errlen);
 /* The inclusion proof of leaf a in size b (and the leaf hash), or the consistency proof a..b. */

@@ -1,7 +1,9 @@
 /* A loaded configuration with everything derived from it (TLS contexts, upstream address). */
 #include "runtime.h"
 
+#include <fcntl.h>
 #include <netdb.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +126,29 @@ lgd_runtime_load(const char *path, struct lg_errors *errs)
 		return NULL;
 	}
 	return rt;
+}
+
+/* The SHA-256 of a file's content; 0, or -1 if it cannot be read. */
+int
+lgd_file_sha256(const char *path, uint8_t out[32])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	char b[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+
+	if (fd >= 0 && md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
+		while ((n = read(fd, b, sizeof(b))) > 0)
+			EVP_DigestUpdate(md, b, (size_t)n);
+		if (n == 0 && EVP_DigestFinal_ex(md, out, NULL) == 1)
+			rc = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	EVP_MD_CTX_free(md);
+	if (rc != 0)
+		memset(out, 0, 32);
+	return rc;
 }
 
 /* Take a reference. */

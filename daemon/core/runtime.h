@@ -53,6 +53,8 @@ void lgd_store_redis_detach(struct lg_store *);
 
 /* Load, validate and prepare a configuration; NULL with every error in errs. */
 struct lgd_runtime *lgd_runtime_load(const char *path, struct lg_errors *errs);
+/* The SHA-256 of a file's content; 0, or -1 if it cannot be read (out zeroed). */
+int lgd_file_sha256(const char *path, uint8_t out[32]);
 /* Take a reference. */
 struct lgd_runtime *lgd_runtime_ref(struct lgd_runtime *);
 /* Drop a reference; the last one frees everything. */

@@ -15,6 +15,7 @@
 
 #include "conn.h"
 #include "auditwait.h"
+#include "counters.h"
 #include "log.h"
 #include "upstream.h"
 
@@ -479,6 +480,7 @@ worker_main(void *arg)
 {
 	struct lgd_worker *w = arg;
 
+	lgd_counters_attach(w->id);
 	lgd_store_redis_attach(lgd_store, w->base);
 	event_base_dispatch(w->base);
 	lgd_store_redis_detach(lgd_store);

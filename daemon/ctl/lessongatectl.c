@@ -9,6 +9,7 @@
 #include "calendar.h"
 #include "config.h"
 #include "ctl.h"
+#include "ctl_admin.h"
 #include "ctl_audit.h"
 #include "gate.h"
 #include "policy.h"
@@ -46,6 +47,7 @@ usage(FILE *f)
 	    "  -c FILE    configuration (default " DEFAULT_CONFIG ")\n"
 	    "  -V         print the version\n",
 	    f);
+	fprintf(f, "\nthe running daemon (its admin listener):\n%s", lgctl_admin_usage);
 	fprintf(f, "\nthe regulators' audit log:\n%s", lgctl_audit_usage);
 }
 
@@ -446,6 +448,8 @@ main(int argc, char **argv)
 		return ctl_calendar(path, region, argc - optind + 1, argv + optind - 1);
 	if (strcmp(cmd, "keygen") == 0 || strcmp(cmd, "audit") == 0)
 		return lgctl_audit_main(cmd, argc - optind, argv + optind);
+	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "student") == 0 || strcmp(cmd, "reload") == 0)
+		return lgctl_admin_main(path, argc - optind + 1, argv + optind - 1);
 	{
 		char *rest[8];
 		int nrest = 0;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "counters.h"
 #include "log.h"
 #include "upstream.h"
 #include "clock.h"
@@ -308,12 +309,27 @@ lgd_conn_closing(struct lgd_conn *c, const char *reason)
 		closing_flushed(c);
 }
 
+/* The kind of an upstream failure (lessongate_upstream_errors_total) from its 502/504 reason. */
+static enum lg_m_upstream
+upstream_error_kind(int status, const char *reason)
+{
+	if (status == 504)
+		return LG_M_UP_TIMEOUT;
+	if (strstr(reason, "unreachable"))
+		return LG_M_UP_CONNECT;
+	if (strstr(reason, "closed"))
+		return LG_M_UP_CLOSED;
+	return LG_M_UP_PROTOCOL;
+}
+
 /* Answer the current request with an error of our own and close the connection. */
 void
 lgd_conn_error(struct lgd_conn *c, int status, const char *reason)
 {
 	if (c->state == LGD_CONN_CLOSED)
 		return;
+	if (status == 502 || status == 504)
+		lg_ctr_add(&lgd_metrics->c.upstream_errors[upstream_error_kind(status, reason)], 1);
 	if (c->res_started) {
 		lgd_conn_close(c, reason);
 		return;

@@ -10,6 +10,7 @@
 
 #include "auditd.h"
 #include "auditwait.h"
+#include "counters.h"
 #include "log.h"
 #include "clock.h"
 
@@ -179,6 +180,7 @@ lgd_lesson_decide_timeout(struct lgd_conn *c)
 {
 	lgd_warn("student store timeout", "worker=%d peer=%s store=%s timeout_ms=%d", c->w->id,
 	         c->peer, lgd_store->kind, lgd_store->timeout_ms);
+	lg_ctr_add(&lgd_metrics->c.store_timeouts, 1);
 	lgd_lesson_forget_decision(c);
 	c->decided = c->audit_wait ? LGD_DECIDED_AUDIT_BAD : LGD_DECIDED_TIMEOUT;
 	lgd_proxy_resume(c);
@@ -261,6 +263,31 @@ ask_store(struct lgd_conn *c, const struct lg_gate_verdict *v, int64_t now,
 	return 0;
 }
 
+/* Count a request the gate is done with (lessongate_requests_total), once per request. */
+static void
+count_request(const struct lg_gate_verdict *v)
+{
+	struct lg_metrics *m = lgd_metrics;
+
+	switch (v->action) {
+	case LG_GATE_ALLOW:
+	case LG_GATE_DECIDE:
+		lg_metrics_request(m, v->cls, LG_M_ALLOWED);
+		break;
+	case LG_GATE_REFUSE:
+		if (v->status == 503 && strcmp(v->reason, LGD_AUDIT_DOWN) != 0)
+			lg_ctr_add(&m->c.store_unavailable, 1);
+		lg_metrics_request(m, v->cls,
+		                   v->status == 401 || v->status == 429 || v->status == 451
+		                       ? LG_M_REFUSED
+		                       : LG_M_ERROR);
+		break;
+	default: /* free routes, the status and calendar endpoints */
+		lg_metrics_request(m, LG_CLASS_FREE, LG_M_FREE);
+		break;
+	}
+}
+
 /*
  * The gate for one request head, at one reading of the clock: 1 to forward
  * it (fwd says how), 0 if the proxy answered it itself, LGD_LESSON_WAIT if
@@ -314,6 +341,7 @@ lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t
 			return LGD_LESSON_WAIT;
 		}
 	}
+	count_request(&v);
 	switch (v.action) {
 	case LG_GATE_STATUS:
 		lgd_status_answer(c, &gr, head_len, now);
@@ -456,6 +484,7 @@ lgd_lesson_response(struct lgd_conn *c, const struct lg_http_response *res,
 	                        &l->lease) != 0)
 		l->lease.id = 0;
 	l->tunnel = true;
+	lg_ctr_add(&lgd_metrics->c.tunnels_opened[l->cls], 1);
 	if (l->deadline <= 0)
 		return;
 	l->rule = lgd_deadline_rule(c->rt->cf, l->cls, l->start, l->deadline);
@@ -477,6 +506,7 @@ lgd_lesson_finish(struct lgd_conn *c)
 	if (l->tunnel) {
 		lg_store_lease_close(lgd_store, c->rt->cf->policy, l->student, l->student_len,
 		                     l->cls, lgd_now_us() / 1000000, &l->lease);
+		lg_ctr_add(&lgd_metrics->c.tunnels_closed[l->cls], 1);
 		l->tunnel = false;
 	}
 	l->active = false;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counters.h"
 #include "log.h"
 #include "clock.h"
 
@@ -147,6 +148,7 @@ lgd_upstream_connect(struct lgd_worker *w, struct lgd_runtime *rt)
 		free(u);
 		return NULL;
 	}
+	lg_ctr_add(&lgd_metrics->c.upstream_opened, 1); /* lgd_upconn_free counts it closed */
 	if (bufferevent_socket_connect(u->bev, (struct sockaddr *)&rt->upstream_addr,
 	                               (int)rt->upstream_addrlen) != 0) {
 		lgd_upconn_free(u);
@@ -165,6 +167,7 @@ lgd_upconn_free(struct lgd_upconn *u)
 	if (u == NULL)
 		return;
 	if (u->bev) {
+		lg_ctr_add(&lgd_metrics->c.upstream_closed, 1);
 		SSL *ssl = bufferevent_openssl_get_ssl(u->bev);
 		if (ssl)
 			SSL_set_shutdown(ssl, SSL_RECEIVED_SHUTDOWN);

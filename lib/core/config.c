@@ -23,9 +23,12 @@ struct cctx {
 	struct lg_errors *warns;
 };
 
-static const char *const root_keys[] = {"instance", "timezone", "mode",   "workers",  "listen",
-                                        "upstream", "timeouts", "limits", "identity", "routes",
-                                        "rules",    "calendar", "state",  "audit",    NULL};
+/* Which listener a listen group configures. */
+enum listen_kind { LISTEN_PROXY, LISTEN_AUDIT, LISTEN_ADMIN };
+
+static const char *const root_keys[] = {
+    "instance", "timezone", "mode",  "workers",  "listen", "upstream", "timeouts", "limits",
+    "identity", "routes",   "rules", "calendar", "state",  "audit",    "admin",    NULL};
 
 /* The line a setting was read from (0 if unknown). */
 static int
@@ -428,10 +431,13 @@ load_sni(struct cctx *c, const config_setting_t *g, const char *where, struct lg
 	}
 }
 
-/* tls = { certificate; key; client_ca; ca; server_name; verify; sni; } */
+/*
+ * tls = { certificate; key; client_ca; ca; server_name; verify; sni; }; for a
+ * server, client_ca is required (audit), optional (admin) or refused (proxy).
+ */
 static void
 load_tls(struct cctx *c, const config_setting_t *g, const char *where, struct lg_tls_conf *t,
-         bool server, bool client_ca)
+         bool server, enum listen_kind kind)
 {
 	static const char *const server_keys[] = {"certificate", "key", "client_ca", "sni", NULL};
 	static const char *const client_keys[] = {"ca",          "server_name", "verify",
@@ -443,9 +449,11 @@ load_tls(struct cctx *c, const config_setting_t *g, const char *where, struct lg
 	if (server) {
 		get_str(c, g, where, "certificate", true, &cert);
 		get_str(c, g, where, "key", true, &key);
-		if (get_str(c, g, where, "client_ca", client_ca, &ca) > 0 && !client_ca)
+		if (get_str(c, g, where, "client_ca", kind == LISTEN_AUDIT, &ca) > 0 &&
+		    kind == LISTEN_PROXY)
 			CERR(c, g,
-			     "%s.client_ca: client certificates are only for the audit listener",
+			     "%s.client_ca: client certificates are only for the audit and admin "
+			     "listeners",
 			     where);
 		load_sni(c, g, where, t);
 	} else {
@@ -466,27 +474,27 @@ load_tls(struct cctx *c, const config_setting_t *g, const char *where, struct lg
 	free(ca);
 }
 
-/* One listener { address; tls = {...}; }. */
+/* One listener { address; tls = {...}; } of a kind (the audit listener requires TLS). */
 static void
 load_listener(struct cctx *c, const config_setting_t *g, const char *where,
-              struct lg_listen_conf *l, bool client_ca)
+              struct lg_listen_conf *l, enum listen_kind kind)
 {
 	static const char *const keys[] = {"address", "tls", "test_hooks", NULL};
 	config_setting_t *tls;
 
 	check_keys(c, g, where, keys);
 	l->line = line_of(g);
-	if (get_bool(c, g, where, "test_hooks", &l->test_hooks) > 0 && client_ca)
+	if (get_bool(c, g, where, "test_hooks", &l->test_hooks) > 0 && kind != LISTEN_PROXY)
 		CERR(c, g, "%s.test_hooks: only proxy listeners have test hooks", where);
 	if (get_str(c, g, where, "address", true, &l->address) > 0 && !valid_address(l->address))
 		CERR(c, config_setting_get_member(g, "address"),
 		     "%s.address: \"%s\" is not \"host:port\" or \"[v6addr]:port\"", where,
 		     l->address);
-	if ((tls = get_group(c, g, where, "tls", client_ca)) != NULL) {
+	if ((tls = get_group(c, g, where, "tls", kind == LISTEN_AUDIT)) != NULL) {
 		char w[64];
 		snprintf(w, sizeof(w), "%s.tls", where);
 		l->tls = true;
-		load_tls(c, tls, w, &l->tlsc, true, client_ca);
+		load_tls(c, tls, w, &l->tlsc, true, kind);
 	}
 }
 
@@ -514,7 +522,7 @@ load_listen(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 			CERR(c, g, "%s: expected a group { address = \"...\"; }", where);
 			continue;
 		}
-		load_listener(c, g, where, &cf->listen[cf->nlisten++], false);
+		load_listener(c, g, where, &cf->listen[cf->nlisten++], LISTEN_PROXY);
 	}
 }
 
@@ -596,7 +604,7 @@ load_upstream(struct cctx *c, const config_setting_t *root, struct lg_config *cf
 	get_duration(c, g, "upstream", "response_timeout", 1, 86400000, &u->response_timeout_ms);
 	if ((tls = get_group(c, g, "upstream", "tls", false)) != NULL) {
 		u->tls = true;
-		load_tls(c, tls, "upstream.tls", &u->tlsc, false, false);
+		load_tls(c, tls, "upstream.tls", &u->tlsc, false, LISTEN_PROXY);
 	}
 }
 
@@ -1032,12 +1040,75 @@ load_audit(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
 	free(v);
 	if ((l = get_group(c, g, "audit", "listen", false)) != NULL) {
 		a->listen_enabled = true;
-		load_listener(c, l, "audit.listen", &a->listen, true);
+		load_listener(c, l, "audit.listen", &a->listen, LISTEN_AUDIT);
 		if (!a->listen.tls)
 			CERR(c, l,
 			     "audit.listen: the regulator API needs tls = { certificate; key; "
 			     "client_ca; } (client certificates are required)");
 	}
+}
+
+/* Whether the host part of "host:port" (len n) is a wildcard address. */
+static bool
+wildcard_host(const char *h, size_t n)
+{
+	return (n == 7 && memcmp(h, "0.0.0.0", 7) == 0) || (n == 4 && memcmp(h, "[::]", 4) == 0) ||
+	       (n == 1 && h[0] == '*') || n == 0;
+}
+
+/* Whether two listen addresses would take the same connections (same port, same or any host). */
+static bool
+addresses_overlap(const char *a, const char *b)
+{
+	const char *pa = strrchr(a, ':'), *pb = strrchr(b, ':');
+
+	if (pa == NULL || pb == NULL || strcmp(pa, pb) != 0)
+		return false;
+	if ((size_t)(pa - a) == (size_t)(pb - b) && memcmp(a, b, (size_t)(pa - a)) == 0)
+		return true;
+	return wildcard_host(a, (size_t)(pa - a)) || wildcard_host(b, (size_t)(pb - b));
+}
+
+/* The client or audit listener whose address overlaps address (NULL if none). */
+static const struct lg_listen_conf *
+same_address(const struct lg_config *cf, const char *address)
+{
+	for (size_t i = 0; i < cf->nlisten; i++)
+		if (cf->listen[i].address && addresses_overlap(cf->listen[i].address, address))
+			return &cf->listen[i];
+	if (cf->audit.listen_enabled && cf->audit.listen.address &&
+	    addresses_overlap(cf->audit.listen.address, address))
+		return &cf->audit.listen;
+	return NULL;
+}
+
+/*
+ * admin = { listen = { address; tls = { certificate; key; client_ca; }; }; }:
+ * metrics, status, students, reload. Off unless configured; never on the
+ * address of a client or the audit listener.
+ */
+static void
+load_admin(struct cctx *c, const config_setting_t *root, struct lg_config *cf)
+{
+	static const char *const admin_keys[] = {"listen", NULL};
+	config_setting_t *g = get_group(c, root, "", "admin", false), *l;
+	const struct lg_listen_conf *other;
+
+	if (g == NULL)
+		return;
+	check_keys(c, g, "admin", admin_keys);
+	if ((l = get_group(c, g, "admin", "listen", true)) == NULL)
+		return;
+	cf->admin.enabled = true;
+	load_listener(c, l, "admin.listen", &cf->admin.listen, LISTEN_ADMIN);
+	if (cf->admin.listen.address &&
+	    (other = same_address(cf, cf->admin.listen.address)) != NULL)
+		CERR(c, config_setting_get_member(l, "address"),
+		     "admin.listen.address: \"%s\" is already the address of %s (line %d); the "
+		     "admin listener needs an address of its own",
+		     cf->admin.listen.address,
+		     other == &cf->audit.listen ? "the audit listener" : "a client listener",
+		     other->line);
 }
 
 /* Whether a route path is already in normalised form. */
@@ -1354,6 +1425,7 @@ load_tree(config_t *lc, const char *name, const char *basedir, struct lg_errors 
 	load_calendar(&c, root, cf);
 	load_state(&c, root, cf);
 	load_audit(&c, root, cf);
+	load_admin(&c, root, cf);
 	for (size_t i = 0; i < warns.count; i++)
 		lg_errors_add(&cf->warnings, NULL, 0, "%s", warns.msg[i]);
 	lg_errors_free(&warns);
@@ -1500,6 +1572,8 @@ lg_config_free(struct lg_config *cf)
 	explicit_bzero(cf->audit.pseudonym, sizeof(cf->audit.pseudonym));
 	free(cf->audit.listen.address);
 	free_tls(&cf->audit.listen.tlsc);
+	free(cf->admin.listen.address);
+	free_tls(&cf->admin.listen.tlsc);
 	free(cf->regulation_url);
 	free(cf->instance);
 	free(cf->timezone);

@@ -108,8 +108,8 @@ struct lg_identity_conf {
 #define LG_STATE_DIR_DEFAULT "/var/lib/lessongate/state"
 
 struct lg_state_conf {
-	char *store; /* "local" (the default), "memory" or "redis" */
-	char *dir;   /* local: an absolute path (default LG_STATE_DIR_DEFAULT) */
+	char *store;         /* "local" (the default), "memory" or "redis" */
+	char *dir;           /* local: an absolute path (default LG_STATE_DIR_DEFAULT) */
 	char *redis_address; /* "host:port", "[v6]:port" or "unix:/path" */
 	int64_t redis_timeout_ms;
 	char *redis_on_failure;                /* "closed" ("local" is an error for now) */
@@ -129,6 +129,13 @@ struct lg_audit_conf {
 	uint8_t pseudonym[32]; /* the pseudonym key */
 	bool listen_enabled;
 	struct lg_listen_conf listen;
+};
+
+/* The admin listener (metrics, status, students, reload); off unless configured. */
+struct lg_admin_conf {
+	bool enabled;
+	struct lg_listen_conf
+	    listen; /* TLS optional; tlsc.client_ca: client certificates required */
 };
 
 struct lg_config {
@@ -153,6 +160,7 @@ struct lg_config {
 	struct lg_calendar *calendar;
 	struct lg_state_conf state;
 	struct lg_audit_conf audit;
+	struct lg_admin_conf admin;
 	struct lg_policy *policy;
 	struct lg_errors warnings; /* legal but weaker than the regulation, etc. */
 };

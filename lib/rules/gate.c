@@ -74,6 +74,15 @@ lg_gate_new(const struct lg_config *cf, struct lg_errors *errs)
 	return g;
 }
 
+/* The verified-token cache's hits and misses (0 and 0 without JWT identity). */
+void
+lg_gate_jwt_cache_stats(const struct lg_gate *g, uint64_t *hits, uint64_t *misses)
+{
+	*hits = *misses = 0;
+	if (g->jwt)
+		lg_jwt_cache_stats(g->jwt, hits, misses);
+}
+
 /* Free the gate (not the configuration). */
 void
 lg_gate_free(struct lg_gate *g)

@@ -68,6 +68,8 @@ struct lg_gate;
  */
 struct lg_gate *lg_gate_new(const struct lg_config *, struct lg_errors *);
 void lg_gate_free(struct lg_gate *);
+/* The verified-token cache's hits and misses (0 and 0 without JWT identity). */
+void lg_gate_jwt_cache_stats(const struct lg_gate *, uint64_t *hits, uint64_t *misses);
 const struct lg_config *lg_gate_config(const struct lg_gate *);
 
 /* A request as the daemon parsed it. */

@@ -183,8 +183,9 @@ test_bad_values(void **state)
 	             "state.dir: the \"memory\" store keeps nothing on disk");
 	expect_error("state = { store = \"local\";\n dir = \"state\"; };\n", 2,
 	             "state.dir: \"state\" is not an absolute path");
-	expect_error("state = { store = \"memory\";\n redis = { address = \"127.0.0.1:6379\"; }; };\n",
-	             2, "state.redis: only used with store = \"redis\"");
+	expect_error(
+	    "state = { store = \"memory\";\n redis = { address = \"127.0.0.1:6379\"; }; };\n", 2,
+	    "state.redis: only used with store = \"redis\"");
 	expect_error("state = { store = \"redis\"; redis = {\n address = \"redis\"; }; };\n", 2,
 	             "state.redis.address: \"redis\" is not \"host:port\" or \"unix:/path\"");
 	expect_error("state = { store = \"redis\"; redis = {\n address = \"unix:x\"; }; };\n", 2,
@@ -580,6 +581,52 @@ test_client_limits(void **state)
 	             "did you mean \"body_min_rate\"");
 }
 
+/* admin.listen: off by default; TLS and client_ca optional; never a client's or the audit's
+ * address. */
+static void
+test_admin_listener(void **state)
+{
+	struct lg_config *cf = load_text("");
+
+	(void)state;
+	assert_false(cf->admin.enabled);
+	lg_config_free(cf);
+	cf = load_text("admin = { listen = { address = \"127.0.0.1:9180\"; }; };\n");
+	assert_non_null(cf);
+	assert_true(cf->admin.enabled);
+	assert_string_equal(cf->admin.listen.address, "127.0.0.1:9180");
+	assert_false(cf->admin.listen.tls);
+	lg_config_free(cf);
+	cf = load_text("admin = { listen = { address = \"127.0.0.1:9180\"; tls = { certificate = "
+	               "\"/c.pem\"; key = \"/k.pem\"; client_ca = \"/ca.pem\"; }; }; };\n");
+	assert_non_null(cf);
+	assert_true(cf->admin.listen.tls);
+	assert_string_equal(cf->admin.listen.tlsc.client_ca, "/ca.pem");
+	lg_config_free(cf);
+	expect_error("listen = ( { address = \"127.0.0.1:8080\"; } );\nadmin = { listen = {\n"
+	             " address = \"127.0.0.1:8080\"; }; };\n",
+	             3,
+	             "admin.listen.address: \"127.0.0.1:8080\" is already the address of a "
+	             "client listener (line 1)");
+	/* A wildcard client listener takes the loopback port too. */
+	expect_error("listen = ( { address = \"0.0.0.0:8080\"; } );\nadmin = { listen = {\n"
+	             " address = \"127.0.0.1:8080\"; }; };\n",
+	             3, "already the address of a client listener");
+	expect_error("audit = { dir = \"/x\"; signing_key = \"/s\"; pseudonym_key = \"/p\";\n"
+	             " listen = { address = \"127.0.0.1:9443\"; tls = { certificate = \"/c\"; "
+	             "key = \"/k\"; client_ca = \"/ca\"; }; }; };\nadmin = { listen = {\n"
+	             " address = \"127.0.0.1:9443\"; }; };\n",
+	             4, "is already the address of the audit listener");
+	expect_error("admin = {\n port = 9180; };\n", 2, "unknown key \"port\" in admin");
+	expect_error("admin = {\n};\n", 1, "listen");
+	expect_error(
+	    "admin = { listen = { address = \"127.0.0.1:9180\";\n test_hooks = true; }; };\n", 1,
+	    "admin.listen.test_hooks: only proxy listeners have test hooks");
+	expect_error("listen = ( { address = \"127.0.0.1:8080\"; tls = { certificate = \"/c\";\n "
+	             "key = \"/k\"; client_ca = \"/ca\"; }; } );\n",
+	             1, "client certificates are only for the audit and admin listeners");
+}
+
 int
 main(void)
 {
@@ -596,6 +643,7 @@ main(void)
 	    cmocka_unit_test(test_all_errors_reported),
 	    cmocka_unit_test(test_calendar_errors_surface),
 	    cmocka_unit_test(test_client_limits),
+	    cmocka_unit_test(test_admin_listener),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,560 @@
+/*
+ * The admin API on its own listener and thread (httpsrv.c): Prometheus
+ * metrics, the status, one student's clock, the overview for the operator
+ * page, and reloads. It reads counters (counters.c) and the runtime in force;
+ * the documents are rendered by lib/admin/. A reload it is asked for runs on
+ * the main thread (the same code as SIGHUP) while the request waits.
+ */
+#include "admin.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admindoc.h"
+#include "auditd.h"
+#include "auditrec.h"
+#include "counters.h"
+#include "httpsrv.h"
+#include "log.h"
+#include "store_local.h"
+#include "worker.h"
+
+#ifndef LG_VERSION
+#define LG_VERSION "unknown"
+#endif
+
+/* How long a reload request waits for the main thread. */
+#define RELOAD_WAIT_S 30
+/* Longest student id in a path. */
+#define ID_MAX 256
+
+static struct {
+	pthread_mutex_t lock; /* rt, sha256, jwt_carry */
+	struct lgd_runtime *rt;
+	char sha256[65];
+	uint64_t jwt_carry_hits, jwt_carry_misses; /* cache counts of earlier generations */
+	struct lgd_httpsrv *srv, *next, *old;
+	char sig[4096]; /* the running listener's settings */
+	char next_sig[4096];
+	int workers;
+	int64_t start_time;
+	/* The reload bridge: one request at a time waits for the main thread. */
+	struct event *reload_ev;
+	lgd_admin_reload_fn reload;
+	pthread_cond_t cond;
+	bool busy, done, stopping;
+	int rc;
+	unsigned generation;
+	struct lg_errors errs;
+} A = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+/* The runtime in force, referenced (the caller unrefs it). */
+static struct lgd_runtime *
+current(void)
+{
+	struct lgd_runtime *rt;
+
+	pthread_mutex_lock(&A.lock);
+	rt = lgd_runtime_ref(A.rt);
+	pthread_mutex_unlock(&A.lock);
+	return rt;
+}
+
+/* Collect one missing calendar year (lgd_calendar_gaps's callback). */
+static void
+collect_year(void *arg, int year, const char *text)
+{
+	struct lg_admin_status *s = arg;
+	int *years = (int *)s->missing_years;
+
+	(void)text;
+	if (s->nmissing < 4)
+		years[s->nmissing++] = year;
+}
+
+/* The students in the table of a store that keeps one in memory; -1 for others (redis). */
+static int64_t
+students(void)
+{
+	if (lgd_store == NULL)
+		return -1;
+	if (strcmp(lgd_store->kind, "memory") == 0)
+		return (int64_t)lg_students_count(lg_store_memory_table(lgd_store));
+	if (strcmp(lgd_store->kind, "local") == 0)
+		return (int64_t)lg_students_count(lg_store_local_table(lgd_store));
+	return -1;
+}
+
+/* Everything a scrape reads besides the counters. */
+static void
+gather(const struct lgd_runtime *rt, struct lg_metrics_info *in, struct lg_admin_status *st,
+       int64_t now)
+{
+	uint64_t h = 0, m = 0;
+
+	memset(in, 0, sizeof(*in));
+	in->version = LG_VERSION;
+	in->config_generation = rt->generation;
+	in->students = students();
+	in->connections_client = atomic_load(&lgd_total_conns);
+	in->calendar_missing_years = (unsigned)st->nmissing;
+	lg_gate_jwt_cache_stats(rt->gate, &h, &m);
+	pthread_mutex_lock(&A.lock);
+	in->jwt_hits = h + A.jwt_carry_hits;
+	in->jwt_misses = m + A.jwt_carry_misses;
+	memcpy(st->config_sha256, A.sha256, sizeof(st->config_sha256));
+	pthread_mutex_unlock(&A.lock);
+	in->store_kind = lgd_store ? lgd_store->kind : NULL;
+	in->store_up = lgd_store && lg_store_up(lgd_store);
+	in->audit_on = lgd_auditd_on();
+	in->audit_healthy = lgd_auditd_healthy();
+	in->audit_records = in->audit_on ? lgd_auditd_size() : 0;
+	in->audit_queued = lgd_auditd_queued();
+	in->audit_lost = lgd_auditd_lost();
+	in->workers = A.workers;
+	in->start_time = A.start_time;
+	st->info = in;
+	(void)now;
+}
+
+/* The sum of every worker's counters. */
+static void
+sum_counters(struct lg_counters *c)
+{
+	struct lg_metrics *all[260];
+	size_t n = lgd_counters_all(all, 260);
+
+	lg_metrics_sum(c, all, n);
+}
+
+/* GET /metrics. */
+static void
+get_metrics(struct evhttp_request *req, const struct lgd_runtime *rt, int64_t now)
+{
+	struct lg_metrics_info in;
+	int years[4];
+	struct lg_admin_status st = {.missing_years = years};
+	struct lg_counters c;
+	struct lg_buf b = {0};
+
+	lgd_calendar_gaps(rt->cf, now, collect_year, &st);
+	gather(rt, &in, &st, now);
+	sum_counters(&c);
+	lg_metrics_render(&b, &c, &in);
+	lgd_http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+	lg_buf_free(&b);
+}
+
+/* GET /admin/v1/status. */
+static void
+get_status(struct evhttp_request *req, const struct lgd_runtime *rt, int64_t now)
+{
+	struct lg_metrics_info in;
+	int years[4];
+	struct lg_admin_status st = {.missing_years = years};
+	struct lg_buf b = {0};
+
+	lgd_calendar_gaps(rt->cf, now, collect_year, &st);
+	gather(rt, &in, &st, now);
+	lg_admin_status_json(&b, rt->cf, &st, now);
+	lgd_http_reply(req, 200, "application/json", b.data, b.len);
+	lg_buf_free(&b);
+}
+
+/* GET /admin/v1/overview. */
+static void
+get_overview(struct evhttp_request *req, const struct lgd_runtime *rt, int64_t now)
+{
+	struct lg_metrics_info in;
+	int years[4];
+	struct lg_admin_status st = {.missing_years = years};
+	struct lg_metrics *all[260];
+	size_t n = lgd_counters_all(all, 260);
+	uint64_t minutes[LG_M_MINUTES][LG_M_RULES];
+	struct lg_counters c;
+	struct lg_recent *recent = lg_xcalloc(1, sizeof(*recent));
+	struct lg_buf b = {0};
+
+	gather(rt, &in, &st, now);
+	lg_metrics_sum(&c, all, n);
+	lg_metrics_minutes(all, n, now, minutes);
+	lgd_counters_recent(recent);
+	lg_admin_overview_json(&b, rt->cf, &c, minutes, recent, &in, now);
+	lgd_http_reply(req, 200, "application/json", b.data, b.len);
+	lg_buf_free(&b);
+	free(recent);
+}
+
+/* The client's address, for the access line. */
+static const char *
+peer_of(struct evhttp_request *req)
+{
+	struct evhttp_connection *con = evhttp_request_get_connection(req);
+	const char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	if (con)
+		evhttp_connection_get_peer(con, (char **)&addr, &port);
+	return addr ? addr : "-";
+}
+
+/* The id as the log names it: its audit pseudonym when the audit log is on, else escaped. */
+static const char *
+log_name(const struct lg_config *cf, const char *id, char *out, size_t len)
+{
+	if (cf->audit.enabled && len >= LG_PSEUDONYM_HEX) {
+		lg_audit_pseudonym(cf->audit.pseudonym, id, strlen(id), out);
+		return out;
+	}
+	return lgd_esc(id, out, len);
+}
+
+/* Percent-decode a path segment into out (len bytes); -1 if malformed, too long or with NUL. */
+static int
+decode_segment(const char *s, char *out, size_t len)
+{
+	size_t n = 0;
+
+	for (; *s; s++) {
+		int c = (unsigned char)*s;
+		if (c == '%') {
+			int hi = lg_hex_value((unsigned char)s[1]), lo;
+			if (hi < 0 || (lo = lg_hex_value((unsigned char)s[2])) < 0)
+				return -1;
+			c = hi << 4 | lo;
+			s += 2;
+		}
+		if (c == 0 || n + 1 >= len)
+			return -1;
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* GET /admin/v1/students/{id}[?region=NNNNNN]: one student's clock; access is logged. */
+static void
+get_student(struct evhttp_request *req, const struct lgd_runtime *rt, const char *raw,
+            const char *query, int64_t now)
+{
+	char id[ID_MAX + 1], name[ID_MAX * 4 + 8];
+	struct evkeyvalq q;
+	const char *reg;
+	uint32_t region = 0;
+	struct lg_student_state s;
+	struct lg_buf b = {0};
+	int found;
+
+	TAILQ_INIT(&q);
+	if (decode_segment(raw, id, sizeof(id)) != 0 || *id == '\0' || strchr(id, '/')) {
+		lgd_http_error(req, 400,
+		               "student id: 1 to 256 bytes (percent-encoded), no '/' or NUL");
+		goto out;
+	}
+	if (query && evhttp_parse_query_str(query, &q) != 0) {
+		lgd_http_error(req, 400, "malformed query");
+		goto out;
+	}
+	if ((reg = evhttp_find_header(&q, "region")) != NULL &&
+	    lg_region_parse(reg, &region) != 0) {
+		lgd_http_error(req, 400, "region: six digits (GB/T 2260)");
+		goto out;
+	}
+	found = lg_store_snapshot(lgd_store, id, strlen(id), now, &s);
+	lgd_info("admin student lookup", "student=\"%s\" peer=%s found=%s",
+	         log_name(rt->cf, id, name, sizeof(name)), peer_of(req),
+	         found > 0    ? "true"
+	         : found == 0 ? "false"
+	                      : "unavailable");
+	if (found < 0) {
+		lgd_http_error(req, 503, "the student store cannot answer");
+		goto out;
+	}
+	if (found == 0) {
+		lgd_http_error(req, 404, "no such student (no lesson clock kept for this id)");
+		goto out;
+	}
+	lg_admin_student_json(&b, rt->cf, id, region, &s, now);
+	lgd_http_reply(req, 200, "application/json", b.data, b.len);
+	lg_buf_free(&b);
+out:
+	evhttp_clear_headers(&q);
+}
+
+/* POST /admin/v1/reload: the main thread reloads while this request waits; its result. */
+static void
+post_reload(struct evhttp_request *req)
+{
+	struct timespec until;
+	struct lg_buf b = {0};
+	int status;
+
+	pthread_mutex_lock(&A.lock);
+	if (A.busy || A.reload_ev == NULL || A.stopping) {
+		const char *why = A.busy ? "a reload is in progress" : "shutting down";
+		pthread_mutex_unlock(&A.lock);
+		lgd_http_error(req, A.busy ? 409 : 503, why);
+		return;
+	}
+	A.busy = true;
+	A.done = false;
+	event_active(A.reload_ev, EV_READ, 0);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += RELOAD_WAIT_S;
+	while (!A.done && !A.stopping)
+		if (pthread_cond_timedwait(&A.cond, &A.lock, &until) == ETIMEDOUT)
+			break;
+	if (!A.done) {
+		A.busy = false;
+		pthread_mutex_unlock(&A.lock);
+		lgd_http_error(req, 503, "the reload did not finish in time (or the daemon stops)");
+		return;
+	}
+	if (A.rc == 0) {
+		lg_buf_printf(&b, "{\"ok\":true,\"generation\":%u}\n", A.generation);
+		status = 200;
+	} else {
+		LG_BUF_LIT(&b, "{\"ok\":false,\"errors\":[");
+		for (size_t i = 0; i < A.errs.count; i++) {
+			if (i)
+				LG_BUF_LIT(&b, ",");
+			lg_buf_json_str(&b, A.errs.msg[i]);
+		}
+		LG_BUF_LIT(&b, "]}\n");
+		status = 422;
+	}
+	lg_errors_free(&A.errs);
+	A.busy = false;
+	pthread_mutex_unlock(&A.lock);
+	lgd_http_reply(req, status, "application/json", b.data, b.len);
+	lg_buf_free(&b);
+}
+
+/* GET /: a placeholder until the operator page is served here. */
+static void
+get_root(struct evhttp_request *req)
+{
+	static const char page[] =
+	    "<!doctype html><meta charset=utf-8><title>lessongate admin</title>\n"
+	    "<h1>lessongate admin</h1><ul><li><a href=/metrics>/metrics</a>"
+	    "<li><a href=/admin/v1/status>/admin/v1/status</a>"
+	    "<li><a href=/admin/v1/overview>/admin/v1/overview</a></ul>\n";
+
+	lgd_http_reply(req, 200, "text/html; charset=utf-8", page, sizeof(page) - 1);
+}
+
+/* Whether the method is m, else a 405 with Allow said. */
+static bool
+method_is(struct evhttp_request *req, enum evhttp_cmd_type m)
+{
+	enum evhttp_cmd_type got = evhttp_request_get_command(req);
+
+	if (got == m || (m == EVHTTP_REQ_GET && got == EVHTTP_REQ_HEAD))
+		return true;
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+	                  m == EVHTTP_REQ_GET ? "GET, HEAD" : "POST");
+	lgd_http_error(req, 405, m == EVHTTP_REQ_GET ? "only GET" : "only POST");
+	return false;
+}
+
+/* Every request of the admin API. */
+static void
+handle(struct evhttp_request *req, void *arg)
+{
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *path = u ? evhttp_uri_get_path(u) : NULL;
+	struct lgd_runtime *rt;
+	int64_t now = time(NULL);
+
+	(void)arg;
+	if (path == NULL) {
+		lgd_http_error(req, 400, "malformed request target");
+		return;
+	}
+	if (strcmp(path, "/admin/v1/reload") == 0) {
+		if (method_is(req, EVHTTP_REQ_POST))
+			post_reload(req);
+		return;
+	}
+	rt = current();
+	if (strcmp(path, "/metrics") == 0) {
+		if (method_is(req, EVHTTP_REQ_GET))
+			get_metrics(req, rt, now);
+	} else if (strcmp(path, "/admin/v1/status") == 0) {
+		if (method_is(req, EVHTTP_REQ_GET))
+			get_status(req, rt, now);
+	} else if (strcmp(path, "/admin/v1/overview") == 0) {
+		if (method_is(req, EVHTTP_REQ_GET))
+			get_overview(req, rt, now);
+	} else if (strncmp(path, "/admin/v1/students/", 19) == 0) {
+		if (method_is(req, EVHTTP_REQ_GET))
+			get_student(req, rt, path + 19, evhttp_uri_get_query(u), now);
+	} else if (strcmp(path, "/") == 0) {
+		if (method_is(req, EVHTTP_REQ_GET))
+			get_root(req);
+	} else {
+		lgd_http_error(
+		    req, 404,
+		    "no such admin path (/metrics, /admin/v1/status, /admin/v1/overview, "
+		    "/admin/v1/students/ID, /admin/v1/reload)");
+	}
+	lgd_runtime_unref(rt);
+}
+
+/* The main thread runs the reload a request asked for, answers it, then retires. */
+static void
+reload_ev_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lg_errors errs;
+	unsigned gen = 0;
+	int rc;
+
+	(void)fd, (void)what, (void)arg;
+	lg_errors_init(&errs);
+	rc = A.reload(&errs, &gen);
+	pthread_mutex_lock(&A.lock);
+	A.rc = rc;
+	A.generation = gen;
+	A.errs = errs;
+	A.done = true;
+	pthread_cond_broadcast(&A.cond);
+	pthread_mutex_unlock(&A.lock);
+	lgd_admin_settle();
+}
+
+/* At start: the process's start time, its workers, and how the main thread reloads. */
+void
+lgd_admin_init(struct event_base *main_base, lgd_admin_reload_fn reload, int workers,
+               int64_t start_time)
+{
+	A.workers = workers;
+	A.start_time = start_time;
+	A.reload = reload;
+	A.reload_ev = event_new(main_base, -1, 0, reload_ev_cb, NULL);
+}
+
+/* The listener settings of cf as one string ("" when off). */
+static void
+signature(const struct lg_config *cf, char *out, size_t len)
+{
+	const struct lg_listen_conf *l = &cf->admin.listen;
+
+	if (!cf->admin.enabled) {
+		*out = '\0';
+		return;
+	}
+	snprintf(out, len, "%s|%d|%s|%s|%s", l->address, l->tls, l->tls ? l->tlsc.certificate : "",
+	         l->tls ? l->tlsc.key : "", l->tls && l->tlsc.client_ca ? l->tlsc.client_ca : "");
+}
+
+/* The SHA-256 of the configuration file, as hex. */
+static void
+sha256_hex(const char *path, char out[65])
+{
+	uint8_t h[32];
+
+	lgd_file_sha256(path, h);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* Answer with rt from now on (the cache counts of the runtime it replaces are carried). */
+static void
+set_runtime(struct lgd_runtime *rt)
+{
+	char sha[65];
+	uint64_t h = 0, m = 0;
+
+	sha256_hex(rt->cf->file, sha);
+	pthread_mutex_lock(&A.lock);
+	if (A.rt != rt) {
+		if (A.rt) {
+			lg_gate_jwt_cache_stats(A.rt->gate, &h, &m);
+			A.jwt_carry_hits += h;
+			A.jwt_carry_misses += m;
+			lgd_runtime_unref(A.rt);
+		}
+		A.rt = lgd_runtime_ref(rt);
+	}
+	memcpy(A.sha256, sha, sizeof(sha));
+	pthread_mutex_unlock(&A.lock);
+}
+
+/*
+ * Before rt is put in force: start the listener it configures when it
+ * differs from the running one, or has TLS (certificate files may have
+ * changed); 0, or -1 with the reason in err.
+ */
+int
+lgd_admin_prepare(struct lgd_runtime *rt, char *err, size_t errlen)
+{
+	const struct lg_config *cf = rt->cf;
+
+	signature(cf, A.next_sig, sizeof(A.next_sig));
+	A.next = NULL;
+	if (A.rt == NULL)
+		set_runtime(rt); /* at start: no request is ever answered without one */
+	if (!cf->admin.enabled ||
+	    (strcmp(A.next_sig, A.sig) == 0 && A.srv != NULL && !cf->admin.listen.tls))
+		return 0;
+	A.next =
+	    lgd_httpsrv_start(cf, &cf->admin.listen, "admin.listen", handle, NULL, err, errlen);
+	return A.next ? 0 : -1;
+}
+
+/* rt is in force: answer with it, and with the listener prepared for it. */
+void
+lgd_admin_commit(struct lgd_runtime *rt)
+{
+	set_runtime(rt);
+	if (A.next != NULL || !rt->cf->admin.enabled) {
+		lgd_httpsrv_retire(A.old);
+		A.old = A.srv;
+		A.srv = A.next;
+		A.next = NULL;
+		if (A.srv)
+			lgd_info("admin API listening", "address=%s tls=%s client_certificates=%s",
+			         rt->cf->admin.listen.address,
+			         rt->cf->admin.listen.tls ? "true" : "false",
+			         rt->cf->admin.listen.tlsc.client_ca ? "true" : "false");
+	}
+	memcpy(A.sig, A.next_sig, sizeof(A.sig));
+}
+
+/* After a reload was answered: retire the listener a commit replaced. */
+void
+lgd_admin_settle(void)
+{
+	lgd_httpsrv_retire(A.old);
+	A.old = NULL;
+}
+
+/* At exit: stop the listener (a reload waiting for the main thread is answered 503). */
+void
+lgd_admin_stop(void)
+{
+	pthread_mutex_lock(&A.lock);
+	A.stopping = true;
+	pthread_cond_broadcast(&A.cond);
+	pthread_mutex_unlock(&A.lock);
+	lgd_httpsrv_stop(A.old);
+	lgd_httpsrv_stop(A.srv);
+	lgd_httpsrv_stop(A.next);
+	A.old = A.srv = A.next = NULL;
+	if (A.reload_ev)
+		event_free(A.reload_ev);
+	A.reload_ev = NULL;
+	lgd_runtime_unref(A.rt);
+	A.rt = NULL;
+}
