@@ -1,7 +1,7 @@
 /*
  * The admin API on its own listener and thread (httpsrv.c): Prometheus
- * metrics, the status, one student's clock, the overview for the operator
- * page, and reloads. It reads counters (counters.c) and the runtime in force;
+ * metrics, the status, one student's clock, the overview and a month's calendar
+ * for the operator page (served at /), and reloads. It reads counters (counters.c) and the runtime in force;
  * the documents are rendered by lib/admin/. A reload it is asked for runs on
  * the main thread (the same code as SIGHUP) while the request waits.
  */
@@ -22,11 +22,13 @@
 #include <unistd.h>
 
 #include "admindoc.h"
+#include "calendar_json.h"
 #include "auditd.h"
 #include "auditrec.h"
 #include "counters.h"
 #include "httpsrv.h"
 #include "log.h"
+#include "operator_page.h"
 #include "store_local.h"
 #include "worker.h"
 
@@ -341,17 +343,77 @@ post_reload(struct evhttp_request *req)
 	lg_buf_free(&b);
 }
 
-/* GET /: a placeholder until the operator page is served here. */
+/* GET /: the operator page (daemon/admin/page/operator.html, built in by embed.py). */
 static void
 get_root(struct evhttp_request *req)
 {
-	static const char page[] =
-	    "<!doctype html><meta charset=utf-8><title>lessongate admin</title>\n"
-	    "<h1>lessongate admin</h1><ul><li><a href=/metrics>/metrics</a>"
-	    "<li><a href=/admin/v1/status>/admin/v1/status</a>"
-	    "<li><a href=/admin/v1/overview>/admin/v1/overview</a></ul>\n";
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 
-	lgd_http_reply(req, 200, "text/html; charset=utf-8", page, sizeof(page) - 1);
+	/* Its script and style are inline: nothing else may load. */
+	evhttp_add_header(h, "Content-Security-Policy",
+	                  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+	                  "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
+	                  "form-action 'none'; frame-ancestors 'none'");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	lgd_http_reply(req, 200, "text/html; charset=utf-8", lgd_operator_page,
+	               lgd_operator_page_len);
+}
+
+/* Parse "YYYY-MM" (1970-9999); 0, or -1. */
+static int
+parse_month(const char *s, int *y, int *m)
+{
+	if (strlen(s) != 7 || s[4] != '-')
+		return -1;
+	for (int i = 0; i < 7; i++)
+		if (i != 4 && (s[i] < '0' || s[i] > '9'))
+			return -1;
+	*y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+	*m = (s[5] - '0') * 10 + (s[6] - '0');
+	return *y >= 1970 && *m >= 1 && *m <= 12 ? 0 : -1;
+}
+
+/* GET /admin/v1/calendar[?month=YYYY-MM][&region=NNNNNN]: a month of day kinds (default: this
+ * month, the default region); regions lists the default region and every regional entry's. */
+static void
+get_calendar(struct evhttp_request *req, const struct lgd_runtime *rt, const char *query,
+             int64_t now)
+{
+	const struct lg_config *cf = rt->cf;
+	uint32_t listed[64], regions[65], region = cf->calendar_opts.default_region;
+	size_t nl, nr = 0;
+	struct evkeyvalq q;
+	struct lg_buf b = {0};
+	const char *v;
+	int y, m, d;
+
+	TAILQ_INIT(&q);
+	lg_civil_from_days(lg_day_of(lg_tz_local(cf->tz, now)), &y, &m, &d);
+	if (query && evhttp_parse_query_str(query, &q) != 0) {
+		lgd_http_error(req, 400, "malformed query");
+		goto out;
+	}
+	if ((v = evhttp_find_header(&q, "month")) != NULL && parse_month(v, &y, &m) != 0) {
+		lgd_http_error(req, 400, "month: YYYY-MM");
+		goto out;
+	}
+	if ((v = evhttp_find_header(&q, "region")) != NULL && *v != '\0' &&
+	    lg_region_parse(v, &region) != 0) {
+		lgd_http_error(req, 400, "region: six digits (GB/T 2260)");
+		goto out;
+	}
+	if (cf->calendar_opts.default_region)
+		regions[nr++] = cf->calendar_opts.default_region;
+	nl = lg_calendar_regions(cf->calendar, listed, 64);
+	for (size_t i = 0; i < nl; i++)
+		if (listed[i] != cf->calendar_opts.default_region)
+			regions[nr++] = listed[i];
+	lg_calendar_month_json(&b, cf->calendar, y, m, region, regions, nr);
+	LG_BUF_LIT(&b, "\n");
+	lgd_http_reply(req, 200, "application/json", b.data, b.len);
+	lg_buf_free(&b);
+out:
+	evhttp_clear_headers(&q);
 }
 
 /* Whether the method is m, else a 405 with Allow said. */
@@ -400,14 +462,17 @@ handle(struct evhttp_request *req, void *arg)
 	} else if (strncmp(path, "/admin/v1/students/", 19) == 0) {
 		if (method_is(req, EVHTTP_REQ_GET))
 			get_student(req, rt, path + 19, evhttp_uri_get_query(u), now);
+	} else if (strcmp(path, "/admin/v1/calendar") == 0) {
+		if (method_is(req, EVHTTP_REQ_GET))
+			get_calendar(req, rt, evhttp_uri_get_query(u), now);
 	} else if (strcmp(path, "/") == 0) {
 		if (method_is(req, EVHTTP_REQ_GET))
 			get_root(req);
 	} else {
 		lgd_http_error(
 		    req, 404,
-		    "no such admin path (/metrics, /admin/v1/status, /admin/v1/overview, "
-		    "/admin/v1/students/ID, /admin/v1/reload)");
+		    "no such admin path (/, /metrics, /admin/v1/status, /admin/v1/overview, "
+		    "/admin/v1/calendar, /admin/v1/students/ID, /admin/v1/reload)");
 	}
 	lgd_runtime_unref(rt);
 }

@@ -148,8 +148,8 @@ class Browser:
     async def goto(self, url):
         await self.call("Page.navigate", url=url)
 
-    async def screenshot(self, path):
-        await self.call("Emulation.setDeviceMetricsOverride", width=1100, height=700,
+    async def screenshot(self, path, height=700):
+        await self.call("Emulation.setDeviceMetricsOverride", width=1100, height=height,
                         deviceScaleFactor=1, mobile=False)
         await asyncio.sleep(0.3)
         r = await self.call("Page.captureScreenshot", format="png")
