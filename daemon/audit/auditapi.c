@@ -220,18 +220,7 @@ csv_field(struct lg_buf *b, const struct lg_json_value *v, bool last)
 	char s[512];
 
 	if (v->type == LG_JSON_STRING && lg_json_string(v, s, sizeof(s)) >= 0) {
-		bool q = strpbrk(s, ",\"\r\n") != NULL;
-		if (q) {
-			LG_BUF_LIT(b, "\"");
-			for (const char *p = s; *p; p++) {
-				if (*p == '"')
-					LG_BUF_LIT(b, "\"");
-				lg_buf_add(b, p, 1);
-			}
-			LG_BUF_LIT(b, "\"");
-		} else {
-			lg_buf_add(b, s, strlen(s));
-		}
+		lg_buf_csv(b, s);
 	} else if (v->type == LG_JSON_NUMBER || v->type == LG_JSON_BOOL) {
 		lg_buf_add(b, v->p, v->n);
 	}
