@@ -9,16 +9,21 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include "http1.h"
 #include "util.h"
 
-/* Seconds a connection may stay silent. */
+/* Seconds a server may stay silent. */
 #define FETCH_TIMEOUT_S 30
+/* What a server that refuses our client certificate looks like from here (TLS 1.3). */
+#define REFUSED_HINT "(refused our client certificate?)"
 
 struct lgctl_https {
 	SSL_CTX *ctx;
@@ -99,6 +104,8 @@ lgctl_https_new(const char *url, const char *cert, const char *key, const char *
 {
 	struct lgctl_https *h = lg_xcalloc(1, sizeof(*h));
 
+	/* A server that drops us (a refused client certificate) must not kill us on write. */
+	signal(SIGPIPE, SIG_IGN);
 	if (parse_url(h, url, err, errlen) != 0)
 		goto fail;
 	if ((cert == NULL) != (key == NULL)) {
@@ -153,34 +160,47 @@ lgctl_https_free(struct lgctl_https *h)
 static BIO *
 connect_tls(struct lgctl_https *h, char *err, size_t errlen)
 {
-	BIO *b = BIO_new_ssl_connect(h->ctx);
+	BIO *tcp = BIO_new_connect(h->hostport), *b = NULL;
 	SSL *ssl = NULL;
 	unsigned char ip[16];
+	struct timeval tv = {FETCH_TIMEOUT_S, 0};
+	int fd;
 	long vr;
 
-	if (b == NULL) {
-		ssl_fail(err, errlen, "cannot make a TLS connection");
+	if (tcp == NULL || BIO_do_connect(tcp) <= 0) {
+		char what[600];
+		snprintf(what, sizeof(what), "%s: cannot connect", h->hostport);
+		ssl_fail(err, errlen, what);
+		BIO_free_all(tcp);
 		return NULL;
 	}
+	/* A server that stops answering is given up on, not waited for. */
+	if ((fd = (int)BIO_get_fd(tcp, NULL)) >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+	if ((b = BIO_new_ssl(h->ctx, 1)) == NULL) {
+		ssl_fail(err, errlen, "cannot make a TLS connection");
+		BIO_free_all(tcp);
+		return NULL;
+	}
+	b = BIO_push(b, tcp);
 	BIO_get_ssl(b, &ssl);
 	SSL_set_mode(ssl, SSL_MODE_AUTO_RETRY);
-	BIO_set_conn_hostname(b, h->hostport);
 	if (inet_pton(AF_INET, h->host, ip) == 1 || inet_pton(AF_INET6, h->host, ip) == 1) {
 		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), h->host);
 	} else {
 		SSL_set_tlsext_host_name(ssl, h->host);
 		SSL_set1_host(ssl, h->host);
 	}
-	if (BIO_do_connect(b) <= 0 || BIO_do_handshake(b) <= 0) {
+	if (BIO_do_handshake(b) <= 0) {
 		char what[600];
 		vr = SSL_get_verify_result(ssl);
 		if (vr != X509_V_OK)
 			lg_fail(err, errlen, "%s: the server's certificate is not trusted: %s",
 			        h->hostport, X509_verify_cert_error_string(vr));
 		else {
-			snprintf(what, sizeof(what),
-			         "%s: cannot connect or the TLS handshake failed (a client "
-			         "certificate the server does not accept?)",
+			snprintf(what, sizeof(what), "%s: the TLS handshake failed " REFUSED_HINT,
 			         h->hostport);
 			ssl_fail(err, errlen, what);
 		}
@@ -190,7 +210,7 @@ connect_tls(struct lgctl_https *h, char *err, size_t errlen)
 	return b;
 }
 
-/* Whether h is the field name. */
+/* The value of the first field called name, or NULL. */
 static const char *
 field(const struct lg_http_header *hd, size_t n, const char *name, size_t *len)
 {
@@ -225,7 +245,8 @@ lgctl_https_get(struct lgctl_https *h, const char *path, const char *accept, int
 		lg_buf_printf(&req, "Accept: %s\r\n", accept);
 	LG_BUF_LIT(&req, "User-Agent: lessongatectl\r\n\r\n");
 	if (BIO_write(b, req.data, (int)req.len) != (int)req.len || BIO_flush(b) != 1) {
-		ssl_fail(err, errlen, "cannot send the request");
+		ssl_fail(err, errlen,
+		         "cannot send the request: the server closed the connection " REFUSED_HINT);
 		goto out;
 	}
 	lg_http_parser_init(&p, NULL, hd, sizeof(hd) / sizeof(hd[0]));

@@ -556,3 +556,84 @@ def test_audit_refusal_answered_only_when_recorded(env):
           "a refusal whose record failed: %d %r" % (r.status, r.body[:200]))
     os.unlink(flag)
     check(a.stop() == 0, "daemon did not stop cleanly")
+
+
+def ctl_verify_url(env, port, *args):
+    """lessongatectl audit verify --url ... args: (rc, output)."""
+    out = subprocess.run([ctl_binary(env), "audit", "verify", "--url",
+                          "https://127.0.0.1:%d" % port] + list(args),
+                         capture_output=True, text=True, timeout=60)
+    return out.returncode, out.stdout + out.stderr
+
+
+def test_audit_verify_and_report_pulled_from_the_api(env):
+    """`audit verify --url` pulls the checkpoint and every record with a client certificate
+    and verifies them (and --old: consistency with an earlier checkpoint through the proof
+    endpoint); a wrong CA, no client certificate, and an earlier checkpoint of another log
+    signed with the same key all fail clearly; `audit report --url` sums the pulled log."""
+    a, port, d = api_daemon(env)
+    cert, key = make_client(d, "regca", "bureau3")
+    tls = ["--cert", cert, "--cert-key", key, "--cacert", env.certs.ca]
+    for i in range(3):
+        a.get("/lesson/x/small", "stu-url-%d" % i)
+    r = a.until_refused("/lesson/x/small", "stu-url-0")
+    check(r.status in (429, 451), "no refusal: %d" % r.status)
+    time.sleep(LGD_CHECKPOINT_WAIT)
+    rc, out = ctl_verify_url(env, port, "--key", a.keys.vkey, *tls)
+    check(rc == 0 and "OK https://127.0.0.1:%d: " % port in out, "verify --url: %d %s" % (rc, out))
+    size = int(re.search(r": (\d+) records match", out).group(1))
+    st, cp, _ = Api(env, port, (cert, key)).get("/audit/v1/checkpoint")
+    old = os.path.join(env.dir, "url-old.checkpoint")
+    with open(old, "wb") as f:
+        f.write(cp)
+    # More records, a newer checkpoint: consistent with the saved one.
+    for i in range(3, 6):
+        a.get("/lesson/x/small", "stu-url-%d" % i)
+    time.sleep(LGD_CHECKPOINT_WAIT)
+    rc, out = ctl_verify_url(env, port, "--key", a.keys.vkey, "--old", old, *tls)
+    check(rc == 0 and "OK consistent with the earlier checkpoint" in out and
+          int(re.search(r": (\d+) records match", out).group(1)) > size,
+          "verify --url --old: %d %s" % (rc, out))
+    # Another log, signed by the same key and name: not an ancestor of this one.
+    other = os.path.join(env.dir, "other-log")
+    os.makedirs(other)
+    with open(os.path.join(other, "00000000000000000000.log"), "w") as f:
+        for i in range(2):
+            f.write('{"index":%d,"type":"start","time":"2026-01-01T00:00:00+08:00",'
+                    '"instance":"elsewhere","version":"x"}\n' % i)
+    forged = os.path.join(env.dir, "other.checkpoint")
+    out = subprocess.run([ctl_binary(env), "audit", "checkpoint", other, "--signing-key",
+                          a.keys.sign, "--name", ORIGIN, "--out", forged],
+                         capture_output=True, text=True, timeout=30)
+    check(out.returncode == 0, "checkpoint of the other log: %s" % out.stderr)
+    rc, out = ctl_verify_url(env, port, "--key", a.keys.vkey, "--old", forged, *tls)
+    check(rc == 1 and "FAILED" in out and "does not extend the earlier one" in out,
+          "--old from another log: %d %s" % (rc, out))
+    rc, out = ctl_verify_url(env, port, "--key", a.keys.vkey, "--cert", cert, "--cert-key", key,
+                             "--cacert", os.path.join(d, "otherca.pem"))
+    check(rc != 0 and "not trusted" in out, "a wrong CA: %d %s" % (rc, out))
+    print("a wrong CA: " + out.strip())
+    rc, out = ctl_verify_url(env, port, "--key", a.keys.vkey, "--cacert", env.certs.ca)
+    check(rc != 0 and "client certificate" in out, "no client certificate: %d %s" % (rc, out))
+    print("no client certificate: " + out.strip())
+    rc, out = ctl_verify_url(env, port, "--key", a.keys.vkey, "--cert", cert, *tls[4:])
+    check(rc == 2 and "--cert-key" in out, "--cert without --cert-key: %d %s" % (rc, out))
+    # The same log summed up from the API and from the directory.
+    day = lambda d: time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600 + d * 86400))
+    rep = [ctl_binary(env), "audit", "report", "--from", day(-1), "--to", day(1), "--format",
+           "csv"]
+    pulled = subprocess.run(rep + ["--url", "https://127.0.0.1:%d" % port] + tls,
+                            capture_output=True, text=True, timeout=60)
+    local = subprocess.run(rep + [a.dir], capture_output=True, text=True, timeout=60)
+    check(pulled.returncode == 0 and pulled.stdout.startswith("date,lessons,"),
+          "report --url: %d %s" % (pulled.returncode, pulled.stderr))
+    check(local.returncode == 0, "report DIR: %s" % local.stderr)
+    rows = [x.split(",") for x in pulled.stdout.splitlines()[1:]]
+    check(len(rows) == 3 and sum(int(x) for row in rows for x in row[4:8]) >= 1,
+          "report --url counts the refusal: %r" % pulled.stdout)
+    check(pulled.stdout.splitlines()[1:] == local.stdout.splitlines()[1:],
+          "report --url and report DIR differ:\n%s\n%s" % (pulled.stdout, local.stdout))
+    check(a.stop() == 0, "daemon did not stop cleanly")
+
+
+test_audit_verify_and_report_pulled_from_the_api.timeout = 60
