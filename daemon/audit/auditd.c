@@ -26,10 +26,13 @@
 
 #include "auditlog.h"
 #include "auditopen.h"
+#include "auditresume.h"
 #include "checkpoint.h"
 #include "log.h"
 #include "merkle.h"
 #include "runtime.h"
+#include "store.h"
+#include "store_local.h"
 #include "tz.h"
 
 /* What records are formatted with: replaced when a configuration is loaded. */
@@ -68,7 +71,8 @@ static struct {
 	char *dir;
 	struct wctx *ctx;
 	struct lg_audit_agg *agg;
-	struct lgd_open *open; /* lessons begun and not ended */
+	struct lgd_open *open;     /* lessons begun and not ended */
+	struct lgd_resume *resume; /* their journal (state.store = "local"), or NULL */
 	int64_t swept_at;
 	bool final;
 	struct lg_buf buf;
@@ -404,12 +408,23 @@ track(const struct lg_audit_rec *r)
 	if (r->student == NULL)
 		return true;
 	if (r->type == LG_AUDIT_LESSON_START) {
-		lgd_open_put(A.open, r->student, r->student_len, r->start ? r->start : r->time,
-		             r->cls, r->region, r->route);
+		struct lgd_open_lesson *e =
+		    lgd_open_put(A.open, r->student, r->student_len, r->start ? r->start : r->time,
+		                 r->cls, r->region, r->route);
+		if (A.resume)
+			lgd_resume_note(A.resume, e, A.ctx->ctx.pseudonym_key);
 		return true;
 	}
-	if (r->type == LG_AUDIT_LESSON_END)
-		return lgd_open_take(A.open, r->student, r->student_len, r->start) != 0;
+	if (r->type == LG_AUDIT_LESSON_END) {
+		int took = lgd_open_take(A.open, r->student, r->student_len, r->start);
+		if (took < 0 && A.resume && lgd_open_keyed(A.open)) {
+			/* A lesson begun before the restart, reopened by its store key. */
+			struct lg_student_key k;
+			lgd_resume_key(A.resume, r->student, r->student_len, &k);
+			took = lgd_open_take_keyed(A.open, &k, r->start);
+		}
+		return took != 0;
+	}
 	return true;
 }
 
@@ -424,7 +439,9 @@ sweep_one(void *arg, struct lgd_open_lesson *e)
 {
 	int64_t now = *(const int64_t *)arg;
 	struct lg_student_state st;
-	int found = lg_store_snapshot(lgd_store, e->id, e->len, now, &st);
+	int found = e->keyed
+	                ? lg_store_table_snapshot_key(lgd_resume_table(A.resume), &e->key, now, &st)
+	                : lg_store_snapshot(lgd_store, e->id, e->len, now, &st);
 	bool same = found == 1 && st.start == e->start, held;
 	struct lg_audit_rec r = {.type = LG_AUDIT_LESSON_END, .time = now};
 
@@ -442,8 +459,9 @@ sweep_one(void *arg, struct lgd_open_lesson *e)
 	     now < e->last +
 	               A.ctx->break_min[e->cls >= 0 && e->cls < LG_LESSON_CLASSES ? e->cls : 0]))
 		return false;
-	r.student = e->id;
-	r.student_len = e->len;
+	r.student = e->keyed ? NULL : e->id;
+	r.student_len = e->keyed ? 0 : e->len;
+	r.pseudonym = e->keyed ? e->pseudonym : NULL;
 	r.region = e->region;
 	r.cls = e->cls;
 	r.route = e->route;
@@ -497,9 +515,14 @@ batch(struct item *l, int64_t now, bool final)
 		A.swept_at = now;
 		A.final = final;
 		lgd_open_sweep(A.open, sweep_one, &now);
+		if (A.resume)
+			lgd_resume_compact(A.resume, A.open);
 	}
 	if (final && A.ctx)
 		emit(NULL, &A.stop);
+	/* The journal of lesson starts is durable before their records are. */
+	if (!A.batch_failed && A.resume && lgd_resume_sync(A.resume, A.err, sizeof(A.err)) != 0)
+		A.batch_failed = true;
 	if (!A.batch_failed && A.log && lg_auditlog_sync(A.log, A.err, sizeof(A.err)) != 0)
 		A.batch_failed = true;
 	ok = !A.batch_failed;
@@ -573,6 +596,15 @@ lgd_auditd_start(const struct lg_config *cf, const char *version, char *err, siz
 		A.on = false;
 		return -1;
 	}
+	if (lgd_store && strcmp(lgd_store->kind, "local") == 0) {
+		A.resume =
+		    lgd_resume_open(cf->audit.dir, lg_store_local_table(lgd_store), err, errlen);
+		if (A.resume == NULL) {
+			A.on = false;
+			return -1;
+		}
+		lgd_resume_rebuild(A.resume, cf->audit.dir, A.ctx->ctx.tz, A.open);
+	}
 	r.time = time(NULL);
 	lgd_auditd_submit(&r, NULL, NULL);
 	lgd_auditd_config_loaded(cf);
@@ -608,6 +640,8 @@ lgd_auditd_stop(const char *reason)
 	A.log = NULL;
 	lg_audit_agg_free(A.agg);
 	lgd_open_free(A.open);
+	lgd_resume_close(A.resume);
+	A.resume = NULL;
 	ctx_free(A.ctx);
 	lg_buf_free(&A.buf);
 	free(A.dir);

@@ -138,6 +138,9 @@ put_lesson(struct lg_buf *b, const struct lg_audit_ctx *ctx, const struct lg_aud
 	if (r->student) {
 		lg_audit_pseudonym(ctx->pseudonym_key, r->student, r->student_len, pseudonym);
 		lg_buf_printf(b, ",\"student\":\"%s\"", pseudonym);
+	} else if (r->pseudonym && strlen(r->pseudonym) == LG_PSEUDONYM_HEX - 1 &&
+	           strspn(r->pseudonym, "0123456789abcdef") == LG_PSEUDONYM_HEX - 1) {
+		lg_buf_printf(b, ",\"student\":\"%s\"", r->pseudonym);
 	} else {
 		LG_BUF_LIT(b, ",\"student\":null");
 	}

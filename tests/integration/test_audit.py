@@ -63,7 +63,7 @@ class Audited:
     """A lessongated with the audit log on, under a fake clock."""
 
     def __init__(self, env, tag="a", workers=1, mode=None, audit_dir=None, keys=None,
-                 env_extra=None, start="2026-09-21 19:00:00", listen=None):
+                 env_extra=None, start="2026-09-21 19:00:00", listen=None, state=None):
         self.env = env
         self.keys = keys or Keys(env, tag + str(env.seq))
         self.dir = audit_dir or os.path.join(env.dir, "audit-%s-%d" % (tag, env.seq))
@@ -80,6 +80,8 @@ class Audited:
             extra["mode"] = mode
         if listen:
             extra["audit"]["listen"] = listen
+        if state:
+            extra["state"] = state
         # start None: the real clock (certificates are checked against it).
         envx = ({"LD_PRELOAD": faketime_lib(), "FAKETIME": "@" + start, "TZ": "Asia/Shanghai"}
                 if start else {"TZ": "Asia/Shanghai"})
@@ -293,6 +295,67 @@ def test_audit_kill9_then_restart_verifies(env):
 
 
 test_audit_kill9_then_restart_verifies.timeout = 60
+
+
+def lesson_pairs(recs):
+    """(starts, ends): lesson_start and lesson_end counts by (student, lesson start)."""
+    starts, ends = {}, {}
+    for r in recs:
+        if r["type"] == "lesson_start":
+            k = (r["student"], r["time"])
+            starts[k] = starts.get(k, 0) + 1
+        elif r["type"] == "lesson_end":
+            k = (r["student"], r["start"])
+            ends[k] = ends.get(k, 0) + 1
+    return starts, ends
+
+
+def test_audit_lesson_open_at_kill9_ends_after_restart(env):
+    """state.store = "local": lessons open when lessongated is killed (-9) get exactly one
+    lesson_end after the restart -- at once for a lesson whose break is over by then, and one
+    only for a student who comes back (the gate's own end of the old lesson meets the
+    reopened one). The journal DIR/open-lessons says which store entry each open lesson is."""
+    keys = Keys(env, "ok9")
+    adir = os.path.join(env.dir, "audit-ok9")
+    state = {"store": "local", "dir": os.path.join(env.dir, "state-ok9")}
+    a = Audited(env, tag="ok9", keys=keys, audit_dir=adir, state=state)
+    for s in ("stu-away", "stu-back", "stu-away2"):
+        check(a.get("/lesson/x/small", s).status == 200, "lesson refused")
+    a.wait_records(lambda rs: types(rs).count("lesson_start") >= 3)
+    time.sleep(1.5)  # the local store commits every 0.9 s
+    os.kill(a.d.pid, signal.SIGKILL)
+    a.d.expect_exit = True
+    a.d.stop()
+    before = a.records()
+    check(types(before).count("lesson_start") == 3 and "lesson_end" not in types(before),
+          "before the crash: %r" % types(before))
+    with open(os.path.join(adir, "open-lessons")) as f:
+        check(len(f.read().splitlines()) == 3, "the journal has the three lessons")
+    # A minute later (every break is over): two never come back, one does.
+    b = Audited(env, tag="ok9b", keys=keys, audit_dir=adir, state=state,
+                start="2026-09-21 19:01:00")
+    check(b.get("/lesson/x/small", "stu-back").status == 200, "stu-back refused")
+    recs = b.wait_records(lambda rs: types(rs).count("lesson_end") >= 3, timeout=6)
+    after = recs[len(before):]
+    check(types(after).count("lesson_end") == 3,
+          "three lesson_ends after the restart: %r" % types(after))
+    check(b.stop() == 0, "restarted daemon did not stop cleanly")
+    recs = b.records()
+    starts, ends = lesson_pairs(recs)
+    missing = [k for k in starts if ends.get(k, 0) != 1]
+    extra = [k for k in ends if k not in starts]
+    check(len(starts) == 4 and not missing and not extra,
+          "lesson_start without exactly one lesson_end: %r; lesson_end without start: %r; %r"
+          % (missing[:5], extra[:5], types(recs)))
+    for r in recs[len(before):]:
+        if r["type"] == "lesson_end" and r["start"] < "2026-09-21T19:01":
+            check(r["end"] < "2026-09-21T19:00:30" and r["duration"] >= 0,
+                  "a reopened lesson ends at its last activity: %r" % r)
+    rc, out = b.verify()
+    check(rc == 0, "verify after the restart: %s" % out)
+
+
+test_audit_lesson_open_at_kill9_ends_after_restart.timeout = 60
 
 
 def test_audit_log_unwritable_fails_lesson_routes_closed(env):

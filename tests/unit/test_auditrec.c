@@ -1,4 +1,5 @@
-/* Tests for lib/audit/auditrec.c: canonical records, pseudonyms, client prefixes, flood counting. */
+/* Tests for lib/audit/auditrec.c: canonical records, pseudonyms, client prefixes, flood counting.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -431,6 +432,27 @@ test_flood_full_table(void **state)
 	lg_audit_agg_free(a);
 }
 
+/* A lesson known only by its pseudonym (reopened after a restart) is written with it. */
+static void
+test_pseudonym_given(void **state)
+{
+	struct lg_audit_rec r = {.type = LG_AUDIT_LESSON_END,
+	                         .time = T0,
+	                         .cls = 0,
+	                         .start = T0 - 60,
+	                         .end = T0 - 30,
+	                         .pseudonym = "00112233445566778899aabbccddeeff"};
+
+	(void)state;
+	assert_non_null(strstr(fmt(0, &r), "\"student\":\"00112233445566778899aabbccddeeff\""));
+	r.pseudonym = "not-a-pseudonym\"";
+	assert_non_null(strstr(fmt(0, &r), "\"student\":null"));
+	r.pseudonym = "00112233445566778899aabbccddeeff";
+	r.student = "s";
+	r.student_len = 1;
+	assert_null(strstr(fmt(0, &r), "00112233445566778899aabbccddeeff")); /* the id wins */
+}
+
 int
 main(void)
 {
@@ -438,7 +460,7 @@ main(void)
 	    cmocka_unit_test(test_pseudonym),        cmocka_unit_test(test_records_exact),
 	    cmocka_unit_test(test_nasty_ids),        cmocka_unit_test(test_client_prefix),
 	    cmocka_unit_test(test_flood_counting),   cmocka_unit_test(test_flood_unidentified),
-	    cmocka_unit_test(test_flood_full_table),
+	    cmocka_unit_test(test_flood_full_table), cmocka_unit_test(test_pseudonym_given),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
