@@ -621,6 +621,29 @@ def test_audit_refusal_answered_only_when_recorded(env):
     check(a.stop() == 0, "daemon did not stop cleanly")
 
 
+def test_audit_401_answered_only_when_recorded(env):
+    """Enforce mode: a lesson request without an identity gets its 401 only once its
+    unidentified record is durable (each of a flood: the counted record's count covers every
+    401 sent); a 401 whose record cannot be written is a 503 instead."""
+    flag = os.path.join(env.dir, "audit-fail-flag-401")
+    a = Audited(env, tag="w401", env_extra={"LESSONGATE_TEST_AUDIT_FAIL_FILE": flag})
+    sent = 0
+    for i in range(5):
+        r = a.get("/lesson/x/small")
+        check(r.status == 401, "no 401: %d" % r.status)
+        sent += 1
+        got = sum(x.get("count", 1) for x in a.records() if x["type"] == "unidentified")
+        check(got >= sent, "401 number %d sent with %d counted on disk" % (sent, got))
+    open(flag, "w").close()
+    r = a.get("/lesson/x/small")
+    check(r.status == 503 and b"audit log unavailable" in r.body,
+          "a 401 whose record failed: %d %r" % (r.status, r.body[:200]))
+    r = a.get("/small")
+    check(r.status == 200, "free route: %d" % r.status)
+    os.unlink(flag)
+    check(a.stop() == 0, "daemon did not stop cleanly")
+
+
 def ctl_verify_url(env, port, *args):
     """lessongatectl audit verify --url ... args: (rc, output)."""
     out = subprocess.run([ctl_binary(env), "audit", "verify", "--url",
