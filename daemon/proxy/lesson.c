@@ -202,6 +202,24 @@ lgd_lesson_audited(struct lgd_worker *w, uint64_t tag, bool ok)
 }
 
 /*
+ * After a commit or a prepare under the audit wait for tag: 1 if no record
+ * is awaited (the slot is freed), else 0 with c waiting in DECIDE.
+ */
+static int
+wait_for_record(struct lgd_conn *c, uint64_t tag, int64_t now)
+{
+	c->decide_tag = tag;
+	if (!lgd_auditwait_end()) {
+		lgd_lesson_forget_decision(c);
+		return 1;
+	}
+	c->decide_now = now;
+	c->decided = LGD_DECIDED_NONE;
+	c->audit_wait = true;
+	return 0;
+}
+
+/*
  * Commit a store's answer on the first pass; in enforce mode with the audit
  * log, a refusal then waits for its record (0: c waits in DECIDE), else 1.
  */
@@ -218,16 +236,8 @@ commit_first(struct lgd_conn *c, struct lg_gate_verdict *v, int64_t now,
 	tag = pending_take(c);
 	lgd_auditwait_begin(c->w, tag);
 	lg_gate_commit(c->rt->gate, v, now, r, &c->rt->sink);
-	c->decide_tag = tag;
-	if (!lgd_auditwait_end()) {
-		lgd_lesson_forget_decision(c);
-		return 1;
-	}
 	c->answer = *r;
-	c->decide_now = now;
-	c->decided = LGD_DECIDED_NONE;
-	c->audit_wait = true;
-	return 0;
+	return wait_for_record(c, tag, now);
 }
 
 /*
@@ -249,15 +259,7 @@ prepare_first(struct lgd_conn *c, const struct lg_gate_request *gr, int64_t now,
 	tag = pending_take(c);
 	lgd_auditwait_begin(c->w, tag);
 	lg_gate_prepare(rt->gate, gr, now, c->w->target, c->w->target_cap, &rt->sink, v);
-	c->decide_tag = tag;
-	if (!lgd_auditwait_end()) {
-		lgd_lesson_forget_decision(c);
-		return 1;
-	}
-	c->decide_now = now;
-	c->decided = LGD_DECIDED_NONE;
-	c->audit_wait = true;
-	return 0;
+	return wait_for_record(c, tag, now);
 }
 
 /*

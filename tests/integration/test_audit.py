@@ -216,6 +216,19 @@ def test_audit_unusual_ids_stay_valid_json(env):
     check(rc == 0, "audit verify failed: %s" % out)
 
 
+def lesson_pairs(recs):
+    """(starts, ends): lesson_start and lesson_end counts by (student, lesson start)."""
+    starts, ends = {}, {}
+    for r in recs:
+        if r["type"] == "lesson_start":
+            k = (r["student"], r["time"])
+            starts[k] = starts.get(k, 0) + 1
+        elif r["type"] == "lesson_end":
+            k = (r["student"], r["start"])
+            ends[k] = ends.get(k, 0) + 1
+    return starts, ends
+
+
 def test_audit_every_lesson_start_has_one_end(env):
     """A randomized run of several students ending with a graceful stop: every lesson_start
     has exactly one lesson_end (ended by a newer lesson, or at the stop)."""
@@ -228,14 +241,7 @@ def test_audit_every_lesson_start_has_one_end(env):
         time.sleep(rnd.uniform(0, 0.15))
     check(a.stop() == 0, "daemon did not stop cleanly")
     recs = a.records()
-    starts, ends = {}, {}
-    for r in recs:
-        if r["type"] == "lesson_start":
-            k = (r["student"], r["time"])
-            starts[k] = starts.get(k, 0) + 1
-        elif r["type"] == "lesson_end":
-            k = (r["student"], r["start"])
-            ends[k] = ends.get(k, 0) + 1
+    starts, ends = lesson_pairs(recs)
     check(starts, "no lessons: %r" % types(recs)[:20])
     missing = [k for k in starts if ends.get(k, 0) != 1]
     extra = [k for k in ends if k not in starts]
@@ -295,19 +301,6 @@ def test_audit_kill9_then_restart_verifies(env):
 
 
 test_audit_kill9_then_restart_verifies.timeout = 60
-
-
-def lesson_pairs(recs):
-    """(starts, ends): lesson_start and lesson_end counts by (student, lesson start)."""
-    starts, ends = {}, {}
-    for r in recs:
-        if r["type"] == "lesson_start":
-            k = (r["student"], r["time"])
-            starts[k] = starts.get(k, 0) + 1
-        elif r["type"] == "lesson_end":
-            k = (r["student"], r["start"])
-            ends[k] = ends.get(k, 0) + 1
-    return starts, ends
 
 
 def test_audit_lesson_open_at_kill9_ends_after_restart(env):
