@@ -693,6 +693,49 @@ def test_audit_401_answered_only_when_recorded(env):
     check(a.stop() == 0, "daemon did not stop cleanly")
 
 
+class TamperingProxy:
+    """An HTTPS server in front of the regulator API that changes record `bad` in every
+    /audit/v1/entries page and passes everything else (proofs, checkpoint) through."""
+
+    def __init__(self, env, api, bad):
+        import http.server
+        chain, key = env.certs.server("audit.test")
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                st, body, _ = api.get(self.path)
+                if self.path.startswith("/audit/v1/entries"):
+                    start = int(re.search(r"start=(\d+)", self.path).group(1))
+                    lines = body.split(b"\n")
+                    if start <= bad < start + len(lines) - 1:
+                        lines[bad - start] = lines[bad - start].replace(b'"time":"',
+                                                                        b'"time":"1', 1)
+                    body = b"\n".join(lines)
+                self.send_response(st)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(chain, key)
+        self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
+        self.port = self.srv.server_address[1]
+        self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.t.start()
+        return self.port
+
+    def __exit__(self, *a):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
 def ctl_verify_url(env, port, *args):
     """lessongatectl audit verify --url ... args: (rc, output)."""
     out = subprocess.run([ctl_binary(env), "audit", "verify", "--url",
@@ -744,6 +787,13 @@ def test_audit_verify_and_report_pulled_from_the_api(env):
     rc, out = ctl_verify_url(env, port, "--key", a.keys.vkey, "--old", forged, *tls)
     check(rc == 1 and "FAILED" in out and "does not extend the earlier one" in out,
           "--old from another log: %d %s" % (rc, out))
+    # A server that alters one record on the way: the root fails, and the consistency proofs
+    # (which the server cannot fake) name the record.
+    bad = 5
+    with TamperingProxy(env, Api(env, port, (cert, key)), bad) as tport:
+        rc, out = ctl_verify_url(env, tport, "--key", a.keys.vkey, *tls)
+    check(rc == 1 and "FAILED: record %d: it is not the record that was signed" % bad in out,
+          "a server altering record %d: %d %s" % (bad, rc, out))
     rc, out = ctl_verify_url(env, port, "--key", a.keys.vkey, "--cert", cert, "--cert-key", key,
                              "--cacert", os.path.join(d, "otherca.pem"))
     check(rc != 0 and "not trusted" in out, "a wrong CA: %d %s" % (rc, out))
