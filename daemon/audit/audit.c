@@ -92,8 +92,12 @@ lgd_audit_emit(void *arg, const struct lg_event *ev)
 		void *darg = NULL;
 
 		lgd_audit_record(cf, ev, &r, client);
-		/* Enforce mode: an enforced refusal is answered once its record is durable. */
-		if (ev->type == LG_EV_DENY && ev->enforced)
+		/*
+		 * Enforce mode: an enforced refusal (429, 451, and the 401 of an
+		 * unidentified lesson request) is answered once its record is durable.
+		 */
+		if ((ev->type == LG_EV_DENY && ev->enforced) ||
+		    (ev->type == LG_EV_UNIDENTIFIED && cf->rules.mode == LG_MODE_ENFORCE))
 			lgd_auditwait_want(&done, &darg);
 		lgd_auditd_submit(&r, done, darg);
 		return;

@@ -27,7 +27,7 @@
 #include "log.h"
 #include "render.h"
 
-/* Records per page of /entries and records scanned per lock of /violations. */
+/* Records per page of /entries and records read per lock of /violations. */
 #define PAGE 1000
 
 /* The API's server (httpsrv.c: its thread, TLS with client certificates required). */
@@ -178,18 +178,7 @@ csv_field(struct lg_buf *b, const struct lg_json_value *v, bool last)
 	char s[512];
 
 	if (v->type == LG_JSON_STRING && lg_json_string(v, s, sizeof(s)) >= 0) {
-		bool q = strpbrk(s, ",\"\r\n") != NULL;
-		if (q) {
-			LG_BUF_LIT(b, "\"");
-			for (const char *p = s; *p; p++) {
-				if (*p == '"')
-					LG_BUF_LIT(b, "\"");
-				lg_buf_add(b, p, 1);
-			}
-			LG_BUF_LIT(b, "\"");
-		} else {
-			lg_buf_add(b, s, strlen(s));
-		}
+		lg_buf_csv(b, s);
 	} else if (v->type == LG_JSON_NUMBER || v->type == LG_JSON_BOOL) {
 		lg_buf_add(b, v->p, v->n);
 	}
@@ -226,7 +215,8 @@ get_violations(struct evhttp_request *req, struct evkeyvalq *q)
 	const char *rule = evhttp_find_header(q, "rule"), *region = evhttp_find_header(q, "region");
 	const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
 	bool csv = accept && strstr(accept, "text/csv");
-	uint64_t size = lgd_auditd_size();
+	uint64_t *list = NULL;
+	size_t nlist = 0;
 	struct lg_buf out = {0}, page = {0};
 	char err[256], *keys = NULL;
 	size_t keycap = 0;
@@ -247,13 +237,16 @@ get_violations(struct evhttp_request *req, struct evkeyvalq *q)
 	if (csv)
 		LG_BUF_LIT(&out, "index,type,time,student,region,class,route,rule,status,enforced,"
 		                 "count,how\r\n");
-	for (uint64_t s = 0; s < size; s += PAGE) {
-		uint64_t e = s + PAGE < size ? s + PAGE : size;
+	/* Only the records the violations index names: deny and forced_close in [from, to). */
+	lgd_auditd_violations(from, to, &list, &nlist);
+	for (size_t s = 0; s < nlist; s += PAGE) {
+		size_t e = s + PAGE < nlist ? s + PAGE : nlist;
 		page.len = 0;
-		if (lgd_auditd_read(s, e, &page, err, sizeof(err)) != 0) {
+		if (lgd_auditd_read_list(list + s, e - s, &page, err, sizeof(err)) != 0) {
 			lg_buf_free(&out);
 			lg_buf_free(&page);
 			free(keys);
+			free(list);
 			lgd_http_error(req, 503, err);
 			return;
 		}
@@ -283,6 +276,7 @@ get_violations(struct evhttp_request *req, struct evkeyvalq *q)
 				csv_field(&out, &v[k], k == 11);
 		}
 	}
+	free(list);
 	reply(req, csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
 	      out.data ? out.data : "", out.len);
 	lg_buf_free(&out);

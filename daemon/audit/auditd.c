@@ -26,11 +26,15 @@
 
 #include "auditlog.h"
 #include "auditopen.h"
+#include "auditresume.h"
 #include "checkpoint.h"
 #include "log.h"
 #include "merkle.h"
 #include "runtime.h"
+#include "store.h"
+#include "store_local.h"
 #include "tz.h"
+#include "violidx.h"
 
 /* What records are formatted with: replaced when a configuration is loaded. */
 struct wctx {
@@ -68,7 +72,9 @@ static struct {
 	char *dir;
 	struct wctx *ctx;
 	struct lg_audit_agg *agg;
-	struct lgd_open *open; /* lessons begun and not ended */
+	struct lgd_open *open;     /* lessons begun and not ended */
+	struct lgd_resume *resume; /* their journal (state.store = "local"), or NULL */
+	struct lg_violidx *vidx;   /* deny and forced_close records, for /violations */
 	int64_t swept_at;
 	bool final;
 	struct lg_buf buf;
@@ -274,17 +280,23 @@ say_broken(int64_t now)
 static void
 emit(void *arg, const struct lg_audit_rec *r)
 {
+	uint64_t index;
+
 	(void)arg;
 	if (A.log == NULL || A.batch_failed) {
 		atomic_fetch_add(&A.lost, 1);
 		return;
 	}
+	index = lg_auditlog_next_index(A.log);
+
 	A.buf.len = 0;
-	lg_audit_format(&A.buf, lg_auditlog_next_index(A.log), &A.ctx->ctx, r);
+	lg_audit_format(&A.buf, index, &A.ctx->ctx, r);
 	if (lg_auditlog_append(A.log, A.buf.data, A.buf.len, A.err, sizeof(A.err)) != 0) {
 		A.batch_failed = true;
 		atomic_fetch_add(&A.lost, 1);
+		return;
 	}
+	lg_violidx_add(A.vidx, index, A.buf.data, A.buf.len);
 }
 
 /* Sign a checkpoint of the tree if it grew, into DIR/checkpoint (atomically replaced). */
@@ -348,6 +360,7 @@ reopen(int64_t now)
 		return;
 	}
 	atomic_store(&A.healthy, true);
+	lg_violidx_truncate(A.vidx, lg_auditlog_size(A.log));
 	lgd_info("audit log writable again", "dir=%s records=%" PRIu64 " lost=%" PRIuFAST64, A.dir,
 	         rep.records, atomic_load(&A.lost));
 }
@@ -381,12 +394,23 @@ track(const struct lg_audit_rec *r)
 	if (r->student == NULL)
 		return true;
 	if (r->type == LG_AUDIT_LESSON_START) {
-		lgd_open_put(A.open, r->student, r->student_len, r->start ? r->start : r->time,
-		             r->cls, r->region, r->route);
+		struct lgd_open_lesson *e =
+		    lgd_open_put(A.open, r->student, r->student_len, r->start ? r->start : r->time,
+		                 r->cls, r->region, r->route);
+		if (A.resume)
+			lgd_resume_note(A.resume, e, A.ctx->ctx.pseudonym_key);
 		return true;
 	}
-	if (r->type == LG_AUDIT_LESSON_END)
-		return lgd_open_take(A.open, r->student, r->student_len, r->start) != 0;
+	if (r->type == LG_AUDIT_LESSON_END) {
+		int took = lgd_open_take(A.open, r->student, r->student_len, r->start);
+		if (took < 0 && A.resume && lgd_open_keyed(A.open)) {
+			/* A lesson begun before the restart, reopened by its store key. */
+			struct lg_student_key k;
+			lgd_resume_key(A.resume, r->student, r->student_len, &k);
+			took = lgd_open_take_keyed(A.open, &k, r->start);
+		}
+		return took != 0;
+	}
 	return true;
 }
 
@@ -401,7 +425,9 @@ sweep_one(void *arg, struct lgd_open_lesson *e)
 {
 	int64_t now = *(const int64_t *)arg;
 	struct lg_student_state st;
-	int found = lg_store_snapshot(lgd_store, e->id, e->len, now, &st);
+	int found = e->keyed
+	                ? lg_store_table_snapshot_key(lgd_resume_table(A.resume), &e->key, now, &st)
+	                : lg_store_snapshot(lgd_store, e->id, e->len, now, &st);
 	bool same = found == 1 && st.start == e->start, held;
 	struct lg_audit_rec r = {.type = LG_AUDIT_LESSON_END, .time = now};
 
@@ -419,8 +445,9 @@ sweep_one(void *arg, struct lgd_open_lesson *e)
 	     now < e->last +
 	               A.ctx->break_min[e->cls >= 0 && e->cls < LG_LESSON_CLASSES ? e->cls : 0]))
 		return false;
-	r.student = e->id;
-	r.student_len = e->len;
+	r.student = e->keyed ? NULL : e->id;
+	r.student_len = e->keyed ? 0 : e->len;
+	r.pseudonym = e->keyed ? e->pseudonym : NULL;
 	r.region = e->region;
 	r.cls = e->cls;
 	r.route = e->route;
@@ -474,12 +501,19 @@ batch(struct item *l, int64_t now, bool final)
 		A.swept_at = now;
 		A.final = final;
 		lgd_open_sweep(A.open, sweep_one, &now);
+		if (A.resume)
+			lgd_resume_compact(A.resume, A.open);
 	}
 	if (final && A.ctx)
 		emit(NULL, &A.stop);
+	/* The journal of lesson starts is durable before their records are. */
+	if (!A.batch_failed && A.resume && lgd_resume_sync(A.resume, A.err, sizeof(A.err)) != 0)
+		A.batch_failed = true;
 	if (!A.batch_failed && A.log && lg_auditlog_sync(A.log, A.err, sizeof(A.err)) != 0)
 		A.batch_failed = true;
 	ok = !A.batch_failed;
+	if (!ok) /* what was not written is not to be found */
+		lg_violidx_truncate(A.vidx, A.log ? lg_auditlog_size(A.log) : 0);
 	if (!ok && A.log && atomic_load(&A.healthy)) {
 		atomic_store(&A.healthy, false);
 		A.retry_at = now + LGD_AUDIT_RETRY_S;
@@ -520,6 +554,27 @@ writer_main(void *arg)
 	return NULL;
 }
 
+/* Note one record of the log in the violations index. */
+static int
+index_one(void *arg, const struct lg_auditlog_entry *e)
+{
+	(void)arg;
+	lg_violidx_add(A.vidx, e->index, e->data, e->len);
+	return 0;
+}
+
+/* Build the violations index from the log's first `records` records; 0 or -1 with the reason. */
+static int
+index_violations(const char *dir, uint64_t records, char *err, size_t errlen)
+{
+	struct lg_auditlog_scan_result res;
+	int rc = lg_auditlog_scan(dir, index_one, NULL, &res, err, errlen);
+
+	free(res.segments);
+	lg_violidx_truncate(A.vidx, records); /* a torn tail the open cut is not there */
+	return rc;
+}
+
 /* Open the log and start the writer; the start record goes first. */
 int
 lgd_auditd_start(const struct lg_config *cf, const char *version, char *err, size_t errlen)
@@ -536,6 +591,14 @@ lgd_auditd_start(const struct lg_config *cf, const char *version, char *err, siz
 		         "dir=%s torn_bytes=%" PRIu64 " index_rebuilt=%" PRIu64, cf->audit.dir,
 		         rep.torn_bytes, rep.index_rebuilt);
 	A.checkpoint_size = UINT64_MAX;
+	A.vidx = lg_violidx_new();
+	if (index_violations(cf->audit.dir, rep.records, err, errlen) != 0) {
+		lg_auditlog_close(A.log);
+		A.log = NULL;
+		lg_violidx_free(A.vidx);
+		A.vidx = NULL;
+		return -1;
+	}
 	A.fail_file = getenv("LESSONGATE_TEST_AUDIT_FAIL_FILE");
 	A.dir = lg_strdup(cf->audit.dir);
 	RAND_bytes(aggkey, sizeof(aggkey));
@@ -549,6 +612,15 @@ lgd_auditd_start(const struct lg_config *cf, const char *version, char *err, siz
 		snprintf(err, errlen, "cannot prepare the audit record context");
 		A.on = false;
 		return -1;
+	}
+	if (lgd_store && strcmp(lgd_store->kind, "local") == 0) {
+		A.resume =
+		    lgd_resume_open(cf->audit.dir, lg_store_local_table(lgd_store), err, errlen);
+		if (A.resume == NULL) {
+			A.on = false;
+			return -1;
+		}
+		lgd_resume_rebuild(A.resume, cf->audit.dir, A.ctx->ctx.tz, A.open);
 	}
 	r.time = time(NULL);
 	lgd_auditd_submit(&r, NULL, NULL);
@@ -585,6 +657,10 @@ lgd_auditd_stop(const char *reason)
 	A.log = NULL;
 	lg_audit_agg_free(A.agg);
 	lgd_open_free(A.open);
+	lgd_resume_close(A.resume);
+	A.resume = NULL;
+	lg_violidx_free(A.vidx);
+	A.vidx = NULL;
 	ctx_free(A.ctx);
 	lg_buf_free(&A.buf);
 	free(A.dir);
@@ -627,20 +703,23 @@ lgd_auditd_lost(void)
 	return atomic_load(&A.lost);
 }
 
-/* Records [start, end) appended to out, each with a newline; 0, or -1 with the reason. */
-int
-lgd_auditd_read(uint64_t start, uint64_t end, struct lg_buf *out, char *err, size_t errlen)
+/* Records [start, end), or the n of list if it is not NULL, each with a newline, into out. */
+static int
+read_locked(uint64_t start, uint64_t end, const uint64_t *list, size_t n, struct lg_buf *out,
+            char *err, size_t errlen)
 {
 	struct lg_buf one = {0};
+	uint64_t size;
 	int rc = 0;
 
 	pthread_mutex_lock(&A.tree_lock);
-	if (A.log == NULL || end > lg_auditlog_size(A.log)) {
+	size = A.log ? lg_auditlog_size(A.log) : 0;
+	if (A.log == NULL || (list ? n && list[n - 1] >= size : end > size)) {
 		snprintf(err, errlen, "the audit log is not readable now");
 		rc = -1;
 	}
-	for (uint64_t i = start; rc == 0 && i < end; i++) {
-		if (lg_auditlog_read(A.log, i, &one, err, errlen) != 0) {
+	for (uint64_t k = list ? 0 : start; rc == 0 && k < (list ? n : end); k++) {
+		if (lg_auditlog_read(A.log, list ? list[k] : k, &one, err, errlen) != 0) {
 			rc = -1;
 			break;
 		}
@@ -650,6 +729,33 @@ lgd_auditd_read(uint64_t start, uint64_t end, struct lg_buf *out, char *err, siz
 	pthread_mutex_unlock(&A.tree_lock);
 	lg_buf_free(&one);
 	return rc;
+}
+
+/* Records [start, end) appended to out, each with a newline; 0, or -1 with the reason. */
+int
+lgd_auditd_read(uint64_t start, uint64_t end, struct lg_buf *out, char *err, size_t errlen)
+{
+	return read_locked(start, end, NULL, 0, out, err, errlen);
+}
+
+/* The records of list[0..n) (ascending) appended to out, each with a newline; 0 or -1. */
+int
+lgd_auditd_read_list(const uint64_t *list, size_t n, struct lg_buf *out, char *err, size_t errlen)
+{
+	return read_locked(0, 0, list, n, out, err, errlen);
+}
+
+/* The indexes of deny and forced_close records with from <= time < to (the index). */
+size_t
+lgd_auditd_violations(const char *from, const char *to, uint64_t **list, size_t *n)
+{
+	size_t looked = 0;
+
+	pthread_mutex_lock(&A.tree_lock);
+	if (A.log && A.vidx)
+		looked = lg_violidx_query(A.vidx, from, to, lg_auditlog_size(A.log), list, n);
+	pthread_mutex_unlock(&A.tree_lock);
+	return looked;
 }
 
 /* An inclusion (old = UINT64_MAX) or consistency proof under the writer's lock; 0 or -1. */

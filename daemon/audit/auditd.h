@@ -49,6 +49,16 @@ uint64_t lgd_auditd_queued(void);
 uint64_t lgd_auditd_lost(void);
 /* Records [start, end) appended to out, each with a newline; 0, or -1 with the reason. */
 int lgd_auditd_read(uint64_t start, uint64_t end, struct lg_buf *out, char *err, size_t errlen);
+/* The records of list[0..n) (ascending indexes), the same way. */
+int lgd_auditd_read_list(const uint64_t *list, size_t n, struct lg_buf *out, char *err,
+                         size_t errlen);
+/*
+ * Append to *list (NULL and *n 0 at first; free it) the indexes of the deny
+ * and forced_close records whose time t has from <= t < to (compared as the
+ * records write them), from the violations index: no record is read. The
+ * number of index blocks looked into.
+ */
+size_t lgd_auditd_violations(const char *from, const char *to, uint64_t **list, size_t *n);
 /* The inclusion proof of leaf a in size b (and the leaf hash), or the consistency proof a..b. */
 int lgd_auditd_proof(uint64_t a, uint64_t b, bool consistency, uint8_t proof[][LG_MERKLE_HASH],
                      size_t *n, uint8_t leaf[LG_MERKLE_HASH]);

@@ -1,6 +1,8 @@
-/* The audit writer's open lessons: a chained hash table by student id (writer thread only). */
+/* The audit writer's open lessons: a chained hash table by student id or store key (writer thread
+ * only). */
 #include "auditopen.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,7 +10,7 @@
 
 struct lgd_open {
 	struct lgd_open_lesson **b;
-	size_t nb, n;
+	size_t nb, n, keyed;
 };
 
 /* FNV-1a of an id. */
@@ -33,10 +35,14 @@ lgd_open_new(void)
 	return t;
 }
 
-/* Free one entry. */
+/* Free one entry (and count it out). */
 static void
-entry_free(struct lgd_open_lesson *e)
+entry_free(struct lgd_open *t, struct lgd_open_lesson *e)
 {
+	if (t) {
+		t->n--;
+		t->keyed -= e->keyed;
+	}
 	free(e->route);
 	free(e);
 }
@@ -51,7 +57,7 @@ lgd_open_free(struct lgd_open *t)
 		while (t->b[i]) {
 			struct lgd_open_lesson *e = t->b[i];
 			t->b[i] = e->next;
-			entry_free(e);
+			entry_free(NULL, e);
 		}
 	free(t->b);
 	free(t);
@@ -77,29 +83,28 @@ grow(struct lgd_open *t)
 	t->nb = nb;
 }
 
-/* The link that points at id's entry (or the bucket's end). */
+/* The link that points at id's entry (a keyed one's id: its key) or the bucket's end. */
 static struct lgd_open_lesson **
-find(struct lgd_open *t, const char *id, size_t len)
+find(struct lgd_open *t, const char *id, size_t len, bool keyed)
 {
 	struct lgd_open_lesson **p = &t->b[hash(id, len) & (t->nb - 1)];
 
-	while (*p && ((*p)->len != len || memcmp((*p)->id, id, len) != 0))
+	while (*p && ((*p)->keyed != keyed || (*p)->len != len || memcmp((*p)->id, id, len) != 0))
 		p = &(*p)->next;
 	return p;
 }
 
-/* A lesson began. */
-void
-lgd_open_put(struct lgd_open *t, const char *id, size_t len, int64_t start, int cls,
-             uint32_t region, const char *route)
+/* Put an entry for id (replacing one), keyed or not. */
+static struct lgd_open_lesson *
+put(struct lgd_open *t, const char *id, size_t len, bool keyed, int64_t start, int cls,
+    uint32_t region, const char *route)
 {
-	struct lgd_open_lesson **p = find(t, id, len), *e;
+	struct lgd_open_lesson **p = find(t, id, len, keyed), *e;
 
 	if (*p) {
 		e = *p;
 		*p = e->next;
-		entry_free(e);
-		t->n--;
+		entry_free(t, e);
 	}
 	if (t->n + 1 > t->nb)
 		grow(t);
@@ -111,25 +116,70 @@ lgd_open_put(struct lgd_open *t, const char *id, size_t len, int64_t start, int 
 	e->cls = cls;
 	e->region = region;
 	e->route = route ? lg_strdup(route) : NULL;
+	e->keyed = keyed;
 	e->next = *p;
 	*p = e;
 	t->n++;
+	t->keyed += keyed;
+	return e;
 }
 
-/* The gate ended a lesson: 1 it was open, 0 the sweep ended it, -1 unknown. */
-int
-lgd_open_take(struct lgd_open *t, const char *id, size_t len, int64_t start)
+/* A lesson began. */
+struct lgd_open_lesson *
+lgd_open_put(struct lgd_open *t, const char *id, size_t len, int64_t start, int cls,
+             uint32_t region, const char *route)
 {
-	struct lgd_open_lesson **p = find(t, id, len), *e = *p;
+	return put(t, id, len, false, start, cls, region, route);
+}
+
+/* A lesson reopened after a restart, by store key. */
+struct lgd_open_lesson *
+lgd_open_put_keyed(struct lgd_open *t, const struct lg_student_key *k, const char *pseudonym,
+                   int64_t start, int cls, uint32_t region, const char *route)
+{
+	struct lgd_open_lesson *e =
+	    put(t, (const char *)k, sizeof(*k), true, start, cls, region, route);
+
+	e->key = *k;
+	e->noted = true;
+	snprintf(e->pseudonym, sizeof(e->pseudonym), "%s", pseudonym);
+	return e;
+}
+
+/* Take id's entry if it is the lesson begun at start: 1 it was open, 0 ended, -1 unknown. */
+static int
+take(struct lgd_open *t, const char *id, size_t len, bool keyed, int64_t start)
+{
+	struct lgd_open_lesson **p = find(t, id, len, keyed), *e = *p;
 	int r;
 
 	if (e == NULL || e->start != start)
 		return -1;
 	r = e->ended ? 0 : 1;
 	*p = e->next;
-	entry_free(e);
-	t->n--;
+	entry_free(t, e);
 	return r;
+}
+
+/* The gate ended a lesson: 1 it was open, 0 the sweep ended it, -1 unknown. */
+int
+lgd_open_take(struct lgd_open *t, const char *id, size_t len, int64_t start)
+{
+	return take(t, id, len, false, start);
+}
+
+/* The gate ended a lesson reopened after a restart. */
+int
+lgd_open_take_keyed(struct lgd_open *t, const struct lg_student_key *k, int64_t start)
+{
+	return take(t, (const char *)k, sizeof(*k), true, start);
+}
+
+/* How many open lessons are keyed. */
+size_t
+lgd_open_keyed(const struct lgd_open *t)
+{
+	return t->keyed;
 }
 
 /* Visit every open lesson; remove those fn says are over. */
@@ -141,8 +191,7 @@ lgd_open_sweep(struct lgd_open *t, bool (*fn)(void *arg, struct lgd_open_lesson 
 			struct lgd_open_lesson *e = *p;
 			if (fn(arg, e)) {
 				*p = e->next;
-				entry_free(e);
-				t->n--;
+				entry_free(t, e);
 			} else {
 				p = &e->next;
 			}

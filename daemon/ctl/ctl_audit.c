@@ -1,4 +1,5 @@
-/* lessongatectl's regulator and operator commands: keygen and audit. */
+/* lessongatectl's regulator and operator commands: keygen and audit (verify, checkpoint,
+ * pseudonym). */
 #include "ctl_audit.h"
 
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include "auditlog.h"
 #include "auditrec.h"
 #include "checkpoint.h"
+#include "ctl_remote.h"
 #include "util.h"
 
 const char lgctl_audit_usage[] =
@@ -26,17 +28,16 @@ const char lgctl_audit_usage[] =
     "  audit verify DIR --checkpoint FILE --key VERIFIER-KEY [--old FILE]\n"
     "                                     verify a log: every record, the signature,\n"
     "                                     consistency with an earlier checkpoint\n"
+    "  audit verify --url https://HOST:PORT --key VERIFIER-KEY [--checkpoint FILE]\n"
+    "      [--old FILE] [--cert FILE --cert-key FILE] [--cacert FILE]\n"
+    "                                     the same, pulled from the regulator API\n"
     "  audit checkpoint DIR --signing-key FILE --name NAME [--out FILE]\n"
     "                                     sign the log's current tree\n"
     "  audit pseudonym STUDENT-ID --key FILE\n"
-    "                                     the pseudonym a student's records carry\n";
-
-/* The options of these commands, by name; NULL if not given. */
-struct args {
-	const char *name, *signing_key, *pseudonym_key, *checkpoint, *key, *old, *out;
-	const char *pos[2];
-	int npos;
-};
+    "                                     the pseudonym a student's records carry\n"
+    "  audit report (DIR | --url URL [--cert FILE --cert-key FILE] [--cacert FILE])\n"
+    "      --from DATE --to DATE [--region CODE] [--format text|csv|html] [-o FILE]\n"
+    "                                     lessons, refusals, forced closes per day\n";
 
 /* Whether name is one of the space-separated words of allowed. */
 static bool
@@ -50,21 +51,30 @@ allowed_here(const char *allowed, const char *name)
 	return false;
 }
 
-/* Split argv into --options (with "--x=v" or "--x v") and positionals; -1 after saying why. */
-static int
-parse_args(const char *what, int argc, char **argv, const char *allowed, struct args *a)
+/* Split argv into --options ("--x=v", "--x v", -o for --out) and positionals; -1 after saying why.
+ */
+int
+lgctl_args_parse(const char *what, int argc, char **argv, const char *allowed, struct lgctl_args *a)
 {
 	static const struct {
 		const char *name;
 		size_t off;
 	} opts[] = {
-	    {"name", offsetof(struct args, name)},
-	    {"signing-key", offsetof(struct args, signing_key)},
-	    {"pseudonym-key", offsetof(struct args, pseudonym_key)},
-	    {"checkpoint", offsetof(struct args, checkpoint)},
-	    {"key", offsetof(struct args, key)},
-	    {"old", offsetof(struct args, old)},
-	    {"out", offsetof(struct args, out)},
+	    {"name", offsetof(struct lgctl_args, name)},
+	    {"signing-key", offsetof(struct lgctl_args, signing_key)},
+	    {"pseudonym-key", offsetof(struct lgctl_args, pseudonym_key)},
+	    {"checkpoint", offsetof(struct lgctl_args, checkpoint)},
+	    {"key", offsetof(struct lgctl_args, key)},
+	    {"old", offsetof(struct lgctl_args, old)},
+	    {"out", offsetof(struct lgctl_args, out)},
+	    {"from", offsetof(struct lgctl_args, from)},
+	    {"to", offsetof(struct lgctl_args, to)},
+	    {"region", offsetof(struct lgctl_args, region)},
+	    {"format", offsetof(struct lgctl_args, format)},
+	    {"url", offsetof(struct lgctl_args, url)},
+	    {"cert", offsetof(struct lgctl_args, cert)},
+	    {"cert-key", offsetof(struct lgctl_args, cert_key)},
+	    {"cacert", offsetof(struct lgctl_args, cacert)},
 	};
 
 	memset(a, 0, sizeof(*a));
@@ -72,6 +82,8 @@ parse_args(const char *what, int argc, char **argv, const char *allowed, struct 
 		const char *s = argv[i], *eq, *val;
 		size_t k, n;
 
+		if (strcmp(s, "-o") == 0)
+			s = "--out"; /* the short form, as in `calendar import` */
 		if (strncmp(s, "--", 2) != 0 || s[2] == '\0') {
 			if (a->npos == 2) {
 				fprintf(stderr, "lessongatectl: %s: unexpected argument \"%s\"\n",
@@ -107,16 +119,16 @@ parse_args(const char *what, int argc, char **argv, const char *allowed, struct 
 }
 
 /* Say that a required option is missing; 2. */
-static int
-missing(const char *what, const char *opt)
+int
+lgctl_missing(const char *what, const char *opt)
 {
 	fprintf(stderr, "lessongatectl: %s: --%s is required (see lessongatectl -h)\n", what, opt);
 	return 2;
 }
 
 /* Read a small file (at most max bytes) into a NUL-terminated buffer; NULL after saying why. */
-static char *
-read_small(const char *path, size_t max, size_t *len)
+char *
+lgctl_read_small(const char *path, size_t max, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf;
@@ -165,7 +177,7 @@ write_secret(const char *path, const void *data, size_t n)
 static int
 cmd_keygen(int argc, char **argv)
 {
-	struct args a;
+	struct lgctl_args a;
 	EVP_PKEY *pkey = NULL;
 	BIO *bio = NULL;
 	struct lg_note_key *k;
@@ -173,12 +185,13 @@ cmd_keygen(int argc, char **argv)
 	long pemlen;
 	int rc = 1;
 
-	if (parse_args("keygen", argc, argv, "name signing-key pseudonym-key", &a) != 0 || a.npos)
+	if (lgctl_args_parse("keygen", argc, argv, "name signing-key pseudonym-key", &a) != 0 ||
+	    a.npos)
 		return 2;
 	if (a.signing_key == NULL && a.pseudonym_key == NULL)
-		return missing("keygen", "signing-key");
+		return lgctl_missing("keygen", "signing-key");
 	if (a.signing_key && a.name == NULL)
-		return missing("keygen", "name");
+		return lgctl_missing("keygen", "name");
 	if (a.name && !lg_note_name_valid(a.name)) {
 		fprintf(
 		    stderr,
@@ -234,8 +247,8 @@ out:
 }
 
 /* A verifier from a key line, or from a file holding one; NULL after saying why. */
-static struct lg_note_key *
-load_verifier(const char *arg)
+struct lg_note_key *
+lgctl_load_verifier(const char *arg)
 {
 	struct lg_note_key *k;
 	char err[256], *text = NULL;
@@ -243,7 +256,7 @@ load_verifier(const char *arg)
 	size_t n;
 
 	if (strchr(arg, '+') == NULL || access(arg, R_OK) == 0) {
-		if ((text = read_small(arg, LG_NOTE_VKEY_MAX + 2, &n)) == NULL)
+		if ((text = lgctl_read_small(arg, LG_NOTE_VKEY_MAX + 2, &n)) == NULL)
 			return NULL;
 		text[strcspn(text, "\r\n")] = '\0';
 		line = text;
@@ -263,7 +276,7 @@ load_checkpoint(const char *path, const struct lg_note_key *k, struct lg_checkpo
 	size_t n;
 	int rc;
 
-	if ((text = read_small(path, LG_NOTE_MAX, &n)) == NULL)
+	if ((text = lgctl_read_small(path, LG_NOTE_MAX, &n)) == NULL)
 		return -1;
 	rc = lg_checkpoint_open(text, n, k, c, err, sizeof(err));
 	if (rc != 0)
@@ -290,8 +303,8 @@ struct verify {
 };
 
 /* The "index" a record starts with, or UINT64_MAX if it does not start {"index":N, */
-static uint64_t
-record_index(const char *p, size_t n)
+uint64_t
+lgctl_record_index(const char *p, size_t n)
 {
 	static const char pre[] = "{\"index\":";
 	uint64_t v = 0;
@@ -320,7 +333,7 @@ verify_record(void *arg, const struct lg_auditlog_entry *e)
 	lg_merkle_range_append(&v->rec, h);
 	if (v->has_old && v->rec.size == v->old_size)
 		lg_merkle_range_root(&v->rec, v->old_root);
-	if (v->bad_field == LG_AUDITLOG_NONE && record_index(e->data, e->len) != e->index)
+	if (v->bad_field == LG_AUDITLOG_NONE && lgctl_record_index(e->data, e->len) != e->index)
 		v->bad_field = e->index;
 	if (e->stored) {
 		if (v->stored_complete)
@@ -427,7 +440,7 @@ find_mismatch(const struct verify *v, const struct lg_checkpoint *cp, int sr,
 static int
 cmd_verify(int argc, char **argv)
 {
-	struct args a;
+	struct lgctl_args a;
 	struct lg_note_key *k;
 	struct lg_checkpoint cp, old;
 	struct lg_auditlog_scan_result res;
@@ -435,17 +448,37 @@ cmd_verify(int argc, char **argv)
 	char err[512], b64[48], vline[LG_NOTE_VKEY_MAX];
 	int rc = 1, sr;
 
-	if (parse_args("audit verify", argc, argv, "checkpoint key old", &a) != 0)
+	if (lgctl_args_parse("audit verify", argc, argv,
+	                     "checkpoint key old url cert cert-key cacert", &a) != 0)
 		return 2;
+	if (a.url) {
+		if (a.npos != 0) {
+			fprintf(stderr,
+			        "lessongatectl: audit verify: a directory or --url, not both\n");
+			return 2;
+		}
+		if (a.key == NULL)
+			return lgctl_missing("audit verify", "key");
+		if ((k = lgctl_load_verifier(a.key)) == NULL)
+			return 2;
+		rc = lgctl_audit_verify_url(&a, k);
+		lg_note_key_free(k);
+		return rc;
+	}
+	if (a.cert || a.cert_key || a.cacert) {
+		fprintf(stderr, "lessongatectl: audit verify: --cert, --cert-key and --cacert go "
+		                "with --url\n");
+		return 2;
+	}
 	if (a.npos != 1) {
 		fprintf(stderr, "lessongatectl: audit verify: which log directory?\n");
 		return 2;
 	}
 	if (a.checkpoint == NULL)
-		return missing("audit verify", "checkpoint");
+		return lgctl_missing("audit verify", "checkpoint");
 	if (a.key == NULL)
-		return missing("audit verify", "key");
-	if ((k = load_verifier(a.key)) == NULL)
+		return lgctl_missing("audit verify", "key");
+	if ((k = lgctl_load_verifier(a.key)) == NULL)
 		return 2;
 	if (load_checkpoint(a.checkpoint, k, &cp) != 0 ||
 	    (a.old && load_checkpoint(a.old, k, &old) != 0)) {
@@ -516,7 +549,7 @@ out:
 static int
 cmd_checkpoint(int argc, char **argv)
 {
-	struct args a;
+	struct lgctl_args a;
 	struct lg_auditlog_open_report rep;
 	struct lg_auditlog *l;
 	struct lg_note_key *k;
@@ -525,14 +558,14 @@ cmd_checkpoint(int argc, char **argv)
 	size_t pemlen;
 	int n, rc = 1;
 
-	if (parse_args("audit checkpoint", argc, argv, "signing-key name out", &a) != 0 ||
+	if (lgctl_args_parse("audit checkpoint", argc, argv, "signing-key name out", &a) != 0 ||
 	    a.npos != 1)
 		return 2;
 	if (a.signing_key == NULL)
-		return missing("audit checkpoint", "signing-key");
+		return lgctl_missing("audit checkpoint", "signing-key");
 	if (a.name == NULL)
-		return missing("audit checkpoint", "name");
-	if ((pem = read_small(a.signing_key, 64 * 1024, &pemlen)) == NULL)
+		return lgctl_missing("audit checkpoint", "name");
+	if ((pem = lgctl_read_small(a.signing_key, 64 * 1024, &pemlen)) == NULL)
 		return 1;
 	k = lg_note_signer_new(a.name, pem, pemlen, err, sizeof(err));
 	OPENSSL_cleanse(pem, pemlen);
@@ -577,17 +610,17 @@ cmd_checkpoint(int argc, char **argv)
 static int
 cmd_pseudonym(int argc, char **argv)
 {
-	struct args a;
+	struct lgctl_args a;
 	uint8_t key[LG_PSEUDONYM_KEY];
 	char err[256], out[LG_PSEUDONYM_HEX], *text;
 	size_t n;
 	int rc;
 
-	if (parse_args("audit pseudonym", argc, argv, "key", &a) != 0 || a.npos != 1)
+	if (lgctl_args_parse("audit pseudonym", argc, argv, "key", &a) != 0 || a.npos != 1)
 		return 2;
 	if (a.key == NULL)
-		return missing("audit pseudonym", "key");
-	if ((text = read_small(a.key, 256, &n)) == NULL)
+		return lgctl_missing("audit pseudonym", "key");
+	if ((text = lgctl_read_small(a.key, 256, &n)) == NULL)
 		return 1;
 	rc = lg_audit_pseudonym_key_parse(text, n, key, err, sizeof(err));
 	OPENSSL_cleanse(text, n);
@@ -614,7 +647,10 @@ lgctl_audit_main(const char *cmd, int argc, char **argv)
 		return cmd_checkpoint(argc - 1, argv + 1);
 	if (argc >= 1 && strcmp(argv[0], "pseudonym") == 0)
 		return cmd_pseudonym(argc - 1, argv + 1);
-	fprintf(stderr, "lessongatectl: audit: %s%s; one of verify, checkpoint, pseudonym\n",
+	if (argc >= 1 && strcmp(argv[0], "report") == 0)
+		return lgctl_audit_report(argc - 1, argv + 1);
+	fprintf(stderr,
+	        "lessongatectl: audit: %s%s; one of verify, checkpoint, pseudonym, report\n",
 	        argc ? "unknown subcommand " : "which subcommand?", argc ? argv[0] : "");
 	fputs(lgctl_audit_usage, stderr);
 	return 2;

@@ -205,6 +205,24 @@ lgd_lesson_audited(struct lgd_worker *w, uint64_t tag, bool ok)
 }
 
 /*
+ * After a commit or a prepare under the audit wait for tag: 1 if no record
+ * is awaited (the slot is freed), else 0 with c waiting in DECIDE.
+ */
+static int
+wait_for_record(struct lgd_conn *c, uint64_t tag, int64_t now)
+{
+	c->decide_tag = tag;
+	if (!lgd_auditwait_end()) {
+		lgd_lesson_forget_decision(c);
+		return 1;
+	}
+	c->decide_now = now;
+	c->decided = LGD_DECIDED_NONE;
+	c->audit_wait = true;
+	return 0;
+}
+
+/*
  * Commit a store's answer on the first pass; in enforce mode with the audit
  * log, a refusal then waits for its record (0: c waits in DECIDE), else 1.
  */
@@ -221,16 +239,30 @@ commit_first(struct lgd_conn *c, struct lg_gate_verdict *v, int64_t now,
 	tag = pending_take(c);
 	lgd_auditwait_begin(c->w, tag);
 	lg_gate_commit(c->rt->gate, v, now, r, &c->rt->sink);
-	c->decide_tag = tag;
-	if (!lgd_auditwait_end()) {
-		lgd_lesson_forget_decision(c);
+	c->answer = *r;
+	return wait_for_record(c, tag, now);
+}
+
+/*
+ * Prepare a request on the first pass; in enforce mode with the audit log, an
+ * unidentified lesson request's 401 then waits for its record like a 429 or
+ * 451 (0: c waits in DECIDE), else 1.
+ */
+static int
+prepare_first(struct lgd_conn *c, const struct lg_gate_request *gr, int64_t now,
+              struct lg_gate_verdict *v)
+{
+	struct lgd_runtime *rt = c->rt;
+	uint64_t tag;
+
+	if (!lgd_auditd_on() || rt->cf->rules.mode != LG_MODE_ENFORCE) {
+		lg_gate_prepare(rt->gate, gr, now, c->w->target, c->w->target_cap, &rt->sink, v);
 		return 1;
 	}
-	c->answer = *r;
-	c->decide_now = now;
-	c->decided = LGD_DECIDED_NONE;
-	c->audit_wait = true;
-	return 0;
+	tag = pending_take(c);
+	lgd_auditwait_begin(c->w, tag);
+	lg_gate_prepare(rt->gate, gr, now, c->w->target, c->w->target_cap, &rt->sink, v);
+	return wait_for_record(c, tag, now);
 }
 
 /*
@@ -319,9 +351,18 @@ lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t
 		w->target = lg_xrealloc(w->target, w->target_cap, 1);
 	}
 	c->audit_wait = false;
-	/* A second pass after an audit wait decided already: no events again. */
-	lg_gate_prepare(rt->gate, &gr, now, w->target, w->target_cap,
-	                decided >= LGD_DECIDED_AUDITED ? NULL : &rt->sink, &v);
+	if (decided >= LGD_DECIDED_AUDITED) {
+		/* A second pass after an audit wait decided already: no events again. */
+		lg_gate_prepare(rt->gate, &gr, now, w->target, w->target_cap, NULL, &v);
+		if (decided == LGD_DECIDED_AUDIT_BAD && v.action == LG_GATE_REFUSE &&
+		    v.status == 401) {
+			/* Fail closed: no 401 whose record could not be written. */
+			v.status = 503;
+			snprintf(v.reason, sizeof(v.reason), "%s", LGD_AUDIT_DOWN);
+		}
+	} else if (!prepare_first(c, &gr, now, &v)) {
+		return LGD_LESSON_WAIT;
+	}
 	if (v.action == LG_GATE_DECIDE) {
 		if (decided == LGD_DECIDED_AUDITED) {
 			lg_gate_commit(rt->gate, &v, now, &c->answer, NULL);

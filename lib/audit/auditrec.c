@@ -138,6 +138,9 @@ put_lesson(struct lg_buf *b, const struct lg_audit_ctx *ctx, const struct lg_aud
 	if (r->student) {
 		lg_audit_pseudonym(ctx->pseudonym_key, r->student, r->student_len, pseudonym);
 		lg_buf_printf(b, ",\"student\":\"%s\"", pseudonym);
+	} else if (r->pseudonym && strlen(r->pseudonym) == LG_PSEUDONYM_HEX - 1 &&
+	           strspn(r->pseudonym, "0123456789abcdef") == LG_PSEUDONYM_HEX - 1) {
+		lg_buf_printf(b, ",\"student\":\"%s\"", r->pseudonym);
 	} else {
 		LG_BUF_LIT(b, ",\"student\":null");
 	}
@@ -235,7 +238,9 @@ lg_audit_format(struct lg_buf *b, uint64_t index, const struct lg_audit_ctx *ctx
 
 /* One open window: a copy of its first event and the repeats counted since. */
 struct agg_entry {
-	struct agg_entry *next;
+	struct agg_entry *next;          /* in its bucket */
+	struct agg_entry *lprev, *lnext; /* in the list of open windows */
+	uint64_t hash;
 	struct lg_audit_rec rec; /* strings point into the allocation after this struct */
 	uint8_t *key;
 	size_t keylen;
@@ -252,6 +257,7 @@ struct lg_audit_agg {
 	uint64_t seq;
 	uint8_t key[16];
 	struct agg_entry **buckets;
+	struct agg_entry *head, *tail; /* open windows, oldest first: a flush walks only these */
 };
 
 /* A flood counter. */
@@ -405,19 +411,19 @@ lg_audit_agg_flush(struct lg_audit_agg *a, int64_t now, bool all, lg_audit_emit_
 		return; /* nothing closes yet: no walk over the table for every event */
 	closed = lg_xcalloc(a->n, sizeof(*closed));
 	a->earliest = INT64_MAX;
-	for (size_t i = 0; i < a->nbuckets; i++) {
-		struct agg_entry **pp = &a->buckets[i];
-		while (*pp) {
-			struct agg_entry *e = *pp;
-			if (all || e->window_end <= now) {
-				*pp = e->next;
-				closed[n++] = e;
-				a->n--;
-			} else {
-				if (e->window_end < a->earliest)
-					a->earliest = e->window_end;
-				pp = &e->next;
-			}
+	for (struct agg_entry *e = a->head, *nx; e; e = nx) {
+		nx = e->lnext;
+		if (all || e->window_end <= now) {
+			struct agg_entry **pp = &a->buckets[e->hash & (a->nbuckets - 1)];
+			while (*pp != e)
+				pp = &(*pp)->next;
+			*pp = e->next;
+			*(e->lprev ? &e->lprev->lnext : &a->head) = e->lnext;
+			*(e->lnext ? &e->lnext->lprev : &a->tail) = e->lprev;
+			closed[n++] = e;
+			a->n--;
+		} else if (e->window_end < a->earliest) {
+			a->earliest = e->window_end;
 		}
 	}
 	qsort(closed, n, sizeof(*closed), cmp_entries);
@@ -468,8 +474,12 @@ lg_audit_agg_add(struct lg_audit_agg *a, const struct lg_audit_rec *r, lg_audit_
 	e->window_end = r->time + a->window;
 	if (e->window_end < a->earliest)
 		a->earliest = e->window_end;
+	e->hash = h[0];
 	pp = &a->buckets[h[0] & (a->nbuckets - 1)];
 	e->next = *pp;
 	*pp = e;
+	e->lprev = a->tail;
+	*(a->tail ? &a->tail->lnext : &a->head) = e;
+	a->tail = e;
 	a->n++;
 }

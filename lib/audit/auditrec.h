@@ -45,6 +45,7 @@ struct lg_audit_rec {
 	uint64_t count; /* deny, unidentified: events this record stands for (0: 1) */
 	const char *student;
 	size_t student_len;        /* written only as its pseudonym; NULL: none */
+	const char *pseudonym;     /* without student: its pseudonym, already made (or NULL) */
 	uint32_t region;           /* GB/T 2260 code, 0 if unknown */
 	int cls;                   /* enum lg_class, or -1 */
 	const char *route;         /* the configured route (its prefix), not the path asked for */

@@ -131,6 +131,23 @@ lg_buf_html(struct lg_buf *b, const char *s)
 	}
 }
 
+/* One CSV field, quoted only when it has to be. */
+void
+lg_buf_csv(struct lg_buf *b, const char *s)
+{
+	if (s == NULL || strpbrk(s, ",\"\r\n") == NULL) {
+		lg_buf_add(b, s ? s : "", s ? strlen(s) : 0);
+		return;
+	}
+	LG_BUF_LIT(b, "\"");
+	for (; *s; s++) {
+		if (*s == '"')
+			LG_BUF_LIT(b, "\"");
+		lg_buf_add(b, s, 1);
+	}
+	LG_BUF_LIT(b, "\"");
+}
+
 /* Split a unix time into local date and time of day. */
 static void
 local_parts(int64_t t, const struct lg_tz *tz, int *y, int *mo, int *d, int *h, int *mi, int *s,

@@ -31,6 +31,8 @@ void lg_buf_json_str(struct lg_buf *, const char *s);
 void lg_buf_json_strn(struct lg_buf *, const char *s, size_t n);
 /* Append s with HTML's special characters escaped. */
 void lg_buf_html(struct lg_buf *, const char *s);
+/* Append s as one CSV field (RFC 4180: quoted, quotes doubled, when it holds , " CR or LF). */
+void lg_buf_csv(struct lg_buf *, const char *s);
 
 /* "2026-09-21T10:39:59+08:00" for a unix time in a zone (buf of at least 32 bytes). */
 void lg_format_rfc3339(int64_t t, const struct lg_tz *, char *buf);

@@ -138,6 +138,10 @@ struct lg_students *lg_store_memory_table(struct lg_store *);
  */
 int lg_store_table_snapshot(struct lg_students *, const char *student, size_t len, int64_t now,
                             struct lg_student_state *out);
+struct lg_student_key;
+/* The same for a student known only by its key in the table (lg_students_key of its id). */
+int lg_store_table_snapshot_key(struct lg_students *, const struct lg_student_key *, int64_t now,
+                                struct lg_student_state *out);
 
 /* Thin wrappers over the ops, so callers read naturally. */
 static inline void

@@ -85,8 +85,19 @@ int
 lg_store_table_snapshot(struct lg_students *table, const char *student, size_t len, int64_t now,
                         struct lg_student_state *out)
 {
+	struct lg_student_key k;
+
+	lg_students_key(table, student, len, &k);
+	return lg_store_table_snapshot_key(table, &k, now, out);
+}
+
+/* The same for a student known by its key in the table. */
+int
+lg_store_table_snapshot_key(struct lg_students *table, const struct lg_student_key *k, int64_t now,
+                            struct lg_student_state *out)
+{
 	struct lg_students_ref ref;
-	struct lg_student_state *st = lg_students_find(table, student, len, &ref);
+	struct lg_student_state *st = lg_students_find_key(table, k, &ref);
 
 	memset(out, 0, sizeof(*out));
 	if (st == NULL)

@@ -63,7 +63,7 @@ class Audited:
     """A lessongated with the audit log on, under a fake clock."""
 
     def __init__(self, env, tag="a", workers=1, mode=None, audit_dir=None, keys=None,
-                 env_extra=None, start="2026-09-21 19:00:00", listen=None):
+                 env_extra=None, start="2026-09-21 19:00:00", listen=None, state=None):
         self.env = env
         self.keys = keys or Keys(env, tag + str(env.seq))
         self.dir = audit_dir or os.path.join(env.dir, "audit-%s-%d" % (tag, env.seq))
@@ -80,6 +80,8 @@ class Audited:
             extra["mode"] = mode
         if listen:
             extra["audit"]["listen"] = listen
+        if state:
+            extra["state"] = state
         # start None: the real clock (certificates are checked against it).
         envx = ({"LD_PRELOAD": faketime_lib(), "FAKETIME": "@" + start, "TZ": "Asia/Shanghai"}
                 if start else {"TZ": "Asia/Shanghai"})
@@ -214,6 +216,19 @@ def test_audit_unusual_ids_stay_valid_json(env):
     check(rc == 0, "audit verify failed: %s" % out)
 
 
+def lesson_pairs(recs):
+    """(starts, ends): lesson_start and lesson_end counts by (student, lesson start)."""
+    starts, ends = {}, {}
+    for r in recs:
+        if r["type"] == "lesson_start":
+            k = (r["student"], r["time"])
+            starts[k] = starts.get(k, 0) + 1
+        elif r["type"] == "lesson_end":
+            k = (r["student"], r["start"])
+            ends[k] = ends.get(k, 0) + 1
+    return starts, ends
+
+
 def test_audit_every_lesson_start_has_one_end(env):
     """A randomized run of several students ending with a graceful stop: every lesson_start
     has exactly one lesson_end (ended by a newer lesson, or at the stop)."""
@@ -226,14 +241,7 @@ def test_audit_every_lesson_start_has_one_end(env):
         time.sleep(rnd.uniform(0, 0.15))
     check(a.stop() == 0, "daemon did not stop cleanly")
     recs = a.records()
-    starts, ends = {}, {}
-    for r in recs:
-        if r["type"] == "lesson_start":
-            k = (r["student"], r["time"])
-            starts[k] = starts.get(k, 0) + 1
-        elif r["type"] == "lesson_end":
-            k = (r["student"], r["start"])
-            ends[k] = ends.get(k, 0) + 1
+    starts, ends = lesson_pairs(recs)
     check(starts, "no lessons: %r" % types(recs)[:20])
     missing = [k for k in starts if ends.get(k, 0) != 1]
     extra = [k for k in ends if k not in starts]
@@ -293,6 +301,54 @@ def test_audit_kill9_then_restart_verifies(env):
 
 
 test_audit_kill9_then_restart_verifies.timeout = 60
+
+
+def test_audit_lesson_open_at_kill9_ends_after_restart(env):
+    """state.store = "local": lessons open when lessongated is killed (-9) get exactly one
+    lesson_end after the restart -- at once for a lesson whose break is over by then, and one
+    only for a student who comes back (the gate's own end of the old lesson meets the
+    reopened one). The journal DIR/open-lessons says which store entry each open lesson is."""
+    keys = Keys(env, "ok9")
+    adir = os.path.join(env.dir, "audit-ok9")
+    state = {"store": "local", "dir": os.path.join(env.dir, "state-ok9")}
+    a = Audited(env, tag="ok9", keys=keys, audit_dir=adir, state=state)
+    for s in ("stu-away", "stu-back", "stu-away2"):
+        check(a.get("/lesson/x/small", s).status == 200, "lesson refused")
+    a.wait_records(lambda rs: types(rs).count("lesson_start") >= 3)
+    time.sleep(1.5)  # the local store commits every 0.9 s
+    os.kill(a.d.pid, signal.SIGKILL)
+    a.d.expect_exit = True
+    a.d.stop()
+    before = a.records()
+    check(types(before).count("lesson_start") == 3 and "lesson_end" not in types(before),
+          "before the crash: %r" % types(before))
+    with open(os.path.join(adir, "open-lessons")) as f:
+        check(len(f.read().splitlines()) == 3, "the journal has the three lessons")
+    # A minute later (every break is over): two never come back, one does.
+    b = Audited(env, tag="ok9b", keys=keys, audit_dir=adir, state=state,
+                start="2026-09-21 19:01:00")
+    check(b.get("/lesson/x/small", "stu-back").status == 200, "stu-back refused")
+    recs = b.wait_records(lambda rs: types(rs).count("lesson_end") >= 3, timeout=6)
+    after = recs[len(before):]
+    check(types(after).count("lesson_end") == 3,
+          "three lesson_ends after the restart: %r" % types(after))
+    check(b.stop() == 0, "restarted daemon did not stop cleanly")
+    recs = b.records()
+    starts, ends = lesson_pairs(recs)
+    missing = [k for k in starts if ends.get(k, 0) != 1]
+    extra = [k for k in ends if k not in starts]
+    check(len(starts) == 4 and not missing and not extra,
+          "lesson_start without exactly one lesson_end: %r; lesson_end without start: %r; %r"
+          % (missing[:5], extra[:5], types(recs)))
+    for r in recs[len(before):]:
+        if r["type"] == "lesson_end" and r["start"] < "2026-09-21T19:01":
+            check(r["end"] < "2026-09-21T19:00:30" and r["duration"] >= 0,
+                  "a reopened lesson ends at its last activity: %r" % r)
+    rc, out = b.verify()
+    check(rc == 0, "verify after the restart: %s" % out)
+
+
+test_audit_lesson_open_at_kill9_ends_after_restart.timeout = 60
 
 
 def test_audit_log_unwritable_fails_lesson_routes_closed(env):
@@ -406,7 +462,7 @@ def inclusion_root(index, size, leaf, proof):
     return r if sn == 0 else None
 
 
-def api_daemon(env):
+def api_daemon(env, audit_dir=None):
     d = os.path.join(env.dir, "regcerts")
     os.makedirs(d, exist_ok=True)
     make_ca(d, "regca")
@@ -416,7 +472,7 @@ def api_daemon(env):
     listen = {"address": "127.0.0.1:%d" % port,
               "tls": {"certificate": chain, "key": key,
                       "client_ca": os.path.join(d, "regca.pem")}}
-    a = Audited(env, tag="api", start=None, listen=listen)
+    a = Audited(env, tag="api", start=None, listen=listen, audit_dir=audit_dir)
     from harness import wait_port
     check(wait_port(port, 5, a.d.proc), "the audit API does not listen: %s" % a.d.tail())
     return a, port, d
@@ -494,6 +550,62 @@ test_audit_api_entries_proofs_checkpoint_verify.timeout = 60
 LGD_CHECKPOINT_WAIT = 5.5
 
 
+def test_audit_violations_index_matches_a_full_scan(env):
+    """/audit/v1/violations reads only what its index names: on a log of many segments (made
+    by mkauditlog, then appended to by the daemon), every query answers exactly what a full
+    scan of the segment files finds, in order, as NDJSON and CSV."""
+    mk = os.path.join(os.path.dirname(ctl_binary(env)), "..", "tests", "bench", "mkauditlog")
+    if not os.path.exists(mk):
+        raise Skip("mkauditlog is not built")
+    adir = os.path.join(env.dir, "audit-vidx")
+    out = subprocess.run([mk, adir, "3000", "16000"], capture_output=True, text=True,
+                         timeout=60)
+    check(out.returncode == 0, "mkauditlog: %s" % out.stderr)
+    check(len([f for f in os.listdir(adir) if f.endswith(".log")]) >= 10, "few segments")
+    a, port, d = api_daemon(env, audit_dir=adir)
+    api = Api(env, port, make_client(d, "regca", "bureau4"))
+    r = a.until_refused("/lesson/x/small", "stu-vidx")
+    check(r.status in (429, 451), "no refusal: %d" % r.status)
+    a.wait_records(lambda rs: rs[-1]["type"] == "deny" or "deny" in types(rs[3000:]))
+    recs = a.records()
+
+    def scan(frm, to, rule=None, region=None):
+        return [x for x in recs if x["type"] in ("deny", "forced_close") and
+                frm <= x["time"] < to and (rule is None or x.get("rule") == rule) and
+                (region is None or x.get("region") == region)]
+
+    queries = [("2000-01-01", "2100-01-01", None, None),
+               ("2026-09-21T10:01:00", "2026-09-21T10:03:30", None, None),
+               ("2026-09-21T10:01:00+08:00", "2026-09-21T10:01:00+08:01", None, None),
+               ("2026-09-21", "2026-09-22", "lesson_limit", "533102"),
+               ("2026-09-21T10:04:00", "2100-01-01", "day_end", None),
+               ("2030-01-01", "2031-01-01", None, None)]
+    total = 0
+    for frm, to, rule, region in queries:
+        q = "/audit/v1/violations?from=%s&to=%s" % (frm.replace("+", "%2B"), to.replace("+", "%2B"))
+        if rule:
+            q += "&rule=" + rule
+        if region:
+            q += "&region=" + region
+        st, body, _ = api.get(q)
+        got = [json.loads(x) for x in body.split(b"\n") if x]
+        want = scan(frm, to, rule, region)
+        check(st == 200 and got == want,
+              "%s: %d records, a full scan finds %d (first differing: %r)" %
+              (q, len(got), len(want),
+               next((g for g, w in zip(got, want) if g != w), None)))
+        st, body, _ = api.get(q, {"Accept": "text/csv"})
+        rows = body.split(b"\r\n")[1:-1]
+        check(st == 200 and [int(x.split(b",")[0]) for x in rows] == [w["index"] for w in want],
+              "%s as CSV: %r" % (q, rows[:3]))
+        total += len(want)
+    check(total > 1000, "the queries found little: %d" % total)
+    check(a.stop() == 0, "daemon did not stop cleanly")
+
+
+test_audit_violations_index_matches_a_full_scan.timeout = 90
+
+
 def test_audit_api_requires_a_valid_client_certificate(env):
     """No client certificate, one from another CA, an expired one: the handshake fails."""
     a, port, d = api_daemon(env)
@@ -556,3 +668,157 @@ def test_audit_refusal_answered_only_when_recorded(env):
           "a refusal whose record failed: %d %r" % (r.status, r.body[:200]))
     os.unlink(flag)
     check(a.stop() == 0, "daemon did not stop cleanly")
+
+
+def test_audit_401_answered_only_when_recorded(env):
+    """Enforce mode: a lesson request without an identity gets its 401 only once its
+    unidentified record is durable (each of a flood: the counted record's count covers every
+    401 sent); a 401 whose record cannot be written is a 503 instead."""
+    flag = os.path.join(env.dir, "audit-fail-flag-401")
+    a = Audited(env, tag="w401", env_extra={"LESSONGATE_TEST_AUDIT_FAIL_FILE": flag})
+    sent = 0
+    for i in range(5):
+        r = a.get("/lesson/x/small")
+        check(r.status == 401, "no 401: %d" % r.status)
+        sent += 1
+        got = sum(x.get("count", 1) for x in a.records() if x["type"] == "unidentified")
+        check(got >= sent, "401 number %d sent with %d counted on disk" % (sent, got))
+    open(flag, "w").close()
+    r = a.get("/lesson/x/small")
+    check(r.status == 503 and b"audit log unavailable" in r.body,
+          "a 401 whose record failed: %d %r" % (r.status, r.body[:200]))
+    r = a.get("/small")
+    check(r.status == 200, "free route: %d" % r.status)
+    os.unlink(flag)
+    check(a.stop() == 0, "daemon did not stop cleanly")
+
+
+class TamperingProxy:
+    """An HTTPS server in front of the regulator API that changes record `bad` in every
+    /audit/v1/entries page and passes everything else (proofs, checkpoint) through."""
+
+    def __init__(self, env, api, bad):
+        import http.server
+        chain, key = env.certs.server("audit.test")
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                st, body, _ = api.get(self.path)
+                if self.path.startswith("/audit/v1/entries"):
+                    start = int(re.search(r"start=(\d+)", self.path).group(1))
+                    lines = body.split(b"\n")
+                    if start <= bad < start + len(lines) - 1:
+                        lines[bad - start] = lines[bad - start].replace(b'"time":"',
+                                                                        b'"time":"1', 1)
+                    body = b"\n".join(lines)
+                self.send_response(st)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(chain, key)
+        self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
+        self.port = self.srv.server_address[1]
+        self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.t.start()
+        return self.port
+
+    def __exit__(self, *a):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def ctl_verify_url(env, port, *args):
+    """lessongatectl audit verify --url ... args: (rc, output)."""
+    out = subprocess.run([ctl_binary(env), "audit", "verify", "--url",
+                          "https://127.0.0.1:%d" % port] + list(args),
+                         capture_output=True, text=True, timeout=60)
+    return out.returncode, out.stdout + out.stderr
+
+
+def test_audit_verify_and_report_pulled_from_the_api(env):
+    """`audit verify --url` pulls the checkpoint and every record with a client certificate
+    and verifies them (and --old: consistency with an earlier checkpoint through the proof
+    endpoint); a wrong CA, no client certificate, and an earlier checkpoint of another log
+    signed with the same key all fail clearly; `audit report --url` sums the pulled log."""
+    a, port, d = api_daemon(env)
+    cert, key = make_client(d, "regca", "bureau3")
+    tls = ["--cert", cert, "--cert-key", key, "--cacert", env.certs.ca]
+    for i in range(3):
+        a.get("/lesson/x/small", "stu-url-%d" % i)
+    r = a.until_refused("/lesson/x/small", "stu-url-0")
+    check(r.status in (429, 451), "no refusal: %d" % r.status)
+    time.sleep(LGD_CHECKPOINT_WAIT)
+    rc, out = ctl_verify_url(env, port, "--key", a.keys.vkey, *tls)
+    check(rc == 0 and "OK https://127.0.0.1:%d: " % port in out, "verify --url: %d %s" % (rc, out))
+    size = int(re.search(r": (\d+) records match", out).group(1))
+    st, cp, _ = Api(env, port, (cert, key)).get("/audit/v1/checkpoint")
+    old = os.path.join(env.dir, "url-old.checkpoint")
+    with open(old, "wb") as f:
+        f.write(cp)
+    # More records, a newer checkpoint: consistent with the saved one.
+    for i in range(3, 6):
+        a.get("/lesson/x/small", "stu-url-%d" % i)
+    time.sleep(LGD_CHECKPOINT_WAIT)
+    rc, out = ctl_verify_url(env, port, "--key", a.keys.vkey, "--old", old, *tls)
+    check(rc == 0 and "OK consistent with the earlier checkpoint" in out and
+          int(re.search(r": (\d+) records match", out).group(1)) > size,
+          "verify --url --old: %d %s" % (rc, out))
+    # Another log, signed by the same key and name: not an ancestor of this one.
+    other = os.path.join(env.dir, "other-log")
+    os.makedirs(other)
+    with open(os.path.join(other, "00000000000000000000.log"), "w") as f:
+        for i in range(2):
+            f.write('{"index":%d,"type":"start","time":"2026-01-01T00:00:00+08:00",'
+                    '"instance":"elsewhere","version":"x"}\n' % i)
+    forged = os.path.join(env.dir, "other.checkpoint")
+    out = subprocess.run([ctl_binary(env), "audit", "checkpoint", other, "--signing-key",
+                          a.keys.sign, "--name", ORIGIN, "--out", forged],
+                         capture_output=True, text=True, timeout=30)
+    check(out.returncode == 0, "checkpoint of the other log: %s" % out.stderr)
+    rc, out = ctl_verify_url(env, port, "--key", a.keys.vkey, "--old", forged, *tls)
+    check(rc == 1 and "FAILED" in out and "does not extend the earlier one" in out,
+          "--old from another log: %d %s" % (rc, out))
+    # A server that alters one record on the way: the root fails, and the consistency proofs
+    # (which the server cannot fake) name the record.
+    bad = 5
+    with TamperingProxy(env, Api(env, port, (cert, key)), bad) as tport:
+        rc, out = ctl_verify_url(env, tport, "--key", a.keys.vkey, *tls)
+    check(rc == 1 and "FAILED: record %d: it is not the record that was signed" % bad in out,
+          "a server altering record %d: %d %s" % (bad, rc, out))
+    rc, out = ctl_verify_url(env, port, "--key", a.keys.vkey, "--cert", cert, "--cert-key", key,
+                             "--cacert", os.path.join(d, "otherca.pem"))
+    check(rc != 0 and "not trusted" in out, "a wrong CA: %d %s" % (rc, out))
+    print("a wrong CA: " + out.strip())
+    rc, out = ctl_verify_url(env, port, "--key", a.keys.vkey, "--cacert", env.certs.ca)
+    check(rc != 0 and "client certificate" in out, "no client certificate: %d %s" % (rc, out))
+    print("no client certificate: " + out.strip())
+    rc, out = ctl_verify_url(env, port, "--key", a.keys.vkey, "--cert", cert, *tls[4:])
+    check(rc == 2 and "--cert-key" in out, "--cert without --cert-key: %d %s" % (rc, out))
+    # The same log summed up from the API and from the directory.
+    day = lambda d: time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600 + d * 86400))
+    rep = [ctl_binary(env), "audit", "report", "--from", day(-1), "--to", day(1), "--format",
+           "csv"]
+    pulled = subprocess.run(rep + ["--url", "https://127.0.0.1:%d" % port] + tls,
+                            capture_output=True, text=True, timeout=60)
+    local = subprocess.run(rep + [a.dir], capture_output=True, text=True, timeout=60)
+    check(pulled.returncode == 0 and pulled.stdout.startswith("date,lessons,"),
+          "report --url: %d %s" % (pulled.returncode, pulled.stderr))
+    check(local.returncode == 0, "report DIR: %s" % local.stderr)
+    rows = [x.split(",") for x in pulled.stdout.splitlines()[1:]]
+    check(len(rows) == 3 and sum(int(x) for row in rows for x in row[4:8]) >= 1,
+          "report --url counts the refusal: %r" % pulled.stdout)
+    check(pulled.stdout.splitlines()[1:] == local.stdout.splitlines()[1:],
+          "report --url and report DIR differ:\n%s\n%s" % (pulled.stdout, local.stdout))
+    check(a.stop() == 0, "daemon did not stop cleanly")
+
+
+test_audit_verify_and_report_pulled_from_the_api.timeout = 60

@@ -1,4 +1,5 @@
-/* Tests for daemon/audit/auditopen.c: the audit writer's open lessons (one lesson_end per lesson). */
+/* Tests for daemon/audit/auditopen.c: the audit writer's open lessons (one lesson_end per lesson).
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -74,12 +75,41 @@ test_sweep(void **state)
 	lgd_open_free(t);
 }
 
+/* Keyed entries (reopened after a restart) live beside raw ids with the same bytes. */
+static void
+test_keyed(void **state)
+{
+	struct lgd_open *t = lgd_open_new();
+	struct lg_student_key k = {{1, 2}}, k2 = {{3, 4}};
+	struct lgd_open_lesson *e;
+
+	(void)state;
+	e = lgd_open_put_keyed(t, &k, "0123456789abcdef0123456789abcdef", 100, 0, 533100, "/r/");
+	assert_true(e->keyed && e->noted);
+	assert_string_equal(e->pseudonym, "0123456789abcdef0123456789abcdef");
+	/* An id with the key's very bytes is another student. */
+	lgd_open_put(t, (const char *)&k, sizeof(k), 100, 0, 0, NULL);
+	assert_int_equal(lgd_open_count(t), 2);
+	assert_int_equal(lgd_open_keyed(t), 1);
+	assert_int_equal(lgd_open_take_keyed(t, &k2, 100), -1);
+	assert_int_equal(lgd_open_take_keyed(t, &k, 99), -1);
+	assert_int_equal(lgd_open_take_keyed(t, &k, 100), 1);
+	assert_int_equal(lgd_open_keyed(t), 0);
+	assert_int_equal(lgd_open_take(t, (const char *)&k, sizeof(k), 100), 1);
+	e = lgd_open_put_keyed(t, &k2, "0123456789abcdef0123456789abcdef", 5, 0, 0, NULL);
+	e->ended = true;
+	assert_int_equal(lgd_open_take_keyed(t, &k2, 5), 0); /* the sweep wrote its end */
+	assert_int_equal(lgd_open_count(t), 0);
+	lgd_open_free(t);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_take),
 	    cmocka_unit_test(test_sweep),
+	    cmocka_unit_test(test_keyed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,5 @@
-/* Tests for lib/audit/auditrec.c: canonical records, pseudonyms, client prefixes, flood counting. */
+/* Tests for lib/audit/auditrec.c: canonical records, pseudonyms, client prefixes, flood counting.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -431,14 +432,74 @@ test_flood_full_table(void **state)
 	lg_audit_agg_free(a);
 }
 
+/*
+ * Windows opened at different times close in the middle of the list of open
+ * windows, by time and all at once, again and again: every event is
+ * accounted for and the counter stays usable (the list a flush walks).
+ */
+static void
+test_flood_windows_close_in_any_order(void **state)
+{
+	uint8_t key[16] = {3};
+	struct lg_audit_agg *a = lg_audit_agg_new(10, 1000, key);
+	struct sink s = {.n = 0};
+	uint64_t events = 0;
+	char id[32];
+
+	(void)state;
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < 300; i++) {
+			struct lg_audit_rec r;
+			snprintf(id, sizeof(id), "stu-%d", (i * 7) % 150);
+			r = deny(id, T0 + round * 100 + i % 20, LG_RULE_DAY_END);
+			lg_audit_agg_add(a, &r, collect, &s);
+			events++;
+		}
+		lg_audit_agg_flush(a, T0 + round * 100 + 12, false, collect, &s); /* some close */
+		assert_true(lg_audit_agg_open(a) > 0);
+		if (round % 2)
+			lg_audit_agg_flush(a, 0, true, collect, &s);
+	}
+	lg_audit_agg_flush(a, 0, true, collect, &s);
+	assert_int_equal(lg_audit_agg_open(a), 0);
+	assert_int_equal(s.total, events);
+	lg_audit_agg_free(a);
+}
+
+/* A lesson known only by its pseudonym (reopened after a restart) is written with it. */
+static void
+test_pseudonym_given(void **state)
+{
+	struct lg_audit_rec r = {.type = LG_AUDIT_LESSON_END,
+	                         .time = T0,
+	                         .cls = 0,
+	                         .start = T0 - 60,
+	                         .end = T0 - 30,
+	                         .pseudonym = "00112233445566778899aabbccddeeff"};
+
+	(void)state;
+	assert_non_null(strstr(fmt(0, &r), "\"student\":\"00112233445566778899aabbccddeeff\""));
+	r.pseudonym = "not-a-pseudonym\"";
+	assert_non_null(strstr(fmt(0, &r), "\"student\":null"));
+	r.pseudonym = "00112233445566778899aabbccddeeff";
+	r.student = "s";
+	r.student_len = 1;
+	assert_null(strstr(fmt(0, &r), "00112233445566778899aabbccddeeff")); /* the id wins */
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_pseudonym),        cmocka_unit_test(test_records_exact),
-	    cmocka_unit_test(test_nasty_ids),        cmocka_unit_test(test_client_prefix),
-	    cmocka_unit_test(test_flood_counting),   cmocka_unit_test(test_flood_unidentified),
+	    cmocka_unit_test(test_pseudonym),
+	    cmocka_unit_test(test_records_exact),
+	    cmocka_unit_test(test_nasty_ids),
+	    cmocka_unit_test(test_client_prefix),
+	    cmocka_unit_test(test_flood_counting),
+	    cmocka_unit_test(test_flood_unidentified),
 	    cmocka_unit_test(test_flood_full_table),
+	    cmocka_unit_test(test_pseudonym_given),
+	    cmocka_unit_test(test_flood_windows_close_in_any_order),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

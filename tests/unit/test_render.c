@@ -139,7 +139,7 @@ test_day_end(void **state)
 	lg_buf_free(&html);
 }
 
-/* Escaping: JSON and HTML never let data break out. */
+/* Escaping: JSON, HTML and CSV never let data break out. */
 static void
 test_escaping(void **state)
 {
@@ -151,6 +151,13 @@ test_escaping(void **state)
 	lg_buf_free(&b);
 	lg_buf_html(&b, "<script>alert('x')</script>&\"");
 	assert_string_equal(b.data, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;");
+	lg_buf_free(&b);
+	lg_buf_csv(&b, "plain");
+	LG_BUF_LIT(&b, "|");
+	lg_buf_csv(&b, "a,\"b\"\r\nc");
+	LG_BUF_LIT(&b, "|");
+	lg_buf_csv(&b, NULL);
+	assert_string_equal(b.data, "plain|\"a,\"\"b\"\"\r\nc\"|");
 	lg_buf_free(&b);
 	lg_buf_printf(&b, "%d-%s", 42, "x");
 	LG_BUF_LIT(&b, "!");
