@@ -423,11 +423,15 @@ reload_ev_cb(evutil_socket_t fd, short what, void *arg)
 	lg_errors_init(&errs);
 	rc = A.reload(&errs, &gen);
 	pthread_mutex_lock(&A.lock);
-	A.rc = rc;
-	A.generation = gen;
-	A.errs = errs;
-	A.done = true;
-	pthread_cond_broadcast(&A.cond);
+	if (A.busy && !A.done) { /* the request is still waiting: it takes (and frees) errs */
+		A.rc = rc;
+		A.generation = gen;
+		A.errs = errs;
+		A.done = true;
+		pthread_cond_broadcast(&A.cond);
+	} else {
+		lg_errors_free(&errs); /* it gave up waiting (503) */
+	}
 	pthread_mutex_unlock(&A.lock);
 	lgd_admin_settle();
 }
