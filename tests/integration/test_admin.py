@@ -459,6 +459,10 @@ def test_lessongatectl_admin(env):
     rc, out, err = ctl(a, "student", "stu:c?")
     check(rc == 0 and "subject      REFUSED now: lesson_limit, retry after" in out,
           "refused now: %r" % out)
+    time.sleep(0.2)
+    log = open(a.d.logpath, "rb").read().decode("utf-8", "replace")
+    check('msg="admin student lookup" student="stu:c?" peer=127.0.0.1 found=true' in log,
+          "without the audit log the lookup names the id itself")
     rc, out, err = ctl(a, "student", "nobody")
     check(rc == 1 and "404" in err and "no such student" in err, "unknown student: %d %r"
           % (rc, err))
