@@ -73,16 +73,22 @@ current(void)
 	return rt;
 }
 
+/* What every document reads besides the counters: the gauges and the status's extras. */
+struct scrape {
+	struct lg_metrics_info in;
+	int years[4]; /* years of the next 60 days with no national calendar */
+	struct lg_admin_status st;
+};
+
 /* Collect one missing calendar year (lgd_calendar_gaps's callback). */
 static void
 collect_year(void *arg, int year, const char *text)
 {
-	struct lg_admin_status *s = arg;
-	int *years = (int *)s->missing_years;
+	struct scrape *sc = arg;
 
 	(void)text;
-	if (s->nmissing < 4)
-		years[s->nmissing++] = year;
+	if (sc->st.nmissing < sizeof(sc->years) / sizeof(sc->years[0]))
+		sc->years[sc->st.nmissing++] = year;
 }
 
 /* The students in the table of a store that keeps one in memory; -1 for others (redis). */
@@ -98,24 +104,27 @@ students(void)
 	return -1;
 }
 
-/* Everything a scrape reads besides the counters. */
+/* Everything a scrape reads besides the counters, at now. */
 static void
-gather(const struct lgd_runtime *rt, struct lg_metrics_info *in, struct lg_admin_status *st,
-       int64_t now)
+gather(const struct lgd_runtime *rt, struct scrape *sc, int64_t now)
 {
+	struct lg_metrics_info *in = &sc->in;
 	uint64_t h = 0, m = 0;
 
-	memset(in, 0, sizeof(*in));
+	memset(sc, 0, sizeof(*sc));
+	sc->st.info = in;
+	sc->st.missing_years = sc->years;
+	lgd_calendar_gaps(rt->cf, now, collect_year, sc);
 	in->version = LG_VERSION;
 	in->config_generation = rt->generation;
 	in->students = students();
 	in->connections_client = atomic_load(&lgd_total_conns);
-	in->calendar_missing_years = (unsigned)st->nmissing;
+	in->calendar_missing_years = (unsigned)sc->st.nmissing;
 	lg_gate_jwt_cache_stats(rt->gate, &h, &m);
 	pthread_mutex_lock(&A.lock);
 	in->jwt_hits = h + A.jwt_carry_hits;
 	in->jwt_misses = m + A.jwt_carry_misses;
-	memcpy(st->config_sha256, A.sha256, sizeof(st->config_sha256));
+	memcpy(sc->st.config_sha256, A.sha256, sizeof(sc->st.config_sha256));
 	pthread_mutex_unlock(&A.lock);
 	in->store_kind = lgd_store ? lgd_store->kind : NULL;
 	in->store_up = lgd_store && lg_store_up(lgd_store);
@@ -126,8 +135,6 @@ gather(const struct lgd_runtime *rt, struct lg_metrics_info *in, struct lg_admin
 	in->audit_lost = lgd_auditd_lost();
 	in->workers = A.workers;
 	in->start_time = A.start_time;
-	st->info = in;
-	(void)now;
 }
 
 /* The sum of every worker's counters. */
@@ -144,16 +151,13 @@ sum_counters(struct lg_counters *c)
 static void
 get_metrics(struct evhttp_request *req, const struct lgd_runtime *rt, int64_t now)
 {
-	struct lg_metrics_info in;
-	int years[4];
-	struct lg_admin_status st = {.missing_years = years};
+	struct scrape sc;
 	struct lg_counters c;
 	struct lg_buf b = {0};
 
-	lgd_calendar_gaps(rt->cf, now, collect_year, &st);
-	gather(rt, &in, &st, now);
+	gather(rt, &sc, now);
 	sum_counters(&c);
-	lg_metrics_render(&b, &c, &in);
+	lg_metrics_render(&b, &c, &sc.in);
 	lgd_http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
 	lg_buf_free(&b);
 }
@@ -162,14 +166,11 @@ get_metrics(struct evhttp_request *req, const struct lgd_runtime *rt, int64_t no
 static void
 get_status(struct evhttp_request *req, const struct lgd_runtime *rt, int64_t now)
 {
-	struct lg_metrics_info in;
-	int years[4];
-	struct lg_admin_status st = {.missing_years = years};
+	struct scrape sc;
 	struct lg_buf b = {0};
 
-	lgd_calendar_gaps(rt->cf, now, collect_year, &st);
-	gather(rt, &in, &st, now);
-	lg_admin_status_json(&b, rt->cf, &st, now);
+	gather(rt, &sc, now);
+	lg_admin_status_json(&b, rt->cf, &sc.st, now);
 	lgd_http_reply(req, 200, "application/json", b.data, b.len);
 	lg_buf_free(&b);
 }
@@ -178,9 +179,7 @@ get_status(struct evhttp_request *req, const struct lgd_runtime *rt, int64_t now
 static void
 get_overview(struct evhttp_request *req, const struct lgd_runtime *rt, int64_t now)
 {
-	struct lg_metrics_info in;
-	int years[4];
-	struct lg_admin_status st = {.missing_years = years};
+	struct scrape sc;
 	struct lg_metrics *all[260];
 	size_t n = lgd_counters_all(all, 260);
 	uint64_t minutes[LG_M_MINUTES][LG_M_RULES];
@@ -188,11 +187,11 @@ get_overview(struct evhttp_request *req, const struct lgd_runtime *rt, int64_t n
 	struct lg_recent *recent = lg_xcalloc(1, sizeof(*recent));
 	struct lg_buf b = {0};
 
-	gather(rt, &in, &st, now);
+	gather(rt, &sc, now);
 	lg_metrics_sum(&c, all, n);
 	lg_metrics_minutes(all, n, now, minutes);
 	lgd_counters_recent(recent);
-	lg_admin_overview_json(&b, rt->cf, &c, minutes, recent, &in, now);
+	lg_admin_overview_json(&b, rt->cf, &c, minutes, recent, &sc.in, now);
 	lgd_http_reply(req, 200, "application/json", b.data, b.len);
 	lg_buf_free(&b);
 	free(recent);
@@ -203,11 +202,11 @@ static const char *
 peer_of(struct evhttp_request *req)
 {
 	struct evhttp_connection *con = evhttp_request_get_connection(req);
-	const char *addr = NULL;
+	char *addr = NULL;
 	ev_uint16_t port = 0;
 
 	if (con)
-		evhttp_connection_get_peer(con, (char **)&addr, &port);
+		evhttp_connection_get_peer(con, &addr, &port);
 	return addr ? addr : "-";
 }
 
@@ -489,11 +488,15 @@ reload_ev_cb(evutil_socket_t fd, short what, void *arg)
 	lg_errors_init(&errs);
 	rc = A.reload(&errs, &gen);
 	pthread_mutex_lock(&A.lock);
-	A.rc = rc;
-	A.generation = gen;
-	A.errs = errs;
-	A.done = true;
-	pthread_cond_broadcast(&A.cond);
+	if (A.busy && !A.done) { /* the request is still waiting: it takes (and frees) errs */
+		A.rc = rc;
+		A.generation = gen;
+		A.errs = errs;
+		A.done = true;
+		pthread_cond_broadcast(&A.cond);
+	} else {
+		lg_errors_free(&errs); /* it gave up waiting (503) */
+	}
 	pthread_mutex_unlock(&A.lock);
 	lgd_admin_settle();
 }

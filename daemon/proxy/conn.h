@@ -120,8 +120,9 @@ struct lgd_conn {
 	/* DECIDE: the pending decision's handle (lgd_worker.pending), its clock, and the answer. */
 	uint64_t decide_tag;
 	int64_t decide_now;
-	uint8_t decided; /* LGD_DECIDED_* */
-	bool audit_wait; /* DECIDE waits for the audit writer, not the store */
+	int64_t decide_asked_us; /* lgd_mono_us() when an asynchronous store was asked */
+	uint8_t decided;         /* LGD_DECIDED_* */
+	bool audit_wait;         /* DECIDE waits for the audit writer, not the store */
 	struct lg_store_result answer;
 	/* The current exchange. */
 	enum lg_http_method method;

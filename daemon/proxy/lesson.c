@@ -169,6 +169,7 @@ lgd_lesson_decided(void *arg, uint64_t tag, const struct lg_store_result *r)
 	    (c = w->pending[i].c) == NULL || c->state != LGD_CONN_DECIDE)
 		return; /* the connection closed or gave up meanwhile */
 	lgd_lesson_forget_decision(c);
+	lg_metrics_decision(lgd_metrics, lgd_mono_us() - c->decide_asked_us);
 	c->answer = *r;
 	c->decided = LGD_DECIDED_ANSWER;
 	lgd_proxy_resume(c);
@@ -291,6 +292,7 @@ ask_store(struct lgd_conn *c, const struct lg_gate_verdict *v, int64_t now,
 	}
 	c->decide_tag = tag;
 	c->decide_now = now;
+	c->decide_asked_us = lgd_mono_us();
 	c->decided = LGD_DECIDED_NONE;
 	return 0;
 }

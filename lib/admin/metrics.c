@@ -8,6 +8,9 @@
 const double lg_m_lateness_bounds[LG_M_LATENESS_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1,
                                                             0.25,  0.5,  1,     2.5,  5};
 
+const double lg_m_decision_bounds[LG_M_DECISION_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                            0.025,  0.05,  0.1,    0.25,  1};
+
 static const char *const rule_names[LG_M_RULES] = {"blocked_day", "day_end", "day_start",
                                                    "lesson_limit", "unidentified"};
 static const char *const outcome_names[LG_M_OUTCOMES] = {"allowed", "refused", "free", "error"};
@@ -46,21 +49,37 @@ lg_metrics_refusal(struct lg_metrics *m, enum lg_m_rule rule, enum lg_class cls,
 	lg_ctr_add(&m->minute_refusals[i][rule], 1);
 }
 
+/* One observation of us microseconds into a histogram's buckets (n bounds, +Inf last). */
+static void
+observe(lg_ctr *buckets, const double *bounds, int n, lg_ctr *sum_us, lg_ctr *count, int64_t us)
+{
+	int b = 0;
+
+	if (us < 0)
+		us = 0;
+	while (b < n && (double)us / 1e6 > bounds[b])
+		b++;
+	lg_ctr_add(&buckets[b], 1);
+	lg_ctr_add(sum_us, (uint64_t)us);
+	lg_ctr_add(count, 1);
+}
+
 /* A forced close by rule, how, late_us after its deadline. */
 void
 lg_metrics_forced_close(struct lg_metrics *m, enum lg_m_rule rule, enum lg_m_how how,
                         int64_t late_us)
 {
-	int b = 0;
-
-	if (late_us < 0)
-		late_us = 0;
 	lg_ctr_add(&m->c.forced_closes[rule][how], 1);
-	while (b < LG_M_LATENESS_BUCKETS && (double)late_us / 1e6 > lg_m_lateness_bounds[b])
-		b++;
-	lg_ctr_add(&m->c.lateness[b], 1);
-	lg_ctr_add(&m->c.lateness_sum_us, (uint64_t)late_us);
-	lg_ctr_add(&m->c.lateness_count, 1);
+	observe(m->c.lateness, lg_m_lateness_bounds, LG_M_LATENESS_BUCKETS, &m->c.lateness_sum_us,
+	        &m->c.lateness_count, late_us);
+}
+
+/* An asynchronous store answered a decision us microseconds after it was asked. */
+void
+lg_metrics_decision(struct lg_metrics *m, int64_t us)
+{
+	observe(m->c.decision, lg_m_decision_bounds, LG_M_DECISION_BUCKETS, &m->c.decision_sum_us,
+	        &m->c.decision_count, us);
 }
 
 /* The metrics rule of a policy rule (LG_RULE_NONE: unidentified). */
@@ -199,26 +218,27 @@ cls_name(unsigned i)
 	return lg_class_name((enum lg_class)i);
 }
 
-/* The lateness histogram: cumulative buckets, +Inf, sum (seconds) and count. */
+/* A histogram family: cumulative buckets (per-bucket counts in), +Inf, sum (seconds), count. */
 static void
-histogram(struct lg_buf *b, const struct lg_counters *c)
+histogram(struct lg_buf *b, const char *name, const char *help, const lg_ctr *buckets,
+          const double *bounds, int n, const lg_ctr *sum_us, const lg_ctr *count)
 {
-	const char *name = "lessongate_forced_close_lateness_seconds";
+	char bucket[128], le[32];
 	uint64_t cum = 0;
-	char le[32];
 
-	family(b, name, "histogram", "Time from a lesson tunnel's deadline to its forced close.");
-	for (int i = 0; i <= LG_M_LATENESS_BUCKETS; i++) {
+	family(b, name, "histogram", help);
+	snprintf(bucket, sizeof(bucket), "%s_bucket", name);
+	for (int i = 0; i <= n; i++) {
 		const char *l[2] = {"le", le};
-		cum += lg_ctr_get(&c->lateness[i]);
-		if (i < LG_M_LATENESS_BUCKETS)
-			snprintf(le, sizeof(le), "%g", lg_m_lateness_bounds[i]);
+		cum += lg_ctr_get(&buckets[i]);
+		if (i < n)
+			snprintf(le, sizeof(le), "%g", bounds[i]);
 		else
 			snprintf(le, sizeof(le), "+Inf");
-		sample(b, "lessongate_forced_close_lateness_seconds_bucket", l, 1, cum);
+		sample(b, bucket, l, 1, cum);
 	}
-	lg_buf_printf(b, "%s_sum %.6f\n", name, (double)lg_ctr_get(&c->lateness_sum_us) / 1e6);
-	lg_buf_printf(b, "%s_count %" PRIu64 "\n", name, lg_ctr_get(&c->lateness_count));
+	lg_buf_printf(b, "%s_sum %.6f\n", name, (double)lg_ctr_get(sum_us) / 1e6);
+	lg_buf_printf(b, "%s_count %" PRIu64 "\n", name, lg_ctr_get(count));
 }
 
 /* The request, refusal, lesson and tunnel families. */
@@ -265,7 +285,10 @@ render_lessons(struct lg_buf *b, const struct lg_counters *c)
 			       lg_ctr_get(&c->forced_closes[r][h]));
 		}
 	}
-	histogram(b, c);
+	histogram(b, "lessongate_forced_close_lateness_seconds",
+	          "Time from a lesson tunnel's deadline to its forced close.", c->lateness,
+	          lg_m_lateness_bounds, LG_M_LATENESS_BUCKETS, &c->lateness_sum_us,
+	          &c->lateness_count);
 }
 
 /* The connection, upstream, identity and configuration families. */
@@ -322,6 +345,10 @@ render_health(struct lg_buf *b, const struct lg_counters *c, const struct lg_met
 	single(b, "lessongate_store_timeouts_total", "counter",
 	       "Lesson decisions the store did not answer in time.",
 	       lg_ctr_get(&c->store_timeouts));
+	histogram(b, "lessongate_store_decision_seconds",
+	          "Time an asynchronous store (redis) took to answer a lesson decision.",
+	          c->decision, lg_m_decision_bounds, LG_M_DECISION_BUCKETS, &c->decision_sum_us,
+	          &c->decision_count);
 	if (!in->audit_on)
 		return;
 	single(b, "lessongate_audit_writable", "gauge",

@@ -58,6 +58,9 @@ enum lg_m_upstream {
 /* Upper bounds (seconds) of lessongate_forced_close_lateness_seconds; +Inf follows. */
 #define LG_M_LATENESS_BUCKETS 10
 extern const double lg_m_lateness_bounds[LG_M_LATENESS_BUCKETS];
+/* Upper bounds (seconds) of lessongate_store_decision_seconds; +Inf follows. */
+#define LG_M_DECISION_BUCKETS 10
+extern const double lg_m_decision_bounds[LG_M_DECISION_BUCKETS];
 
 typedef atomic_uint_fast64_t lg_ctr;
 
@@ -73,6 +76,8 @@ struct lg_counters {
 	lg_ctr upstream_opened, upstream_closed;
 	lg_ctr upstream_errors[LG_M_UPSTREAMS];
 	lg_ctr store_unavailable, store_timeouts;
+	lg_ctr decision[LG_M_DECISION_BUCKETS + 1]; /* answers of an asynchronous store */
+	lg_ctr decision_sum_us, decision_count;
 };
 
 /* Minutes kept for refusals by rule per minute (the overview's last hour). */
@@ -106,6 +111,8 @@ void lg_metrics_request(struct lg_metrics *, enum lg_class cls, enum lg_m_outcom
 void lg_metrics_refusal(struct lg_metrics *, enum lg_m_rule, enum lg_class cls, int64_t now);
 /* A forced close by rule, how, late_us after its deadline. */
 void lg_metrics_forced_close(struct lg_metrics *, enum lg_m_rule, enum lg_m_how, int64_t late_us);
+/* An asynchronous store answered a decision us microseconds after it was asked. */
+void lg_metrics_decision(struct lg_metrics *, int64_t us);
 /* The metrics rule of a policy rule (LG_RULE_NONE: unidentified). */
 enum lg_m_rule lg_metrics_rule(enum lg_rule);
 /* The name of a metrics rule ("lesson_limit", ..., "unidentified"). */

@@ -41,7 +41,7 @@ def b64u(b):
 class Admin:
     """A lessongated with the admin listener (plain, or TLS with client certificates)."""
 
-    def __init__(self, env, tls=None, audit=False, name="adm", jwt_secret=None):
+    def __init__(self, env, tls=None, audit=False, name="adm", jwt_secret=None, state=None):
         self.env = env
         self.aport = free_port()
         listen = {"address": "127.0.0.1:%d" % self.aport}
@@ -58,6 +58,8 @@ class Admin:
             "calendar": {"files": [CAL], "default_region": "533100"},
             "admin": {"listen": listen},
         }
+        if state:
+            extra["state"] = state
         if audit:
             k = AuditKeys(env, "adm%d" % env.seq)
             extra["audit"] = {"dir": os.path.join(env.dir, "audit-adm-%d" % env.seq),
@@ -457,6 +459,10 @@ def test_lessongatectl_admin(env):
     rc, out, err = ctl(a, "student", "stu:c?")
     check(rc == 0 and "subject      REFUSED now: lesson_limit, retry after" in out,
           "refused now: %r" % out)
+    time.sleep(0.2)
+    log = open(a.d.logpath, "rb").read().decode("utf-8", "replace")
+    check('msg="admin student lookup" student="stu:c?" peer=127.0.0.1 found=true' in log,
+          "without the audit log the lookup names the id itself")
     rc, out, err = ctl(a, "student", "nobody")
     check(rc == 1 and "404" in err and "no such student" in err, "unknown student: %d %r"
           % (rc, err))
@@ -497,3 +503,37 @@ def test_lessongatectl_admin(env):
 
 
 test_lessongatectl_admin.timeout = 40
+
+
+def test_admin_store_health_redis(env):
+    """With the Redis store: decision latency observed, store_up follows the server, a lesson
+    request the store cannot answer counts as store_unavailable (503, outcome error)."""
+    from test_redis import Redis, state
+    with Redis(env, name="redis-adm") as r:
+        a = Admin(env, state=state(r, timeout="300ms"), name="admredis")
+        end = time.time() + 10
+        while a.get("/lesson/small", "stu-r").status == 503 and time.time() < end:
+            time.sleep(0.1)
+        check(a.get("/lesson/small", "stu-r").status == 200, "lesson allowed through redis")
+        mm = a.metrics()
+        check(m(mm, "lessongate_store_up", kind="redis") == 1, "redis up")
+        check((m(mm, "lessongate_store_decision_seconds_count") or 0) >= 2,
+              "decisions timed: %r" % m(mm, "lessongate_store_decision_seconds_count"))
+        check(m(mm, "lessongate_store_decision_seconds_bucket", le="+Inf") ==
+              m(mm, "lessongate_store_decision_seconds_count"), "+Inf is the count")
+        check(m(mm, "lessongate_students") is None, "no student count for redis")
+        st = a.json("GET", "/admin/v1/status")
+        check(st["store"] == {"kind": "redis", "up": True}, "status store: %r" % st["store"])
+        r.kill()
+        end = time.time() + 5
+        while a.get("/lesson/small", "stu-r").status != 503 and time.time() < end:
+            time.sleep(0.1)
+        check(a.get("/lesson/small", "stu-r").status == 503, "503 while redis is down")
+        mm = a.metrics()
+        check(m(mm, "lessongate_store_up", kind="redis") == 0, "store_up 0 while down")
+        check(m(mm, "lessongate_store_unavailable_total") >= 1, "unavailable counted")
+        check(m(mm, "lessongate_requests_total", **{"class": "subject", "outcome": "error"})
+              >= 1, "a 503 is outcome error")
+
+
+test_admin_store_health_redis.timeout = 40

@@ -123,6 +123,18 @@ test_histogram_cumulative(void **state)
 	assert_int_equal(
 	    value_of(&b, "lessongate_forced_closes_total{rule=\"lesson_limit\",how=\"websocket\"}"),
 	    2);
+	/* The store's decision histogram has its own buckets. */
+	lg_metrics_decision(m, 700);     /* 0.0007 s */
+	lg_metrics_decision(m, 2000000); /* 2 s */
+	lg_metrics_sum(&sum, &m, 1);
+	render(&b, &sum, "1.0");
+	assert_int_equal(value_of(&b, "lessongate_store_decision_seconds_bucket{le=\"0.0005\"}"),
+	                 0);
+	assert_int_equal(value_of(&b, "lessongate_store_decision_seconds_bucket{le=\"0.001\"}"), 1);
+	assert_int_equal(value_of(&b, "lessongate_store_decision_seconds_bucket{le=\"1\"}"), 1);
+	assert_int_equal(value_of(&b, "lessongate_store_decision_seconds_bucket{le=\"+Inf\"}"), 2);
+	assert_int_equal(value_of(&b, "lessongate_store_decision_seconds_count"), 2);
+	assert_int_equal(value_of(&b, "lessongate_forced_close_lateness_seconds_count"), 5);
 	lg_buf_free(&b);
 	free(m);
 }
@@ -166,6 +178,7 @@ test_help_and_type(void **state)
 	                          "lessongate_config_generation",
 	                          "lessongate_calendar_missing_years",
 	                          "lessongate_store_up",
+	                          "lessongate_store_decision_seconds",
 	                          NULL};
 
 	(void)state;
