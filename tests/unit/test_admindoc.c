@@ -11,6 +11,7 @@
 
 #include "admindoc.h"
 #include "tz.h"
+#include "testutil.h"
 
 static struct lg_config *cf;
 
@@ -18,40 +19,12 @@ static struct lg_config *cf;
 static int
 setup(void **state)
 {
-	struct lg_errors errs;
-	char text[1024];
-
-	(void)state;
-	snprintf(text, sizeof(text),
-	         "listen = ( { address = \"127.0.0.1:8080\"; } );\n"
-	         "routes = ( { prefix = \"/live/\"; class = \"subject\"; } );\n"
-	         "calendar = { files = [\"%s/conf/calendar/cn-2026.conf\"]; default_region = "
-	         "\"533100\"; };\n"
-	         "admin = { listen = { address = \"127.0.0.1:9180\"; }; };\n",
-	         LG_SOURCE_ROOT);
-	lg_errors_init(&errs);
-	cf = lg_config_load_string(text, "admin.conf", "/", &errs);
-	for (size_t i = 0; i < errs.count; i++)
-		fprintf(stderr, "%s\n", errs.msg[i]);
-	lg_errors_free(&errs);
+	*state = cf = tu_config(
+	    "listen = ( { address = \"127.0.0.1:8080\"; } );\n"
+	    "routes = ( { prefix = \"/live/\"; class = \"subject\"; } );\n" TU_CALENDAR_2026 "\n"
+	    "admin = { listen = { address = \"127.0.0.1:9180\"; }; };\n",
+	    "admin.conf", NULL);
 	return cf == NULL;
-}
-
-/* Free the configuration. */
-static int
-teardown(void **state)
-{
-	(void)state;
-	lg_config_free(cf);
-	return 0;
-}
-
-/* Unix time of a Shanghai local time. */
-static int64_t
-at(int y, int mo, int d, int h, int mi, int s)
-{
-	return lg_tz_unix(cf->tz,
-	                  (int64_t)lg_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s);
 }
 
 /* Fail unless the document contains the text. */
@@ -66,7 +39,7 @@ has(const struct lg_buf *b, const char *text)
 static void
 test_student_at_limit(void **state)
 {
-	int64_t start = at(2026, 9, 21, 15, 0, 0), now = start + 1800;
+	int64_t start = tu_at(cf, 2026, 9, 21, 15, 0, 0), now = start + 1800;
 	struct lg_student_state st = {.start = start, .last_off = 1799};
 	struct lg_buf b = {0};
 
@@ -90,7 +63,7 @@ test_student_at_limit(void **state)
 static void
 test_student_allowed_and_blocked(void **state)
 {
-	int64_t start = at(2026, 9, 21, 15, 0, 0);
+	int64_t start = tu_at(cf, 2026, 9, 21, 15, 0, 0);
 	struct lg_student_state st = {.start = start, .last_off = 60};
 	struct lg_buf b = {0};
 
@@ -100,7 +73,8 @@ test_student_allowed_and_blocked(void **state)
 	has(&b, "\"subject\":{\"allowed_now\":true,\"rule\":null,\"retry_after_s\":null,"
 	        "\"remaining_s\":1800,\"retry_at\":null,\"break_ends\":null}");
 	b.len = 0;
-	lg_admin_student_json(&b, cf, "s1", 0, &st, at(2026, 9, 13, 10, 0, 0) /* a Sunday */);
+	lg_admin_student_json(&b, cf, "s1", 0, &st,
+	                      tu_at(cf, 2026, 9, 13, 10, 0, 0) /* a Sunday */);
 	lg_buf_add(&b, "", 1);
 	has(&b, "\"subject\":{\"allowed_now\":false,\"rule\":\"blocked_day\"");
 	has(&b, "\"non_subject\":{\"allowed_now\":true");
@@ -113,7 +87,7 @@ test_recent_ring(void **state)
 {
 	struct lg_recent *r = calloc(1, sizeof(*r));
 	struct lg_buf b = {0};
-	int64_t t = at(2026, 9, 21, 15, 0, 0);
+	int64_t t = tu_at(cf, 2026, 9, 21, 15, 0, 0);
 
 	(void)state;
 	for (int i = 0; i < LG_RECENT_MAX + 5; i++) {
@@ -150,14 +124,14 @@ test_status(void **state)
 	                             .audit_healthy = true,
 	                             .audit_records = 9,
 	                             .workers = 2,
-	                             .start_time = at(2026, 9, 13, 9, 0, 0)};
+	                             .start_time = tu_at(cf, 2026, 9, 13, 9, 0, 0)};
 	int years[] = {2027};
 	struct lg_admin_status st = {.info = &in, .missing_years = years, .nmissing = 1};
 	struct lg_buf b = {0};
 
 	(void)state;
 	memset(st.config_sha256, 'a', 64);
-	lg_admin_status_json(&b, cf, &st, at(2026, 9, 13, 10, 0, 0)); /* a Sunday */
+	lg_admin_status_json(&b, cf, &st, tu_at(cf, 2026, 9, 13, 10, 0, 0)); /* a Sunday */
 	lg_buf_add(&b, "", 1);
 	has(&b, "{\"version\":\"1.2\"");
 	has(&b, "\"generation\":4,\"sha256\":\"aaaa");
@@ -188,7 +162,7 @@ test_overview(void **state)
 	lg_ctr_add(&c.tunnels_opened[LG_CLASS_SUBJECT], 5);
 	lg_ctr_add(&c.tunnels_closed[LG_CLASS_SUBJECT], 2);
 	minutes[LG_M_MINUTES - 1][LG_M_LESSON_LIMIT] = 7;
-	lg_admin_overview_json(&b, cf, &c, minutes, r, &in, at(2026, 9, 21, 15, 30, 10));
+	lg_admin_overview_json(&b, cf, &c, minutes, r, &in, tu_at(cf, 2026, 9, 21, 15, 30, 10));
 	lg_buf_add(&b, "", 1);
 	has(&b, "\"open_lessons\":{\"subject\":3,\"non_subject\":0}");
 	has(&b, "\"refusals_first_minute\":\"2026-09-21T14:31:00+08:00\"");
@@ -212,5 +186,5 @@ main(void)
 	    cmocka_unit_test(test_status),
 	    cmocka_unit_test(test_overview),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, tu_free_config);
 }
