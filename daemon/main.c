@@ -86,6 +86,20 @@ state_signature(const struct lg_config *cf, char *out, size_t len)
 	         st->redis_prefix ? st->redis_prefix : "");
 }
 
+/* The student store's state for the status line: up, degraded (deciding locally), unavailable. */
+static const char *
+store_state(void)
+{
+	struct lg_store_health h;
+
+	if (lgd_store == NULL)
+		return "unavailable";
+	lg_store_health(lgd_store, &h);
+	return h.state == LG_STORE_HEALTH_OK         ? "up"
+	       : h.state == LG_STORE_HEALTH_DEGRADED ? "degraded (lesson routes decided locally)"
+	                                             : "unavailable";
+}
+
 /* Tell systemd what we are doing. */
 static void
 notify_status(const char *what)
@@ -94,8 +108,7 @@ notify_status(const char *what)
 	    "%s\nSTATUS=%s; config generation %u, %d worker(s), %d connection(s); "
 	    "student store %s %s%s",
 	    what, m.stopping ? "draining" : "serving", m.rt->generation, m.nworkers,
-	    atomic_load(&lgd_total_conns), lgd_store ? lgd_store->kind : "none",
-	    lgd_store && lg_store_up(lgd_store) ? "up" : "unavailable",
+	    atomic_load(&lgd_total_conns), lgd_store ? lgd_store->kind : "none", store_state(),
 	    lgd_auditd_healthy() ? "" : "; AUDIT LOG CANNOT BE WRITTEN: lesson routes answer 503");
 }
 
@@ -278,7 +291,11 @@ static void
 sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	static int was_up = -1;
-	int up = lg_store_up(lgd_store);
+	struct lg_store_health h;
+	int up;
+
+	lg_store_health(lgd_store, &h);
+	up = (int)h.state;
 
 	lg_store_expire(lgd_store, m.rt->cf->policy, time(NULL));
 	if (up != was_up && !m.stopping) /* the status systemd shows follows the store */

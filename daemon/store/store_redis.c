@@ -11,6 +11,15 @@
  * with backoff (100 ms doubling to 2 s); while no connection is ready,
  * decisions answer LG_STORE_UNAVAILABLE without waiting. The condition is
  * logged when it starts, every 10 s while it lasts, and when it ends.
+ *
+ * on_failure = "local": the local copy (updated from every Redis answer,
+ * merged with what this instance decided itself) decides instead, when no
+ * connection is ready and when a decide times out, and takes the leases; each
+ * student so decided is listed, and once a connection is ready again the
+ * list is merged back into Redis (the merge script: lg_clock_merge, so the
+ * shared clock never goes back). A decide for a listed student first sends
+ * its merge on the same connection, so Redis decides on the merged clock. A
+ * lease opened locally is opened in Redis at its holder's next renewal.
  */
 #include "store_redis.h"
 
@@ -21,6 +30,7 @@
 #include <event2/event.h>
 #include <netdb.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +46,8 @@
 #define BACKOFF_MIN_MS       100
 #define BACKOFF_MAX_MS       2000
 #define DOWN_LOG_INTERVAL_US (10 * 1000000)
+/* A lease opened on the local copy, not yet in Redis (a bit the per-process counter never sets). */
+#define LEASE_LOCAL (UINT64_C(1) << 31)
 
 struct redis_store {
 	struct lg_store base;
@@ -53,6 +65,20 @@ struct redis_store {
 	atomic_bool down;                /* the condition is on (logged when it flips) */
 	atomic_int_fast64_t down_logged; /* lgd_mono_us of the last "unavailable" line */
 	atomic_uint_fast64_t failures;   /* operations failed since that line */
+	bool local;                      /* on_failure = "local": decide on the copy when down */
+	char sha_merge[41];
+	int32_t lmax; /* the longest lesson_max at start (the merge caps lease activity with it) */
+	atomic_uint_fast64_t local_decisions;
+	/* Students decided locally, to merge back into Redis (dirty_set marks who is listed). */
+	pthread_mutex_t dirty_lock;
+	struct lg_students *dirty_set; /* a listed student's state has start 1 */
+	char **dirty;
+	size_t ndirty, dirty_cap;
+	atomic_uint_fast64_t unreconciled; /* ndirty, readable without the lock */
+	/* Health: since when the state holds, and the last error. */
+	pthread_mutex_t health_lock;
+	int64_t since;
+	char last_error[160];
 };
 
 /* One worker's connection. */
@@ -69,10 +95,13 @@ struct rconn {
 	struct event *reconnect;
 };
 
-/* A decide or lease command in flight; argv kept for a NOSCRIPT retry. */
+/* What a command in flight is. */
+enum req_kind { REQ_DECIDE, REQ_LEASE, REQ_MERGE };
+
+/* A decide, lease or merge command in flight; argv kept for a NOSCRIPT retry. */
 struct rreq {
 	struct rconn *rc;
-	bool decide;
+	enum req_kind kind;
 	bool retried;
 	lg_store_done done;
 	void *arg;
@@ -84,6 +113,9 @@ struct rreq {
 };
 
 static _Thread_local struct rconn *tconn;
+
+static bool redis_up(struct lg_store *gs);
+static void reconcile(struct rconn *rc);
 
 static void rconn_start(struct rconn *rc);
 
@@ -103,23 +135,36 @@ note_down(struct redis_store *s, const char *what, const char *err)
 	int64_t last = atomic_load(&s->down_logged);
 
 	atomic_fetch_add(&s->failures, 1);
+	pthread_mutex_lock(&s->health_lock);
+	snprintf(s->last_error, sizeof(s->last_error), "%s: %s", what, err ? err : "");
+	if (!was)
+		s->since = lgd_now_us() / 1000000;
+	pthread_mutex_unlock(&s->health_lock);
 	if (was && now - last < DOWN_LOG_INTERVAL_US)
 		return;
 	if (!atomic_compare_exchange_strong(&s->down_logged, &last, now))
 		return;
 	lgd_warn("student store unavailable",
 	         "store=redis address=%s what=\"%s\" error=\"%s\" failures=%llu "
-	         "effect=\"lesson routes answer 503\"",
+	         "local_decisions=%llu effect=\"%s\"",
 	         s->addr, what, err ? err : "",
-	         (unsigned long long)atomic_exchange(&s->failures, 0));
+	         (unsigned long long)atomic_exchange(&s->failures, 0),
+	         (unsigned long long)atomic_load(&s->local_decisions),
+	         s->local ? "lesson routes are decided on this instance's local copy"
+	                  : "lesson routes answer 503");
 }
 
 /* A connection became ready: the condition ends if it was on. */
 static void
 note_up(struct redis_store *s)
 {
-	if (atomic_exchange(&s->down, false))
-		lgd_info("student store available again", "store=redis address=%s", s->addr);
+	if (!atomic_exchange(&s->down, false))
+		return;
+	pthread_mutex_lock(&s->health_lock);
+	s->since = lgd_now_us() / 1000000;
+	pthread_mutex_unlock(&s->health_lock);
+	lgd_info("student store available again", "store=redis address=%s unreconciled=%llu",
+	         s->addr, (unsigned long long)atomic_load(&s->unreconciled));
 }
 
 /* Drop the connection (pending commands answer UNAVAILABLE) and try again after the backoff. */
@@ -196,6 +241,7 @@ handshake_cb(redisAsyncContext *ac, void *r, void *priv)
 		rc->backoff_ms = BACKOFF_MIN_MS;
 		atomic_fetch_add(&rc->s->ready, 1);
 		note_up(rc->s);
+		reconcile(rc);
 	}
 }
 
@@ -242,6 +288,8 @@ connect_cb(const redisAsyncContext *cac, int status)
 		sent(rc);
 	}
 	redisAsyncCommand(ac, handshake_cb, NULL, "SCRIPT LOAD %s", lg_redis_decide_lua);
+	sent(rc);
+	redisAsyncCommand(ac, handshake_cb, NULL, "SCRIPT LOAD %s", lg_redis_merge_lua);
 	sent(rc);
 	redisAsyncCommand(ac, handshake_cb, (void *)1, "SCRIPT LOAD %s", lg_redis_lease_lua);
 	sent(rc);
@@ -324,6 +372,183 @@ check_cb(evutil_socket_t fd, short what, void *arg)
 	if (rc->ac != NULL && rc->outstanding > 0 &&
 	    lgd_mono_us() - rc->progress_us > 2 * (int64_t)rc->s->base.timeout_ms * 1000)
 		rconn_fail(rc, "timeout");
+	else
+		reconcile(rc); /* students another worker decided locally, if any */
+}
+
+/* List a student decided locally, for the merge back into Redis (once while listed). */
+static void
+mark_dirty(struct redis_store *s, const char *student, size_t len)
+{
+	struct lg_students_ref ref;
+	struct lg_student_state *st;
+
+	pthread_mutex_lock(&s->dirty_lock);
+	st = lg_students_acquire(s->dirty_set, student, len, &ref);
+	if (st->start == 0) {
+		st->start = 1;
+		if (s->ndirty == s->dirty_cap) {
+			s->dirty_cap = s->dirty_cap ? 2 * s->dirty_cap : 64;
+			s->dirty = lg_xrealloc(s->dirty, s->dirty_cap, sizeof(*s->dirty));
+		}
+		s->dirty[s->ndirty] = lg_xcalloc(1, len + 1);
+		memcpy(s->dirty[s->ndirty], student, len);
+		s->dirty[s->ndirty][len] = '\0';
+		s->ndirty++;
+		atomic_store(&s->unreconciled, s->ndirty);
+	}
+	lg_students_release(&ref);
+	pthread_mutex_unlock(&s->dirty_lock);
+}
+
+/* Whether the student waits for its merge back (cheap while nobody does). */
+static bool
+is_dirty(struct redis_store *s, const char *student, size_t len)
+{
+	struct lg_students_ref ref;
+	struct lg_student_state *st;
+	bool dirty = false;
+
+	if (atomic_load(&s->unreconciled) == 0)
+		return false;
+	pthread_mutex_lock(&s->dirty_lock);
+	if ((st = lg_students_find(s->dirty_set, student, len, &ref)) != NULL) {
+		dirty = st->start != 0;
+		lg_students_release(&ref);
+	}
+	pthread_mutex_unlock(&s->dirty_lock);
+	return dirty;
+}
+
+/*
+ * Redis's answer about a student into the local copy: as it is (on_failure
+ * closed), or merged with what the copy holds (local: the copy may know of
+ * decisions Redis has not seen yet); leases held locally stay.
+ */
+static void
+copy_update(struct redis_store *s, const char *student, size_t len,
+            const struct lg_student_state *st)
+{
+	struct lg_students_ref ref;
+	struct lg_student_state *c =
+	    lg_students_acquire(lg_store_memory_table(s->copy), student, len, &ref);
+
+	if (s->local) {
+		struct lg_clock_span a = {c->start, c->start + c->last_off};
+		struct lg_clock_span b = {st->start, st->start + st->last_off};
+		struct lg_clock_span m = lg_clock_merge(a, b, s->keep);
+		bool held = lg_policy_tunnels_held(c, lgd_now_us() / 1000000);
+		if (!held) {
+			c->tunnels = st->tunnels;
+			c->lease_until = st->lease_until;
+		}
+		c->start = m.start;
+		c->last_off = (uint32_t)(m.last - m.start);
+	} else {
+		*c = *st;
+	}
+	lg_students_release(&ref);
+}
+
+/* Record a synchronous store's answer. */
+static void
+keep_result(void *arg, uint64_t tag, const struct lg_store_result *r)
+{
+	(void)tag;
+	*(struct lg_store_result *)arg = *r;
+}
+
+/* Decide on the local copy (Redis unreachable or late) and list the student for the merge. */
+static void
+decide_on_copy(struct redis_store *s, const struct lg_store_query *q, struct lg_store_result *r)
+{
+	lg_store_decide(s->copy, q, keep_result, r, 0);
+	mark_dirty(s, q->student, q->student_len);
+	atomic_fetch_add(&s->local_decisions, 1);
+}
+
+static struct rreq *req_new(struct rconn *rc, enum req_kind kind, const char *sha,
+                            const char *const *args, int nargs);
+static void req_send(struct rreq *q);
+
+/* Send the student's local view to be merged into Redis (on rc, ready). */
+static void
+send_merge(struct rconn *rc, const char *student, size_t len, const char *key)
+{
+	struct redis_store *s = rc->s;
+	struct lg_student_state st;
+	int64_t now = lgd_now_us() / 1000000, last;
+	char a[6][24];
+
+	if (lg_store_table_snapshot(lg_store_memory_table(s->copy), student, len, now, &st) == 0 ||
+	    st.start == 0)
+		return; /* the copy forgot it: its state no longer matters */
+	last = st.start + st.last_off;
+	if (st.tunnels > 0) {
+		/* A tunnel held here: active until now (capped at the longest lesson). */
+		int64_t active = now < st.start + s->lmax ? now : st.start + s->lmax;
+		if (active > last)
+			last = active;
+	}
+	snprintf(a[0], sizeof(a[0]), "%lld", (long long)now);
+	snprintf(a[1], sizeof(a[1]), "%lld", (long long)st.start);
+	snprintf(a[2], sizeof(a[2]), "%lld", (long long)last);
+	snprintf(a[3], sizeof(a[3]), "%d", s->keep);
+	snprintf(a[4], sizeof(a[4]), "%d", s->lmax);
+	snprintf(a[5], sizeof(a[5]), "%d", s->keep);
+	req_send(req_new(rc, REQ_MERGE, s->sha_merge,
+	                 (const char *[]){key, a[0], a[1], a[2], a[3], a[4], a[5]}, 7));
+}
+
+/* A merge was not applied (the connection went away): list the student again. */
+static void
+merge_failed(struct rreq *q)
+{
+	struct redis_store *s = q->rc->s;
+	size_t pl = strlen(s->prefix);
+
+	mark_dirty(s, q->argv[3] + pl + 1, q->argvlen[3] - pl - 2);
+}
+
+static bool make_key(struct redis_store *s, const char *student, size_t len, char *key, size_t cap);
+
+/* Redis answers on rc again: merge back every student decided locally (taken off the list). */
+static void
+reconcile(struct rconn *rc)
+{
+	struct redis_store *s = rc->s;
+	char **ids;
+	size_t n;
+	char key[1024];
+
+	if (atomic_load(&s->unreconciled) == 0 || !rc->ready || rc->ac == NULL)
+		return;
+	pthread_mutex_lock(&s->dirty_lock);
+	ids = s->dirty;
+	n = s->ndirty;
+	s->dirty = NULL;
+	s->ndirty = s->dirty_cap = 0;
+	atomic_store(&s->unreconciled, 0);
+	for (size_t i = 0; i < n; i++) {
+		struct lg_students_ref ref;
+		struct lg_student_state *st =
+		    lg_students_find(s->dirty_set, ids[i], strlen(ids[i]), &ref);
+		if (st != NULL) {
+			st->start = 0;
+			lg_students_release(&ref);
+		}
+	}
+	pthread_mutex_unlock(&s->dirty_lock);
+	lgd_info("student store reconciling", "store=redis address=%s students=%zu", s->addr, n);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(ids[i]);
+		if (rc->ready && rc->ac != NULL && make_key(s, ids[i], len, key, sizeof(key)))
+			send_merge(rc, ids[i], len, key);
+		else
+			mark_dirty(s, ids[i], len);
+		free(ids[i]);
+	}
+	free(ids);
 }
 
 /* Send a request's command (EVALSHA, or EVAL with the script after NOSCRIPT). */
@@ -337,31 +562,61 @@ req_send(struct rreq *q)
 
 	if (redisAsyncCommandArgv(rc->ac, reply_cb, q, q->argc, q->argv, q->argvlen) != REDIS_OK) {
 		struct lg_store_result r = {.status = LG_STORE_UNAVAILABLE};
-		if (q->decide)
+		if (q->kind == REQ_DECIDE)
 			q->done(q->arg, q->tag, &r);
+		else if (q->kind == REQ_MERGE)
+			merge_failed(q);
 		free(q);
 		return;
 	}
 	sent(rc);
 }
 
-/* A decide's or a lease's answer (NULL: the connection went away). */
+/* The student of a request (its key without the prefix and the braces). */
+static const char *
+req_student(const struct rreq *q, size_t *len)
+{
+	size_t pl = strlen(q->rc->s->prefix);
+
+	*len = q->argvlen[3] - pl - 2;
+	return q->argv[3] + pl + 1;
+}
+
+/* The integers of an array reply of n integers into v; false if it is something else. */
+static bool
+int_array(const redisReply *reply, long long *v, size_t n)
+{
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (reply->element[i]->type != REDIS_REPLY_INTEGER)
+			return false;
+		v[i] = reply->element[i]->integer;
+	}
+	return true;
+}
+
+/* A decide's, a lease's or a merge's answer (NULL: the connection went away). */
 static void
 reply_cb(redisAsyncContext *ac, void *r, void *priv)
 {
+	static const char *const what[] = {"decide", "lease", "merge"};
 	struct rreq *q = priv;
 	struct rconn *rc = q->rc;
+	struct redis_store *s = rc->s;
 	redisReply *reply = r;
 	struct lg_store_result res = {.status = LG_STORE_UNAVAILABLE};
 	long long v[8];
 	struct lg_student_state st;
+	const char *student;
+	size_t len;
 
 	if (reply != NULL && ac->data == rc)
 		answered(rc);
 	if (reply == NULL && ac->data == rc && rc->ready) {
 		/* The connection is going away: what its callbacks ask next fails at once. */
 		rc->ready = false;
-		atomic_fetch_sub(&rc->s->ready, 1);
+		atomic_fetch_sub(&s->ready, 1);
 	}
 	if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
 	    strncmp(reply->str, "NOSCRIPT", 8) == 0 && !q->retried && rc->ac == ac) {
@@ -370,40 +625,39 @@ reply_cb(redisAsyncContext *ac, void *r, void *priv)
 		q->retried = true;
 		q->argv[0] = "EVAL";
 		q->argvlen[0] = 4;
-		q->argv[1] = q->decide ? lg_redis_decide_lua : lg_redis_lease_lua;
+		q->argv[1] = q->kind == REQ_DECIDE  ? lg_redis_decide_lua
+		             : q->kind == REQ_MERGE ? lg_redis_merge_lua
+		                                    : lg_redis_lease_lua;
 		q->argvlen[1] = strlen(q->argv[1]);
 		req_send(q);
 		return;
 	}
 	if (reply == NULL)
-		atomic_fetch_add(&rc->s->failures, 1);
+		atomic_fetch_add(&s->failures, 1);
 	else if (reply->type == REDIS_REPLY_ERROR)
-		note_down(rc->s, q->decide ? "decide" : "lease", reply->str);
-	if (q->decide) {
-		if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 8) {
-			size_t i;
-			for (i = 0; i < 8 && reply->element[i]->type == REDIS_REPLY_INTEGER; i++)
-				v[i] = reply->element[i]->integer;
-			if (i == 8 && lg_redis_decide_answer(v, 8, &res.clock, &st) == 0) {
-				struct lg_students_ref ref;
-				const char *student = q->argv[3] + strlen(rc->s->prefix) + 1;
-				size_t len = q->argvlen[3] - strlen(rc->s->prefix) - 2;
-				struct lg_student_state *c = lg_students_acquire(
-				    lg_store_memory_table(rc->s->copy), student, len, &ref);
-				*c = st;
-				lg_students_release(&ref);
-				res.status = LG_STORE_OK;
-				res.clock_only = true;
-			}
+		note_down(s, what[q->kind], reply->str);
+	student = req_student(q, &len);
+	if (q->kind == REQ_DECIDE) {
+		if (int_array(reply, v, 8) && lg_redis_decide_answer(v, 8, &res.clock, &st) == 0) {
+			copy_update(s, student, len, &st);
+			res.status = LG_STORE_OK;
+			res.clock_only = true;
+			if (atomic_load(&s->down) && redis_up(&s->base))
+				note_up(s); /* a late answer had made it look down */
 		}
 		q->done(q->arg, q->tag, &res);
+	} else if (q->kind == REQ_MERGE) {
+		if (int_array(reply, v, 3) && lg_redis_merge_answer(v, 3, &st) == 0)
+			copy_update(s, student, len, &st);
+		else
+			merge_failed(q);
 	}
 	free(q);
 }
 
 /* A request for argc arguments whose text (NUL-separated) is in `text` (len bytes). */
 static struct rreq *
-req_new(struct rconn *rc, bool decide, const char *sha, const char *const *args, int nargs)
+req_new(struct rconn *rc, enum req_kind kind, const char *sha, const char *const *args, int nargs)
 {
 	size_t total = 0;
 	struct rreq *q;
@@ -413,7 +667,7 @@ req_new(struct rconn *rc, bool decide, const char *sha, const char *const *args,
 		total += strlen(args[i]) + 1;
 	q = lg_xcalloc(1, sizeof(*q) + total);
 	q->rc = rc;
-	q->decide = decide;
+	q->kind = kind;
 	q->argv[0] = "EVALSHA";
 	q->argvlen[0] = 7;
 	q->argv[1] = sha;
@@ -480,22 +734,47 @@ redis_decide(struct lg_store *gs, const struct lg_store_query *q, lg_store_done 
 		done(arg, tag, &r); /* blocked day, outside the day window: no state needed */
 		return;
 	}
-	if ((rc = ready_conn(s)) == NULL ||
-	    !make_key(s, q->student, q->student_len, key, sizeof(key))) {
+	if (!make_key(s, q->student, q->student_len, key, sizeof(key))) {
 		r.status = LG_STORE_UNAVAILABLE;
-		atomic_fetch_add(&s->failures, 1);
 		done(arg, tag, &r);
 		return;
 	}
+	if ((rc = ready_conn(s)) == NULL) {
+		atomic_fetch_add(&s->failures, 1);
+		if (s->local)
+			decide_on_copy(s, q, &r);
+		else
+			r.status = LG_STORE_UNAVAILABLE;
+		done(arg, tag, &r);
+		return;
+	}
+	/* Decided here while Redis was away, not merged back yet: merge first, in order. */
+	if (s->local && is_dirty(s, q->student, q->student_len))
+		send_merge(rc, q->student, q->student_len, key);
 	snprintf(now, sizeof(now), "%lld", (long long)q->now);
 	snprintf(lmax, sizeof(lmax), "%d", cr->lesson_max);
 	snprintf(bmin, sizeof(bmin), "%d", cr->break_min);
 	snprintf(keep, sizeof(keep), "%d", keep_for(q->policy));
-	req = req_new(rc, true, s->sha_decide, (const char *[]){key, now, lmax, bmin, keep}, 5);
+	req =
+	    req_new(rc, REQ_DECIDE, s->sha_decide, (const char *[]){key, now, lmax, bmin, keep}, 5);
 	req->done = done;
 	req->arg = arg;
 	req->tag = tag;
 	req_send(req);
+}
+
+/* No answer (timeout, connection lost): decide on the local copy (on_failure = "local" only). */
+static bool
+redis_decide_fallback(struct lg_store *gs, const struct lg_store_query *q,
+                      struct lg_store_result *r)
+{
+	struct redis_store *s = rs(gs);
+
+	if (!s->local)
+		return false;
+	note_down(s, "decide", "no answer (timeout or connection lost)");
+	decide_on_copy(s, q, r);
+	return true;
 }
 
 /* Send a lease operation without waiting for its answer; -1 if no connection is ready. */
@@ -515,40 +794,73 @@ lease_op(struct redis_store *s, const char *op, const char *student, size_t len,
 	snprintf(a[2], sizeof(a[2]), "%lld", (long long)expires);
 	snprintf(a[3], sizeof(a[3]), "%d", lmax);
 	snprintf(a[4], sizeof(a[4]), "%d", keep);
-	req_send(req_new(rc, false, s->sha_lease,
+	req_send(req_new(rc, REQ_LEASE, s->sha_lease,
 	                 (const char *[]){key, op, a[0], a[1], a[2], a[3], a[4]}, 7));
 	return 0;
 }
 
-/* A lease with an id unique across instances (a random salt per process). */
+/*
+ * A lease with an id unique across instances (a random salt per process).
+ * on_failure = "local": the copy holds it too; with Redis away, only the copy
+ * (the id then says so, for the renewal that opens it in Redis).
+ */
 static int
 redis_lease_open(struct lg_store *gs, const char *student, size_t len, int64_t now,
                  struct lg_lease *l)
 {
 	struct redis_store *s = rs(gs);
+	struct lg_lease mine;
 
 	l->id = s->lease_salt ^ atomic_fetch_add(&s->next_lease, 1);
 	l->expires = now + LG_LEASE_TTL;
-	return lease_op(s, "open", student, len, now, l->id, l->expires, -1, s->keep);
+	if (lease_op(s, "open", student, len, now, l->id, l->expires, -1, s->keep) == 0) {
+		if (s->local)
+			lg_store_lease_open(s->copy, student, len, now, &mine);
+		return 0;
+	}
+	if (!s->local)
+		return -1;
+	lg_store_lease_open(s->copy, student, len, now, &mine);
+	mark_dirty(s, student, len);
+	l->id |= LEASE_LOCAL;
+	return 0;
 }
 
-/* Push the lease's expiry on. */
+/* Push the lease's expiry on; a lease opened locally is opened in Redis now. */
 static void
 redis_lease_renew(struct lg_store *gs, const char *student, size_t len, int64_t now,
                   struct lg_lease *l)
 {
+	struct redis_store *s = rs(gs);
+	struct lg_lease mine = *l;
+
 	l->expires = now + LG_LEASE_TTL;
-	lease_op(rs(gs), "renew", student, len, now, l->id, l->expires, -1, rs(gs)->keep);
+	if (s->local)
+		lg_store_lease_renew(s->copy, student, len, now, &mine);
+	if (l->id & LEASE_LOCAL) {
+		if (lease_op(s, "open", student, len, now, l->id & ~LEASE_LOCAL, l->expires, -1,
+		             s->keep) == 0)
+			l->id &= ~LEASE_LOCAL;
+		return;
+	}
+	lease_op(s, "renew", student, len, now, l->id, l->expires, -1, s->keep);
 }
 
-/* Activity until now, the lease removed. */
+/* Activity until now, the lease removed (in the copy too, on_failure = "local"). */
 static void
 redis_lease_close(struct lg_store *gs, const struct lg_policy *p, const char *student, size_t len,
                   enum lg_class cls, int64_t now, const struct lg_lease *l)
 {
+	struct redis_store *s = rs(gs);
 	int32_t lmax = cls < LG_LESSON_CLASSES ? lg_policy_rules(p)->cls[cls].lesson_max : -1;
+	int sent = lease_op(s, "close", student, len, now, l->id & ~LEASE_LOCAL, l->expires, lmax,
+	                    keep_for(p));
 
-	lease_op(rs(gs), "close", student, len, now, l->id, l->expires, lmax, keep_for(p));
+	if (!s->local)
+		return;
+	lg_store_lease_close(s->copy, p, student, len, cls, now, l);
+	if (sent != 0 || (l->id & LEASE_LOCAL))
+		mark_dirty(s, student, len); /* the activity until now is Redis's at the merge */
 }
 
 /* This instance's latest copy of the student (what Redis answered last here). */
@@ -559,11 +871,18 @@ redis_snapshot(struct lg_store *gs, const char *student, size_t len, int64_t now
 	return lg_store_snapshot(rs(gs)->copy, student, len, now, out);
 }
 
-/* Redis expires its keys itself; forget stale local copies. */
+/* Redis expires its keys itself; forget stale local copies (and unlisted students). */
 static size_t
 redis_expire(struct lg_store *gs, const struct lg_policy *p, int64_t now)
 {
-	return lg_store_expire(rs(gs)->copy, p, now);
+	struct redis_store *s = rs(gs);
+
+	if (s->local) {
+		pthread_mutex_lock(&s->dirty_lock);
+		lg_students_expire(s->dirty_set, p, now, 4);
+		pthread_mutex_unlock(&s->dirty_lock);
+	}
+	return lg_store_expire(s->copy, p, now);
 }
 
 /* Every worker's connection is ready. */
@@ -576,12 +895,36 @@ redis_up(struct lg_store *gs)
 	return n > 0 && atomic_load(&s->ready) == n;
 }
 
+/* ok; degraded (deciding locally) or down while a failure lasts, since when, the last error. */
+static void
+redis_health(struct lg_store *gs, struct lg_store_health *out)
+{
+	struct redis_store *s = rs(gs);
+	bool bad = atomic_load(&s->down) || !redis_up(gs);
+
+	out->state = !bad       ? LG_STORE_HEALTH_OK
+	             : s->local ? LG_STORE_HEALTH_DEGRADED
+	                        : LG_STORE_HEALTH_DOWN;
+	pthread_mutex_lock(&s->health_lock);
+	out->since = s->since;
+	snprintf(out->error, sizeof(out->error), "%s", s->last_error);
+	pthread_mutex_unlock(&s->health_lock);
+	out->local_decisions = atomic_load(&s->local_decisions);
+	out->unreconciled = atomic_load(&s->unreconciled);
+}
+
 /* Free the store (every worker detached first). */
 static void
 redis_free(struct lg_store *gs)
 {
 	struct redis_store *s = rs(gs);
 
+	for (size_t i = 0; i < s->ndirty; i++)
+		free(s->dirty[i]);
+	free(s->dirty);
+	lg_students_free(s->dirty_set);
+	pthread_mutex_destroy(&s->dirty_lock);
+	pthread_mutex_destroy(&s->health_lock);
 	lg_store_free(s->copy);
 	free(s->password);
 	free(s->username);
@@ -597,6 +940,8 @@ static const struct lg_store_ops redis_ops = {
     .snapshot = redis_snapshot,
     .expire = redis_expire,
     .up = redis_up,
+    .decide_fallback = redis_decide_fallback,
+    .health = redis_health,
     .free = redis_free,
 };
 
@@ -666,9 +1011,17 @@ lgd_store_redis_new(const struct lg_config *cf, char *err, size_t errlen)
 	s->username = st->redis_username ? lg_strdup(st->redis_username) : NULL;
 	s->prefix = lg_strdup(st->redis_prefix);
 	s->database = st->redis_database;
-	for (int i = 0; i < LG_LESSON_CLASSES; i++)
+	for (int i = 0; i < LG_LESSON_CLASSES; i++) {
 		if (cf->rules.cls[i].break_min > s->keep)
 			s->keep = cf->rules.cls[i].break_min;
+		if (cf->rules.cls[i].lesson_max > s->lmax)
+			s->lmax = cf->rules.cls[i].lesson_max;
+	}
+	s->local = strcmp(st->redis_on_failure, "local") == 0;
+	s->dirty_set = lg_students_new(1024, 16);
+	pthread_mutex_init(&s->dirty_lock, NULL);
+	pthread_mutex_init(&s->health_lock, NULL);
+	script_sha(lg_redis_merge_lua, s->sha_merge);
 	script_sha(lg_redis_decide_lua, s->sha_decide);
 	script_sha(lg_redis_lease_lua, s->sha_lease);
 	if (getrandom(&s->lease_salt, sizeof(s->lease_salt), 0) != sizeof(s->lease_salt))

@@ -839,10 +839,7 @@ load_redis(struct cctx *c, const config_setting_t *r, struct lg_state_conf *st, 
 			     a);
 	}
 	get_duration(c, r, "state.redis", "timeout", 1, 60000, &st->redis_timeout_ms);
-	if (get_enum(c, r, "state.redis", "on_failure", failures, fail) > 0 && *fail == 1)
-		CERR(c, config_setting_get_member(r, "on_failure"),
-		     "state.redis.on_failure: \"local\" is not implemented in this version "
-		     "(deciding on a local copy and reconciling later); use \"closed\"");
+	get_enum(c, r, "state.redis", "on_failure", failures, fail);
 	get_str(c, r, "state.redis", "password", false, &st->redis_password);
 	if (get_str(c, r, "state.redis", "username", false, &st->redis_username) > 0 &&
 	    st->redis_password == NULL)

@@ -294,6 +294,89 @@ def test_redis_killed_503_free_fine_then_recovers(env):
 test_redis_killed_503_free_fine_then_recovers.timeout = 40
 
 
+def test_redis_killed_local_decides_then_reconciles(env):
+    """on_failure = "local": Redis killed mid-lesson, gateway A keeps deciding on its local
+    copy (no 503; the lesson's deadline unchanged; refused at 30 minutes by its own clock);
+    the condition shows as degraded in STATUS= and in the log. Redis back empty (no
+    persistence): A merges its usage back, so gateway B, which never saw the student,
+    refuses at once and A answers from Redis again (no 503)."""
+    from test_lifecycle import NotifySocket
+    env.origin()
+    ns = NotifySocket(env)
+    with Redis(env) as rd:
+        st_a = state(rd, SPED)
+        st_a["redis"]["on_failure"] = "local"
+        with Gate(env, "2026-09-21 10:00:00", speed=120, state=st_a, name="a",
+                  env_extra={"NOTIFY_SOCKET": ns.path}) as a, \
+                Gate(env, "2026-09-21 10:00:00", speed=120, state=state(rd, SPED),
+                     name="b") as b:
+            tok = a.token("stu-local", "533100")
+            wait_ready(a, a.token("warm-a"))
+            wait_ready(b, b.token("warm-b"))
+            rem, deadline = allowed(a.request("/live/first", tok), "first request, on A")
+            check(rem == 1800, "a new lesson has 1800 s, got %d" % rem)
+            start = deadline - 1800
+            a.clock.sleep(120)
+            allowed(a.request("/live/second", tok), "second request, on A")
+            killed = a.clock.now()
+            rd.kill()
+            i, last_ok = 0, start
+            while True:
+                a.clock.sleep(60)
+                r = a.request("/live/x?n=%d" % i, tok)
+                i += 1
+                check(r.status != 503, "request %d with Redis down: 503 (%s), want a local "
+                      "decision" % (i, r.headers))
+                if r.status == 429:
+                    break
+                rem, dl = allowed(r, "request %d on A with Redis down" % i)
+                check(dl == deadline, "the deadline moved from %s to %s with Redis down" %
+                      (local(deadline), local(dl)))
+                last_ok = dl - rem
+                check(i < 40, "no 429 after %d local decisions" % i)
+            ra, retry_at, body = refused(r, 429, "lesson_limit", "A, locally, after 30 minutes")
+            refused_at = retry_at - ra
+            check(last_ok < deadline <= refused_at <= deadline + 60 + JITTER * 120 + 2,
+                  "locally: last allowed %s, refused at %s, deadline %s" %
+                  (local(last_ok), local(refused_at), local(deadline)))
+            lines = status_lines(ns, "degraded")
+            check(any("student store redis degraded" in l for l in lines),
+                  "STATUS= does not say the store is degraded: %r" % lines[-3:])
+            rd.start()  # empty: the killed server kept nothing
+            end = time.monotonic() + 10
+            while time.monotonic() < end and rd.cmd("EXISTS", "lessongate:{stu-local}") != 1:
+                time.sleep(0.05)
+            outage = a.clock.now() - killed
+            h = rd.cmd("HGETALL", "lessongate:{stu-local}") or []
+            h = dict(zip(h[::2], h[1::2]))
+            check(int(h.get("s", 0)) == start and int(h.get("o", 0)) >= last_ok - start,
+                  "Redis after the merge: %r, want s=%d and o >= %d" %
+                  (h, start, last_ok - start))
+            r = wait_ready(b, tok)  # B (on_failure closed) reconnects on its own backoff
+            refused(r, 429, "lesson_limit", "B after A merged its local usage back")
+            r = a.request("/live/a-again", tok)
+            refused(r, 429, "lesson_limit", "A with Redis back")
+            end = time.monotonic() + 5
+            while True:
+                lines = status_lines(ns, "-", timeout=0.2)
+                if "student store redis up" in lines[-1] or time.monotonic() > end:
+                    break
+            check("student store redis up" in lines[-1], "STATUS= after: %r" % lines[-2:])
+            log = a.log_text()
+            check("lesson routes are decided on this instance's local copy" in log,
+                  "the log does not say decisions are local")
+            check('msg="student store reconciling"' in log, "no 'reconciling' line")
+            # Once per 10 s interval of the daemon's (sped-up) clock.
+            n = log.count('msg="student store unavailable"')
+            check(n <= outage / 10 + 3, "'student store unavailable' logged %d times in %d fake "
+                  "s (once per 10 s)" % (n, outage))
+            note("refused locally %d fake s after the deadline; merged %r" %
+                 (refused_at - deadline, h))
+
+
+test_redis_killed_local_decides_then_reconciles.timeout = 60
+
+
 def test_redis_paused_answered_within_timeout(env):
     """Redis paused (SIGSTOP): every lesson request is answered (503) within the store's
     timeout; free routes are unaffected; SIGCONT: decisions again."""
@@ -322,6 +405,47 @@ def test_redis_paused_answered_within_timeout(env):
 
 
 test_redis_paused_answered_within_timeout.timeout = 40
+
+
+def test_redis_paused_local_decides_within_timeout(env):
+    """on_failure = "local" with Redis paused (SIGSTOP): a decide that gets no answer within
+    the timeout is decided on the local copy (allowed, the same deadline) instead of 503;
+    SIGCONT: Redis decides again, on the same lesson."""
+    env.origin()
+    with Redis(env) as rd:
+        st = state(rd, "200ms")
+        st["redis"]["on_failure"] = "local"
+        with Gate(env, "2026-09-21 10:00:00", state=st, routes=ROUTES, name="pl") as g:
+            tok = g.token("stu-stop-local", "533100")
+            rem, deadline = allowed(wait_ready(g, tok), "before the pause")
+            os.kill(rd.proc.pid, signal.SIGSTOP)
+            try:
+                worst = 0.0
+                for i in range(6):
+                    t0 = time.monotonic()
+                    r = g.request("/live/pl?n=%d" % i, tok)
+                    dt = time.monotonic() - t0
+                    worst = max(worst, dt)
+                    rem, dl = allowed(r, "request %d with Redis paused" % i)
+                    check(dl == deadline, "the deadline moved to %s" % local(dl))
+                    check(dt < 0.2 + 0.25, "answered after %.3f s (timeout 200 ms)" % dt)
+            finally:
+                os.kill(rd.proc.pid, signal.SIGCONT)
+            end = time.monotonic() + 10
+            while ('msg="student store available again"' not in g.log_text() and
+                   time.monotonic() < end):
+                time.sleep(0.1)
+            check('msg="student store available again"' in g.log_text(),
+                  "Redis was not used again after SIGCONT")
+            rem, dl = allowed(g.request("/live/after", tok), "after SIGCONT")
+            check(dl == deadline, "after SIGCONT the deadline is %s, want %s" %
+                  (local(dl), local(deadline)))
+            check(g.log_text().count('msg="student store timeout"') >= 1,
+                  "no timeout was logged")
+            note("slowest local answer while paused: %.3f s" % worst)
+
+
+test_redis_paused_local_decides_within_timeout.timeout = 40
 
 
 def test_redis_connections_close_while_deciding(env):
