@@ -46,8 +46,8 @@
 #define BACKOFF_MIN_MS       100
 #define BACKOFF_MAX_MS       2000
 #define DOWN_LOG_INTERVAL_US (10 * 1000000)
-/* A lease opened on the local copy, not yet in Redis (a bit the per-process counter never sets). */
-#define LEASE_LOCAL (UINT64_C(1) << 31)
+/* A lease not opened in Redis yet (a bit the per-process counter never sets). */
+#define LEASE_UNSENT (UINT64_C(1) << 31)
 
 struct redis_store {
 	struct lg_store base;
@@ -68,6 +68,7 @@ struct redis_store {
 	bool local;                      /* on_failure = "local": decide on the copy when down */
 	char sha_merge[41];
 	int32_t lmax; /* the longest lesson_max at start (the merge caps lease activity with it) */
+	bool defer_leases; /* every break_min at start is longer than a renewal period */
 	atomic_uint_fast64_t local_decisions;
 	/* Students decided locally, to merge back into Redis (dirty_set marks who is listed). */
 	pthread_mutex_t dirty_lock;
@@ -89,7 +90,9 @@ struct rconn {
 	bool ready;           /* handshake done */
 	bool detaching;       /* the worker stops: no reconnect */
 	unsigned outstanding; /* commands sent, not answered (handshake included) */
-	int64_t progress_us;  /* last answer, or when outstanding became non-zero */
+	uint64_t answers;     /* answers received (progress, without reading a clock each time) */
+	uint64_t seen;        /* answers at progress_us */
+	int64_t progress_us;  /* when the stuck check last saw progress, or nothing outstanding */
 	int backoff_ms;
 	struct event *check; /* stuck-command check, a quarter of the timeout */
 	struct event *reconnect;
@@ -192,21 +195,20 @@ rconn_fail(struct rconn *rc, const char *what)
 	rc->backoff_ms = rc->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : rc->backoff_ms * 2;
 }
 
-/* One command fewer in flight; progress. */
+/* One command fewer in flight; progress (the stuck check reads the clock, not this). */
 static void
 answered(struct rconn *rc)
 {
 	if (rc->outstanding > 0)
 		rc->outstanding--;
-	rc->progress_us = lgd_mono_us();
+	rc->answers++;
 }
 
 /* One command more in flight. */
 static void
 sent(struct rconn *rc)
 {
-	if (rc->outstanding++ == 0)
-		rc->progress_us = lgd_mono_us();
+	rc->outstanding++;
 }
 
 /* An answer of the handshake (AUTH, SELECT, SCRIPT LOAD); the last makes the connection ready. */
@@ -361,19 +363,26 @@ reconnect_cb(evutil_socket_t fd, short what, void *arg)
  * stuck (SIGSTOP, a network hole). Each waiting request has had its 503 at
  * its own timeout already; twice, so that a loop that was itself late (a busy
  * machine) does not drop a healthy connection whose answers are still unread.
+ * Progress is an answer since the last check (the clock is read here only,
+ * not per command), so a stall is seen within one check interval more.
  */
 static void
 check_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct rconn *rc = arg;
+	int64_t now = lgd_mono_us();
 
 	(void)fd;
 	(void)what;
-	if (rc->ac != NULL && rc->outstanding > 0 &&
-	    lgd_mono_us() - rc->progress_us > 2 * (int64_t)rc->s->base.timeout_ms * 1000)
+	if (rc->outstanding == 0 || rc->answers != rc->seen) {
+		rc->seen = rc->answers;
+		rc->progress_us = now;
+	} else if (rc->ac != NULL &&
+	           now - rc->progress_us > 2 * (int64_t)rc->s->base.timeout_ms * 1000) {
 		rconn_fail(rc, "timeout");
-	else
-		reconcile(rc); /* students another worker decided locally, if any */
+		return;
+	}
+	reconcile(rc); /* students another worker decided locally, if any */
 }
 
 /* List a student decided locally, for the merge back into Redis (once while listed). */
@@ -800,9 +809,14 @@ lease_op(struct redis_store *s, const char *op, const char *student, size_t len,
 }
 
 /*
- * A lease with an id unique across instances (a random salt per process).
- * on_failure = "local": the copy holds it too; with Redis away, only the copy
- * (the id then says so, for the renewal that opens it in Redis).
+ * A lease with an id unique across instances (a random salt per process),
+ * not sent yet (LEASE_UNSENT): most lesson responses end within a second, and
+ * a lease opened and closed in the same second changes nothing in Redis, so
+ * the open waits for the holder's first renewal (at most LG_LEASE_RENEW s;
+ * breaks are longer, so no other instance can start a new lesson meanwhile:
+ * the decision just recorded this moment as activity). Rules with a
+ * break_min that short open at once. on_failure = "local": the copy holds
+ * the lease too. -1 if Redis is away (on_failure closed).
  */
 static int
 redis_lease_open(struct lg_store *gs, const char *student, size_t len, int64_t now,
@@ -810,23 +824,26 @@ redis_lease_open(struct lg_store *gs, const char *student, size_t len, int64_t n
 {
 	struct redis_store *s = rs(gs);
 	struct lg_lease mine;
+	bool ready = ready_conn(s) != NULL;
 
-	l->id = s->lease_salt ^ atomic_fetch_add(&s->next_lease, 1);
+	l->id = (s->lease_salt ^ atomic_fetch_add(&s->next_lease, 1)) | LEASE_UNSENT;
 	l->expires = now + LG_LEASE_TTL;
-	if (lease_op(s, "open", student, len, now, l->id, l->expires, -1, s->keep) == 0) {
-		if (s->local)
-			lg_store_lease_open(s->copy, student, len, now, &mine);
-		return 0;
-	}
-	if (!s->local)
+	if (!ready && !s->local) {
+		atomic_fetch_add(&s->failures, 1);
 		return -1;
-	lg_store_lease_open(s->copy, student, len, now, &mine);
-	mark_dirty(s, student, len);
-	l->id |= LEASE_LOCAL;
+	}
+	if (s->local) {
+		lg_store_lease_open(s->copy, student, len, now, &mine);
+		if (!ready)
+			mark_dirty(s, student, len);
+	}
+	if (!s->defer_leases && lease_op(s, "open", student, len, now, l->id & ~LEASE_UNSENT,
+	                                 l->expires, -1, s->keep) == 0)
+		l->id &= ~LEASE_UNSENT;
 	return 0;
 }
 
-/* Push the lease's expiry on; a lease opened locally is opened in Redis now. */
+/* Push the lease's expiry on; a lease not sent yet is opened in Redis now. */
 static void
 redis_lease_renew(struct lg_store *gs, const char *student, size_t len, int64_t now,
                   struct lg_lease *l)
@@ -837,29 +854,41 @@ redis_lease_renew(struct lg_store *gs, const char *student, size_t len, int64_t 
 	l->expires = now + LG_LEASE_TTL;
 	if (s->local)
 		lg_store_lease_renew(s->copy, student, len, now, &mine);
-	if (l->id & LEASE_LOCAL) {
-		if (lease_op(s, "open", student, len, now, l->id & ~LEASE_LOCAL, l->expires, -1,
+	if (l->id & LEASE_UNSENT) {
+		if (lease_op(s, "open", student, len, now, l->id & ~LEASE_UNSENT, l->expires, -1,
 		             s->keep) == 0)
-			l->id &= ~LEASE_LOCAL;
+			l->id &= ~LEASE_UNSENT;
 		return;
 	}
 	lease_op(s, "renew", student, len, now, l->id, l->expires, -1, s->keep);
 }
 
-/* Activity until now, the lease removed (in the copy too, on_failure = "local"). */
+/*
+ * Activity until now, the lease removed (in the copy too, on_failure =
+ * "local"). A lease never sent that outlived the second it was opened or
+ * last renewed in is opened and closed, so Redis counts that activity.
+ */
 static void
 redis_lease_close(struct lg_store *gs, const struct lg_policy *p, const char *student, size_t len,
                   enum lg_class cls, int64_t now, const struct lg_lease *l)
 {
 	struct redis_store *s = rs(gs);
 	int32_t lmax = cls < LG_LESSON_CLASSES ? lg_policy_rules(p)->cls[cls].lesson_max : -1;
-	int sent = lease_op(s, "close", student, len, now, l->id & ~LEASE_LOCAL, l->expires, lmax,
-	                    keep_for(p));
+	uint64_t id = l->id & ~LEASE_UNSENT;
+	int sent = 0;
 
+	if (!(l->id & LEASE_UNSENT) || now > l->expires - LG_LEASE_TTL) {
+		if (l->id & LEASE_UNSENT)
+			sent = lease_op(s, "open", student, len, now, id, now + LG_LEASE_TTL, -1,
+			                s->keep);
+		if (sent == 0)
+			sent = lease_op(s, "close", student, len, now, id, l->expires, lmax,
+			                keep_for(p));
+	}
 	if (!s->local)
 		return;
 	lg_store_lease_close(s->copy, p, student, len, cls, now, l);
-	if (sent != 0 || (l->id & LEASE_LOCAL))
+	if (sent != 0)
 		mark_dirty(s, student, len); /* the activity until now is Redis's at the merge */
 }
 
@@ -1018,6 +1047,10 @@ lgd_store_redis_new(const struct lg_config *cf, char *err, size_t errlen)
 			s->lmax = cf->rules.cls[i].lesson_max;
 	}
 	s->local = strcmp(st->redis_on_failure, "local") == 0;
+	s->defer_leases = true;
+	for (int i = 0; i < LG_LESSON_CLASSES; i++)
+		if (cf->rules.cls[i].break_min <= 2 * LG_LEASE_RENEW)
+			s->defer_leases = false;
 	s->dirty_set = lg_students_new(1024, 16);
 	pthread_mutex_init(&s->dirty_lock, NULL);
 	pthread_mutex_init(&s->health_lock, NULL);

@@ -25,7 +25,7 @@ const char lg_redis_decide_lua[] =
     "  local active = now < cap and now or cap\n"
     "  if active > last then last = active end\n"
     "end\n"
-    "local new, es, el = 0, 0, 0\n"
+    "local new, es, el, was = 0, 0, 0, off\n"
     "if start == 0 or now - last >= bmin then\n"
     "  if start ~= 0 then es = start; el = last end\n"
     "  start = now; off = 0; new = 1\n"
@@ -33,10 +33,12 @@ const char lg_redis_decide_lua[] =
     "  return {0, start, last, 0, 0, 0, off, lease}\n"
     "end\n"
     "if now - start > off then off = now - start end\n"
-    "redis.call('HSET', k, 's', start, 'o', off)\n"
-    "local til = start + off + keep\n"
-    "if lease > til then til = lease end\n"
-    "redis.call('PEXPIRE', k, math.max(til - now, 1) * 1000 + 1000)\n"
+    "if new == 1 or off ~= was then\n"
+    "  redis.call('HSET', k, 's', start, 'o', off)\n"
+    "  local til = start + off + keep\n"
+    "  if lease > til then til = lease end\n"
+    "  redis.call('PEXPIRE', k, math.max(til - now, 1) * 1000 + 1000)\n"
+    "end\n"
     "return {1, start, last, new, es, el, off, lease}\n";
 
 /* lg_policy_tunnel_open/renew/close over one lease per field. */

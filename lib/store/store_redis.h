@@ -16,7 +16,8 @@
  * operation on one Redis Cluster slot): s = lesson start, o = last activity
  * offset, l:<lease id> = that lease's expiry (unix seconds). Expired leases
  * are pruned on every decide; the key expires (PEXPIRE) when neither a lease
- * nor a running break needs it.
+ * nor a running break needs it. A decision that changes nothing (a refusal,
+ * or a request in the second of the last activity) writes nothing.
  */
 #ifndef LG_STORE_REDIS_H
 #define LG_STORE_REDIS_H

@@ -348,6 +348,25 @@ test_key_expiry(void **state)
 	reply = redisCommand(rc, "PTTL t:{ttl}");
 	assert_true(reply->integer > 3600000);
 	freeReplyObject(reply);
+	/* A decision that changes nothing (the same second, a refusal) writes nothing. */
+	{
+		long long hset = -1, pexpire = -1;
+		freeReplyObject(redisCommand(rc, "CONFIG RESETSTAT"));
+		redis_decide("t:{ttl}", LG_CLASS_SUBJECT, now, &d);
+		redis_decide("t:{ttl}", LG_CLASS_SUBJECT, now, &d);
+		assert_true(d.allow);
+		redis_decide("t:{ttl}", LG_CLASS_SUBJECT, now + 1, &d);
+		reply = redisCommand(rc, "INFO commandstats");
+		const char *h = strstr(reply->str, "cmdstat_hset:calls=");
+		const char *p = strstr(reply->str, "cmdstat_pexpire:calls=");
+		if (h != NULL)
+			hset = atoll(h + strlen("cmdstat_hset:calls="));
+		if (p != NULL)
+			pexpire = atoll(p + strlen("cmdstat_pexpire:calls="));
+		freeReplyObject(reply);
+		assert_int_equal(hset, 1); /* only now + 1 moved the last activity */
+		assert_int_equal(pexpire, 1);
+	}
 	/* Hash tag: the student in braces. */
 	char key[64];
 	assert_int_equal(lg_redis_key("lg:", "abc", 3, key, sizeof(key)), 8);
