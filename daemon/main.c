@@ -84,6 +84,14 @@ state_signature(const struct lg_config *cf, char *out, size_t len)
 	         st->redis_password ? st->redis_password : "",
 	         st->redis_username ? st->redis_username : "", (long long)st->redis_database,
 	         st->redis_prefix ? st->redis_prefix : "");
+	if (st->redis_sentinel_master != NULL) { /* the sentinels count too */
+		size_t n = strlen(out);
+		snprintf(out + n, len - n, "|%s", st->redis_sentinel_master);
+		for (size_t i = 0; i < st->redis_nsentinels; i++) {
+			n = strlen(out);
+			snprintf(out + n, len - n, ",%s", st->redis_sentinels[i]);
+		}
+	}
 }
 
 /* The student store's state for the status line: up, degraded (deciding locally), unavailable. */
@@ -532,9 +540,11 @@ main(int argc, char **argv)
 		    "lesson clocks are kept in memory only",
 		    "store=memory effect=\"a restart gives every student a fresh lesson clock\"");
 	else if (strcmp(lgd_store->kind, "redis") == 0)
-		lgd_info("student store", "store=%s address=%s timeout_ms=%d on_failure=%s",
-		         lgd_store->kind, m.rt->cf->state.redis_address, lgd_store->timeout_ms,
-		         m.rt->cf->state.redis_on_failure);
+		lgd_info("student store", "store=%s address=%s%s timeout_ms=%d on_failure=%s",
+		         lgd_store->kind, m.rt->cf->state.redis_address ? "" : "sentinel:",
+		         m.rt->cf->state.redis_address ? m.rt->cf->state.redis_address
+		                                       : m.rt->cf->state.redis_sentinel_master,
+		         lgd_store->timeout_ms, m.rt->cf->state.redis_on_failure);
 	check_calendars(true);
 	notify_status("READY=1");
 	event_base_dispatch(m.base);

@@ -20,6 +20,11 @@
  * shared clock never goes back). A decide for a listed student first sends
  * its merge on the same connection, so Redis decides on the merged clock. A
  * lease opened locally is opened in Redis at its holder's next renewal.
+ *
+ * Sentinel (state.redis.sentinel): every connect first asks a sentinel
+ * (SENTINEL get-master-addr-by-name; the next sentinel after a failure) for
+ * the master's address, connects there, and checks with ROLE that it is a
+ * master; a failover drops the connection, and the reconnect asks again.
  */
 #include "store_redis.h"
 
@@ -55,6 +60,12 @@ struct redis_store {
 	char host[256];        /* a numeric address, resolved once at start (or a unix path) */
 	char addr[300];        /* the configured address, for logs */
 	int port;              /* 0: host is a unix socket path */
+	char *master;          /* Sentinel: the master's name (else NULL) */
+	struct sentinel {
+		char host[256];
+		int port;
+	} sentinels[16];
+	int nsentinels;
 	char *password, *username, *prefix;
 	int64_t database;
 	int32_t keep; /* the longest break_min at start (open/renew do not use it) */
@@ -96,6 +107,11 @@ struct rconn {
 	int backoff_ms;
 	struct event *check; /* stuck-command check, a quarter of the timeout */
 	struct event *reconnect;
+	/* Sentinel: the master the last sentinel named (used by the next connect only). */
+	char mhost[256];
+	int mport;
+	bool have_master;
+	int sentinel_i; /* the sentinel asked next */
 };
 
 /* What a command in flight is. */
@@ -222,9 +238,15 @@ handshake_cb(redisAsyncContext *ac, void *r, void *priv)
 	if (rc == NULL || reply == NULL)
 		return;
 	answered(rc);
-	if (reply->type == REDIS_REPLY_ERROR) {
+	if (reply->type == REDIS_REPLY_ERROR ||
+	    (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+	     (reply->element[0]->type != REDIS_REPLY_STRING ||
+	      strcmp(reply->element[0]->str, "master") != 0))) {
 		/* Log the server's reason (a wrong password, say), then drop the connection. */
-		note_down(rc->s, "handshake", reply->str);
+		note_down(rc->s, "handshake",
+		          reply->type == REDIS_REPLY_ERROR
+		              ? reply->str
+		              : "not a master (ROLE): the sentinels are asked again");
 		rc->ac = NULL;
 		if (rc->ready)
 			atomic_fetch_sub(&rc->s->ready, 1);
@@ -293,6 +315,10 @@ connect_cb(const redisAsyncContext *cac, int status)
 	sent(rc);
 	redisAsyncCommand(ac, handshake_cb, NULL, "SCRIPT LOAD %s", lg_redis_merge_lua);
 	sent(rc);
+	if (s->master != NULL) {
+		redisAsyncCommand(ac, handshake_cb, NULL, "ROLE"); /* an array: "master", ... */
+		sent(rc);
+	}
 	redisAsyncCommand(ac, handshake_cb, (void *)1, "SCRIPT LOAD %s", lg_redis_lease_lua);
 	sent(rc);
 }
@@ -322,13 +348,121 @@ disconnect_cb(const redisAsyncContext *ac, int status)
 	}
 }
 
-/* Open a new connection (non-blocking: the address is numeric). */
+/* A sentinel did not name the master: the next one is asked after the backoff. */
+static void
+sentinel_failed(struct rconn *rc, redisAsyncContext *ac, const char *err)
+{
+	struct redis_store *s = rc->s;
+	struct timeval tv = {rc->backoff_ms / 1000, (rc->backoff_ms % 1000) * 1000};
+
+	note_down(s, "sentinel", err);
+	rc->sentinel_i = (rc->sentinel_i + 1) % s->nsentinels;
+	rc->ac = NULL;
+	rc->outstanding = 0;
+	if (ac != NULL) {
+		ac->data = NULL;
+		redisAsyncDisconnect(ac);
+	}
+	if (!rc->detaching) {
+		event_add(rc->reconnect, &tv);
+		rc->backoff_ms =
+		    rc->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : rc->backoff_ms * 2;
+	}
+}
+
+/* A sentinel's answer: the master's address; connect there. */
+static void
+sentinel_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct rconn *rc = ac->data;
+	redisReply *reply = r;
+	char err[200];
+
+	(void)priv;
+	if (rc == NULL || reply == NULL)
+		return; /* dropped already */
+	answered(rc);
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_STRING ||
+	    reply->element[1]->type != REDIS_REPLY_STRING ||
+	    reply->element[0]->len >= sizeof(rc->mhost) || atoi(reply->element[1]->str) <= 0) {
+		snprintf(err, sizeof(err), "no master named \"%s\" (%s)", rc->s->master,
+		         reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected answer");
+		sentinel_failed(rc, ac, err);
+		return;
+	}
+	memcpy(rc->mhost, reply->element[0]->str, reply->element[0]->len + 1);
+	rc->mport = atoi(reply->element[1]->str);
+	rc->have_master = true;
+	ac->data = NULL; /* the sentinel connection is done with */
+	redisAsyncDisconnect(ac);
+	rc->ac = NULL;
+	rc->outstanding = 0;
+	rconn_start(rc);
+}
+
+/* Connected to a sentinel (or not). */
+static void
+sentinel_connect_cb(const redisAsyncContext *cac, int status)
+{
+	redisAsyncContext *ac = (redisAsyncContext *)cac;
+	struct rconn *rc = ac->data;
+
+	if (rc == NULL)
+		return;
+	if (status != REDIS_OK) {
+		/* hiredis frees the context after this callback. */
+		ac->data = NULL;
+		rc->ac = NULL;
+		sentinel_failed(rc, NULL, ac->errstr);
+		return;
+	}
+	answered(rc);
+}
+
+/* Ask the next sentinel for the master's address (the query waits in hiredis's buffer). */
+static void
+sentinel_ask(struct rconn *rc)
+{
+	struct redis_store *s = rc->s;
+	struct sentinel *sn = &s->sentinels[rc->sentinel_i];
+	redisAsyncContext *ac = redisAsyncConnect(sn->host, sn->port);
+
+	if (ac == NULL || ac->err) {
+		if (ac != NULL) {
+			note_down(s, "sentinel", ac->errstr);
+			redisAsyncFree(ac);
+		}
+		sentinel_failed(rc, NULL, "cannot connect");
+		return;
+	}
+	ac->data = rc;
+	rc->ac = ac; /* the stuck check covers the sentinel too; not ready meanwhile */
+	rc->ready = false;
+	rc->outstanding = 0;
+	redisLibeventAttach(ac, rc->base);
+	redisAsyncSetConnectCallback(ac, sentinel_connect_cb);
+	redisAsyncSetDisconnectCallback(ac, disconnect_cb);
+	sent(rc); /* the connect */
+	redisAsyncCommand(ac, sentinel_cb, NULL, "SENTINEL get-master-addr-by-name %s", s->master);
+	sent(rc);
+}
+
+/* Open a new connection (non-blocking: the address is numeric), asking a sentinel first. */
 static void
 rconn_start(struct rconn *rc)
 {
 	struct redis_store *s = rc->s;
-	redisAsyncContext *ac =
-	    s->port ? redisAsyncConnect(s->host, s->port) : redisAsyncConnectUnix(s->host);
+	redisAsyncContext *ac;
+
+	if (s->master != NULL && !rc->have_master) {
+		sentinel_ask(rc);
+		return;
+	}
+	rc->have_master = false; /* the next connect asks again */
+	ac = s->master != NULL ? redisAsyncConnect(rc->mhost, rc->mport)
+	     : s->port         ? redisAsyncConnect(s->host, s->port)
+	                       : redisAsyncConnectUnix(s->host);
 
 	if (ac == NULL || ac->err) {
 		rc->ac = NULL;
@@ -955,6 +1089,7 @@ redis_free(struct lg_store *gs)
 	pthread_mutex_destroy(&s->dirty_lock);
 	pthread_mutex_destroy(&s->health_lock);
 	lg_store_free(s->copy);
+	free(s->master);
 	free(s->password);
 	free(s->username);
 	free(s->prefix);
@@ -985,9 +1120,9 @@ script_sha(const char *script, char out[41])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* "host:port" / "[v6]:port" resolved once to a numeric address; "unix:/path". */
+/* "host:port" / "[v6]:port" resolved once to a numeric address (out, 256 bytes); "unix:/path". */
 static int
-resolve(struct redis_store *s, const char *address, char *err, size_t errlen)
+resolve(const char *address, char *out, int *port, char *err, size_t errlen)
 {
 	char host[256];
 	const char *colon;
@@ -995,8 +1130,8 @@ resolve(struct redis_store *s, const char *address, char *err, size_t errlen)
 	int rc;
 
 	if (strncmp(address, "unix:", 5) == 0) {
-		snprintf(s->host, sizeof(s->host), "%s", address + 5);
-		s->port = 0;
+		snprintf(out, 256, "%s", address + 5);
+		*port = 0;
 		return 0;
 	}
 	colon = strrchr(address, ':');
@@ -1004,13 +1139,12 @@ resolve(struct redis_store *s, const char *address, char *err, size_t errlen)
 		snprintf(host, sizeof(host), "%.*s", (int)(colon - address - 2), address + 1);
 	else
 		snprintf(host, sizeof(host), "%.*s", (int)(colon - address), address);
-	s->port = atoi(colon + 1);
+	*port = atoi(colon + 1);
 	if ((rc = getaddrinfo(host, NULL, &hints, &ai)) != 0) {
 		snprintf(err, errlen, "cannot resolve \"%s\": %s", host, gai_strerror(rc));
 		return -1;
 	}
-	rc = getnameinfo(ai->ai_addr, ai->ai_addrlen, s->host, sizeof(s->host), NULL, 0,
-	                 NI_NUMERICHOST);
+	rc = getnameinfo(ai->ai_addr, ai->ai_addrlen, out, 256, NULL, 0, NI_NUMERICHOST);
 	freeaddrinfo(ai);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot use \"%s\": %s", host, gai_strerror(rc));
@@ -1026,10 +1160,22 @@ lgd_store_redis_new(const struct lg_config *cf, char *err, size_t errlen)
 	struct redis_store *s = lg_xcalloc(1, sizeof(*s));
 	const struct lg_state_conf *st = &cf->state;
 
-	snprintf(s->addr, sizeof(s->addr), "%s", st->redis_address);
-	if (resolve(s, st->redis_address, err, errlen) != 0) {
-		free(s);
-		return NULL;
+	if (st->redis_sentinel_master != NULL) {
+		snprintf(s->addr, sizeof(s->addr), "sentinel:%s", st->redis_sentinel_master);
+		for (size_t i = 0; i < st->redis_nsentinels && i < 16; i++)
+			if (resolve(st->redis_sentinels[i], s->sentinels[i].host,
+			            &s->sentinels[i].port, err, errlen) != 0) {
+				free(s);
+				return NULL;
+			}
+		s->nsentinels = (int)(st->redis_nsentinels < 16 ? st->redis_nsentinels : 16);
+		s->master = lg_strdup(st->redis_sentinel_master);
+	} else {
+		snprintf(s->addr, sizeof(s->addr), "%s", st->redis_address);
+		if (resolve(st->redis_address, s->host, &s->port, err, errlen) != 0) {
+			free(s);
+			return NULL;
+		}
 	}
 	s->base.ops = &redis_ops;
 	s->base.kind = "redis";

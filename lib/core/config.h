@@ -116,6 +116,9 @@ struct lg_state_conf {
 	char *redis_password, *redis_username; /* AUTH [username] password, or NULL */
 	int64_t redis_database;                /* SELECT n (0: none) */
 	char *redis_prefix;                    /* key prefix (default "lessongate:") */
+	char *redis_sentinel_master;           /* Sentinel: the master's name (else NULL) */
+	char **redis_sentinels;                /* ... and the sentinels' "host:port" */
+	size_t redis_nsentinels;
 };
 
 struct lg_audit_conf {

@@ -530,6 +530,93 @@ def test_redis_connections_close_while_deciding(env):
         check(g.d.alive(), "the daemon died")
 
 
+class Sentinel:
+    """A redis-sentinel (redis-server --sentinel) watching one master, quorum 1."""
+
+    cmd = Redis.cmd
+    _read = Redis._read
+
+    def __init__(self, env, master_port):
+        self.auth = None
+        self.port = free_port()
+        d = os.path.join(env.dir, "sentinel")
+        os.makedirs(d, exist_ok=True)
+        conf = os.path.join(d, "sentinel.conf")
+        with open(conf, "w") as f:
+            f.write("port %d\nbind 127.0.0.1\ndir %s\n"
+                    "sentinel monitor mymaster 127.0.0.1 %d 1\n"
+                    "sentinel down-after-milliseconds mymaster 1000\n"
+                    "sentinel failover-timeout mymaster 4000\n" % (self.port, d, master_port))
+        log = open(os.path.join(d, "sentinel.log"), "ab")
+        self.proc = subprocess.Popen([shutil.which("redis-server") or "/usr/bin/redis-server",
+                                      conf, "--sentinel"], stdout=log, stderr=log,
+                                     stdin=subprocess.DEVNULL)
+        log.close()
+
+    def master(self):
+        try:
+            r = self.cmd("SENTINEL", "get-master-addr-by-name", "mymaster")
+            return int(r[1]) if r else None
+        except (OSError, RuntimeError):
+            return None
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def until(what, limit):
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        v = what()
+        if v:
+            return v
+        time.sleep(0.05)
+    return what()
+
+
+def test_redis_sentinel_failover_keeps_the_clock(env):
+    """state.redis.sentinel: the gateway asks a sentinel for the master; the master killed,
+    the sentinel promotes the replica, and the gateway (asking again on reconnect) decides
+    there with the student's replicated clock: the same lesson and deadline."""
+    env.origin()
+    with Redis(env, name="master") as m, \
+            Redis(env, name="replica", args=("--replicaof", "127.0.0.1", str(m.port))) as r:
+        sn = Sentinel(env, m.port)
+        try:
+            check(until(lambda: sn.master() == m.port, 10), "the sentinel does not name the "
+                  "master: %r" % sn.master())
+            st = {"store": "redis", "redis": {"sentinel": {
+                "master": "mymaster", "addresses": ["127.0.0.1:%d" % sn.port]},
+                "timeout": "200ms"}}
+            with Gate(env, "2026-09-21 10:00:00", state=st, name="s") as g:
+                tok = g.token("stu-sentinel", "533100")
+                rem, deadline = allowed(wait_ready(g, tok), "through the sentinel's master")
+                key = "lessongate:{stu-sentinel}"
+                check(m.cmd("EXISTS", key) == 1, "the key is not on the master")
+                check(until(lambda: r.cmd("EXISTS", key) == 1, 10), "not replicated")
+                check(until(lambda: sn.cmd("SENTINEL", "replicas", "mymaster"), 15),
+                      "the sentinel has not found the replica")
+                m.kill()
+                check(until(lambda: sn.master() == r.port, 30),
+                      "no failover to the replica: the sentinel names %r" % sn.master())
+                g.clock.sleep(1)
+                r2 = wait_ready(g, tok, limit=15)
+                rem2, deadline2 = allowed(r2, "after the failover")
+                check(deadline2 == deadline, "the deadline moved from %s to %s: the clock was "
+                      "lost in the failover" % (local(deadline), local(deadline2)))
+                log = g.log_text()
+                check("address=sentinel:mymaster" in log, "the start line does not name the "
+                      "sentinel master")
+                note("failover: the gateway decided on the promoted replica, same deadline")
+        finally:
+            sn.close()
+
+
+test_redis_sentinel_failover_keeps_the_clock.timeout = 90
+
+
 def test_redis_acl_user_database_and_prefix(env):
     """ACL AUTH (username and password), the database and the key prefix are used; a wrong
     password leaves lesson routes at 503 and the log names Redis's reason."""
