@@ -22,7 +22,7 @@
  * lease opened locally is opened in Redis at its holder's next renewal.
  *
  * Sentinel (state.redis.sentinel): every connect first asks a sentinel
- * (SENTINEL get-master-addr-by-name; the next sentinel after a failure) for
+ * (SENTINEL get-master-addr-by-name; the sentinels in turn) for
  * the master's address, connects there, and checks with ROLE that it is a
  * master; a failover drops the connection, and the reconnect asks again.
  */
@@ -111,7 +111,7 @@ struct rconn {
 	char mhost[256];
 	int mport;
 	bool have_master;
-	int sentinel_i; /* the sentinel asked next */
+	int sentinel_i; /* the sentinel asked next (in turn, at every connect) */
 };
 
 /* What a command in flight is. */
@@ -348,7 +348,7 @@ disconnect_cb(const redisAsyncContext *ac, int status)
 	}
 }
 
-/* A sentinel did not name the master: the next one is asked after the backoff. */
+/* A sentinel did not name the master: ask again (the next one) after the backoff. */
 static void
 sentinel_failed(struct rconn *rc, redisAsyncContext *ac, const char *err)
 {
@@ -356,7 +356,6 @@ sentinel_failed(struct rconn *rc, redisAsyncContext *ac, const char *err)
 	struct timeval tv = {rc->backoff_ms / 1000, (rc->backoff_ms % 1000) * 1000};
 
 	note_down(s, "sentinel", err);
-	rc->sentinel_i = (rc->sentinel_i + 1) % s->nsentinels;
 	rc->ac = NULL;
 	rc->outstanding = 0;
 	if (ac != NULL) {
@@ -420,13 +419,16 @@ sentinel_connect_cb(const redisAsyncContext *cac, int status)
 	answered(rc);
 }
 
-/* Ask the next sentinel for the master's address (the query waits in hiredis's buffer). */
+/* Ask a sentinel (in turn) for the master's address (the query waits in hiredis's buffer). */
 static void
 sentinel_ask(struct rconn *rc)
 {
 	struct redis_store *s = rc->s;
 	struct sentinel *sn = &s->sentinels[rc->sentinel_i];
 	redisAsyncContext *ac = redisAsyncConnect(sn->host, sn->port);
+
+	rc->sentinel_i =
+	    (rc->sentinel_i + 1) % s->nsentinels; /* round robin: one down is skipped */
 
 	if (ac == NULL || ac->err) {
 		if (ac != NULL) {
