@@ -33,6 +33,7 @@
 #include <hiredis/hiredis.h>
 
 #include <event2/event.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <openssl/sha.h>
 #include <pthread.h>
@@ -369,13 +370,22 @@ sentinel_failed(struct rconn *rc, redisAsyncContext *ac, const char *err)
 	}
 }
 
+/* Whether host is an IPv4 or IPv6 address (connecting to it never resolves a name). */
+static bool
+numeric_host(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
 /* A sentinel's answer: the master's address; connect there. */
 static void
 sentinel_cb(redisAsyncContext *ac, void *r, void *priv)
 {
 	struct rconn *rc = ac->data;
 	redisReply *reply = r;
-	char err[200];
+	char err[400];
 
 	(void)priv;
 	if (rc == NULL || reply == NULL)
@@ -391,6 +401,14 @@ sentinel_cb(redisAsyncContext *ac, void *r, void *priv)
 		return;
 	}
 	memcpy(rc->mhost, reply->element[0]->str, reply->element[0]->len + 1);
+	if (!numeric_host(rc->mhost)) {
+		/* hiredis would resolve a name while connecting, blocking this loop. */
+		snprintf(err, sizeof(err),
+		         "the master \"%s\" is a name, not an IP address (announce-hostnames)",
+		         rc->mhost);
+		sentinel_failed(rc, ac, err);
+		return;
+	}
 	rc->mport = atoi(reply->element[1]->str);
 	rc->have_master = true;
 	ac->data = NULL; /* the sentinel connection is done with */
