@@ -539,7 +539,7 @@ class Sentinel:
     cmd = Redis.cmd
     _read = Redis._read
 
-    def __init__(self, env, master_port):
+    def __init__(self, env, master_port, host="127.0.0.1", extra=""):
         self.auth = None
         self.port = free_port()
         d = os.path.join(env.dir, "sentinel")
@@ -547,21 +547,28 @@ class Sentinel:
         conf = os.path.join(d, "sentinel.conf")
         with open(conf, "w") as f:
             f.write("port %d\nbind 127.0.0.1\ndir %s\n"
-                    "sentinel monitor mymaster 127.0.0.1 %d 1\n"
+                    "%s"
+                    "sentinel monitor mymaster %s %d 1\n"
                     "sentinel down-after-milliseconds mymaster 1000\n"
-                    "sentinel failover-timeout mymaster 4000\n" % (self.port, d, master_port))
+                    "sentinel failover-timeout mymaster 4000\n" %
+                    (self.port, d, extra, host, master_port))
         log = open(os.path.join(d, "sentinel.log"), "ab")
         self.proc = subprocess.Popen([shutil.which("redis-server") or "/usr/bin/redis-server",
                                       conf, "--sentinel"], stdout=log, stderr=log,
                                      stdin=subprocess.DEVNULL)
         log.close()
 
-    def master(self):
+    def named(self):
+        """The master's (host, port) as this sentinel names it; None if it cannot say."""
         try:
             r = self.cmd("SENTINEL", "get-master-addr-by-name", "mymaster")
-            return int(r[1]) if r else None
+            return (r[0], int(r[1])) if r else None
         except (OSError, RuntimeError):
             return None
+
+    def master(self):
+        n = self.named()
+        return n[1] if n else None
 
     def close(self):
         if self.proc.poll() is None:
@@ -618,6 +625,31 @@ def test_redis_sentinel_failover_keeps_the_clock(env):
 
 
 test_redis_sentinel_failover_keeps_the_clock.timeout = 90
+
+
+def test_redis_sentinel_naming_the_master_by_name_is_refused(env):
+    """A sentinel that announces the master by host name (announce-hostnames): connecting
+    would resolve the name on a worker's loop, so the answer is refused, lesson routes get
+    503 and the log says why."""
+    env.origin()
+    with Redis(env, name="master") as m:
+        sn = Sentinel(env, m.port, host="localhost",
+                      extra="sentinel resolve-hostnames yes\nsentinel announce-hostnames yes\n")
+        try:
+            check(until(sn.named, 10), "the sentinel does not know the master")
+            named = sn.named()[0]
+            if named != "localhost":
+                raise Skip("this redis-sentinel announces %r, not the host name" % named)
+            st = {"store": "redis", "redis": {"sentinel": {
+                "master": "mymaster", "addresses": ["127.0.0.1:%d" % sn.port]}}}
+            with Gate(env, "2026-09-21 10:00:00", state=st, name="sh") as g:
+                tok = g.token("stu-named", "533100")
+                r = g.request("/live/x", tok)
+                check(r.status == 503, "a master named by host name was used: %r" % r)
+                check(until(lambda: "is a name, not an IP address" in g.log_text(), 5),
+                      "the log does not say the master was named by host name")
+        finally:
+            sn.close()
 
 
 def test_redis_acl_user_database_and_prefix(env):
