@@ -108,11 +108,11 @@ struct lg_identity_conf {
 #define LG_STATE_DIR_DEFAULT "/var/lib/lessongate/state"
 
 struct lg_state_conf {
-	char *store; /* "local" (the default), "memory" or "redis" */
-	char *dir;   /* local: an absolute path (default LG_STATE_DIR_DEFAULT) */
+	char *store;         /* "local" (the default), "memory" or "redis" */
+	char *dir;           /* local: an absolute path (default LG_STATE_DIR_DEFAULT) */
 	char *redis_address; /* "host:port", "[v6]:port" or "unix:/path" */
 	int64_t redis_timeout_ms;
-	char *redis_on_failure;                /* "closed" (503) or "local" (decide on a local copy) */
+	char *redis_on_failure; /* "closed" (503) or "local" (decide on a local copy) */
 	char *redis_password, *redis_username; /* AUTH [username] password, or NULL */
 	int64_t redis_database;                /* SELECT n (0: none) */
 	char *redis_prefix;                    /* key prefix (default "lessongate:") */
