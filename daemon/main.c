@@ -77,6 +77,28 @@ state_signature(const struct lg_config *cf, char *out, size_t len)
 	         st->redis_password ? st->redis_password : "",
 	         st->redis_username ? st->redis_username : "", (long long)st->redis_database,
 	         st->redis_prefix ? st->redis_prefix : "");
+	if (st->redis_sentinel_master != NULL) { /* the sentinels count too */
+		size_t n = strlen(out);
+		snprintf(out + n, len - n, "|%s", st->redis_sentinel_master);
+		for (size_t i = 0; i < st->redis_nsentinels; i++) {
+			n = strlen(out);
+			snprintf(out + n, len - n, ",%s", st->redis_sentinels[i]);
+		}
+	}
+}
+
+/* The student store's state for the status line: up, degraded (deciding locally), unavailable. */
+static const char *
+store_state(void)
+{
+	struct lg_store_health h;
+
+	if (lgd_store == NULL)
+		return "unavailable";
+	lg_store_health(lgd_store, &h);
+	return h.state == LG_STORE_HEALTH_OK         ? "up"
+	       : h.state == LG_STORE_HEALTH_DEGRADED ? "degraded (lesson routes decided locally)"
+	                                             : "unavailable";
 }
 
 /* Tell systemd what we are doing. */
@@ -87,8 +109,7 @@ notify_status(const char *what)
 	    "%s\nSTATUS=%s; config generation %u, %d worker(s), %d connection(s); "
 	    "student store %s %s%s",
 	    what, m.stopping ? "draining" : "serving", m.rt->generation, m.nworkers,
-	    atomic_load(&lgd_total_conns), lgd_store ? lgd_store->kind : "none",
-	    lgd_store && lg_store_up(lgd_store) ? "up" : "unavailable",
+	    atomic_load(&lgd_total_conns), lgd_store ? lgd_store->kind : "none", store_state(),
 	    lgd_auditd_healthy() ? "" : "; AUDIT LOG CANNOT BE WRITTEN: lesson routes answer 503");
 }
 
@@ -305,7 +326,11 @@ static void
 sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	static int was_up = -1;
-	int up = lg_store_up(lgd_store);
+	struct lg_store_health h;
+	int up;
+
+	lg_store_health(lgd_store, &h);
+	up = (int)h.state;
 
 	lg_store_expire(lgd_store, m.rt->cf->policy, time(NULL));
 	if (up != was_up && !m.stopping) /* the status systemd shows follows the store */
@@ -555,9 +580,11 @@ main(int argc, char **argv)
 		    "lesson clocks are kept in memory only",
 		    "store=memory effect=\"a restart gives every student a fresh lesson clock\"");
 	else if (strcmp(lgd_store->kind, "redis") == 0)
-		lgd_info("student store", "store=%s address=%s timeout_ms=%d on_failure=%s",
-		         lgd_store->kind, m.rt->cf->state.redis_address, lgd_store->timeout_ms,
-		         m.rt->cf->state.redis_on_failure);
+		lgd_info("student store", "store=%s address=%s%s timeout_ms=%d on_failure=%s",
+		         lgd_store->kind, m.rt->cf->state.redis_address ? "" : "sentinel:",
+		         m.rt->cf->state.redis_address ? m.rt->cf->state.redis_address
+		                                       : m.rt->cf->state.redis_sentinel_master,
+		         lgd_store->timeout_ms, m.rt->cf->state.redis_on_failure);
 	check_calendars(true);
 	notify_status("READY=1");
 	event_base_dispatch(m.base);

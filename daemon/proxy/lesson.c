@@ -267,6 +267,20 @@ prepare_first(struct lgd_conn *c, const struct lg_gate_request *gr, int64_t now,
 }
 
 /*
+ * The store gave no answer (timeout, connection lost): on_failure = "local"
+ * decides on this instance's copy into *r (true); else false (503).
+ */
+static bool
+fallback(struct lgd_conn *c, const struct lg_gate_verdict *v, int64_t now,
+         struct lg_store_result *r)
+{
+	struct lg_store_query q;
+
+	lg_gate_query(c->rt->gate, v, now, &q);
+	return lg_store_decide_fallback(lgd_store, &q, r);
+}
+
+/*
  * Ask the store about a prepared lesson request: 1 with *r set when it
  * answered at once, 0 when the answer comes later (c then waits in DECIDE).
  */
@@ -373,10 +387,15 @@ lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t
 			lg_gate_commit(rt->gate, &v, now, NULL, NULL);
 			snprintf(v.reason, sizeof(v.reason), "%s", LGD_AUDIT_DOWN);
 		} else if (decided == LGD_DECIDED_ANSWER) {
+			if (c->answer.status != LG_STORE_OK)
+				fallback(c, &v, now, &c->answer); /* left as it is if none */
 			if (!commit_first(c, &v, now, &c->answer))
 				return LGD_LESSON_WAIT;
 		} else if (decided == LGD_DECIDED_TIMEOUT) {
-			lg_gate_commit(rt->gate, &v, now, NULL, &rt->sink);
+			if (!fallback(c, &v, now, &r))
+				lg_gate_commit(rt->gate, &v, now, NULL, &rt->sink);
+			else if (!commit_first(c, &v, now, &r))
+				return LGD_LESSON_WAIT;
 		} else if (ask_store(c, &v, now, &r)) {
 			if (!commit_first(c, &v, now, &r))
 				return LGD_LESSON_WAIT;

@@ -143,6 +143,7 @@ flush(struct writer *w, bool final)
 	int rc;
 
 	lg_store_local_drain(w->store, collect, w);
+	w->npend = lg_local_changes_compact(w->pend, w->npend); /* one put per student */
 	if (w->npend == 0 && !final)
 		return;
 	rc = commit_pending(w);

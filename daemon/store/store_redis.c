@@ -11,6 +11,20 @@
  * with backoff (100 ms doubling to 2 s); while no connection is ready,
  * decisions answer LG_STORE_UNAVAILABLE without waiting. The condition is
  * logged when it starts, every 10 s while it lasts, and when it ends.
+ *
+ * on_failure = "local": the local copy (updated from every Redis answer,
+ * merged with what this instance decided itself) decides instead, when no
+ * connection is ready and when a decide times out, and takes the leases; each
+ * student so decided is listed, and once a connection is ready again the
+ * list is merged back into Redis (the merge script: lg_clock_merge, so the
+ * shared clock never goes back). A decide for a listed student first sends
+ * its merge on the same connection, so Redis decides on the merged clock. A
+ * lease opened locally is opened in Redis at its holder's next renewal.
+ *
+ * Sentinel (state.redis.sentinel): every connect first asks a sentinel
+ * (SENTINEL get-master-addr-by-name; the sentinels in turn) for
+ * the master's address, connects there, and checks with ROLE that it is a
+ * master; a failover drops the connection, and the reconnect asks again.
  */
 #include "store_redis.h"
 
@@ -19,8 +33,10 @@
 #include <hiredis/hiredis.h>
 
 #include <event2/event.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +53,8 @@
 #define BACKOFF_MIN_MS       100
 #define BACKOFF_MAX_MS       2000
 #define DOWN_LOG_INTERVAL_US (10 * 1000000)
+/* A lease not opened in Redis yet (a bit the per-process counter never sets). */
+#define LEASE_UNSENT (UINT64_C(1) << 31)
 
 struct redis_store {
 	struct lg_store base;
@@ -44,6 +62,12 @@ struct redis_store {
 	char host[256];        /* a numeric address, resolved once at start (or a unix path) */
 	char addr[300];        /* the configured address, for logs */
 	int port;              /* 0: host is a unix socket path */
+	char *master;          /* Sentinel: the master's name (else NULL) */
+	struct sentinel {
+		char host[256];
+		int port;
+	} sentinels[16];
+	int nsentinels;
 	char *password, *username, *prefix;
 	int64_t database;
 	int32_t keep; /* the longest break_min at start (open/renew do not use it) */
@@ -54,6 +78,21 @@ struct redis_store {
 	atomic_bool down;                /* the condition is on (logged when it flips) */
 	atomic_int_fast64_t down_logged; /* lgd_mono_us of the last "unavailable" line */
 	atomic_uint_fast64_t failures;   /* operations failed since that line */
+	bool local;                      /* on_failure = "local": decide on the copy when down */
+	char sha_merge[41];
+	int32_t lmax; /* the longest lesson_max at start (the merge caps lease activity with it) */
+	bool defer_leases; /* every break_min at start is longer than a renewal period */
+	atomic_uint_fast64_t local_decisions;
+	/* Students decided locally, to merge back into Redis (dirty_set marks who is listed). */
+	pthread_mutex_t dirty_lock;
+	struct lg_students *dirty_set; /* a listed student's state has start 1 */
+	char **dirty;
+	size_t ndirty, dirty_cap;
+	atomic_uint_fast64_t unreconciled; /* ndirty, readable without the lock */
+	/* Health: since when the state holds, and the last error. */
+	pthread_mutex_t health_lock;
+	int64_t since;
+	char last_error[160];
 };
 
 /* One worker's connection. */
@@ -64,16 +103,26 @@ struct rconn {
 	bool ready;           /* handshake done */
 	bool detaching;       /* the worker stops: no reconnect */
 	unsigned outstanding; /* commands sent, not answered (handshake included) */
-	int64_t progress_us;  /* last answer, or when outstanding became non-zero */
+	uint64_t answers;     /* answers received (progress, without reading a clock each time) */
+	uint64_t seen;        /* answers at progress_us */
+	int64_t progress_us;  /* when the stuck check last saw progress, or nothing outstanding */
 	int backoff_ms;
 	struct event *check; /* stuck-command check, a quarter of the timeout */
 	struct event *reconnect;
+	/* Sentinel: the master the last sentinel named (used by the next connect only). */
+	char mhost[256];
+	int mport;
+	bool have_master;
+	int sentinel_i; /* the sentinel asked next (in turn, at every connect) */
 };
 
-/* A decide or lease command in flight; argv kept for a NOSCRIPT retry. */
+/* What a command in flight is. */
+enum req_kind { REQ_DECIDE, REQ_LEASE, REQ_MERGE };
+
+/* A decide, lease or merge command in flight; argv kept for a NOSCRIPT retry. */
 struct rreq {
 	struct rconn *rc;
-	bool decide;
+	enum req_kind kind;
 	bool retried;
 	lg_store_done done;
 	void *arg;
@@ -85,6 +134,9 @@ struct rreq {
 };
 
 static _Thread_local struct rconn *tconn;
+
+static bool redis_up(struct lg_store *gs);
+static void reconcile(struct rconn *rc);
 
 static void rconn_start(struct rconn *rc);
 
@@ -104,23 +156,36 @@ note_down(struct redis_store *s, const char *what, const char *err)
 	int64_t last = atomic_load(&s->down_logged);
 
 	atomic_fetch_add(&s->failures, 1);
+	pthread_mutex_lock(&s->health_lock);
+	snprintf(s->last_error, sizeof(s->last_error), "%s: %s", what, err ? err : "");
+	if (!was)
+		s->since = lgd_now_us() / 1000000;
+	pthread_mutex_unlock(&s->health_lock);
 	if (was && now - last < DOWN_LOG_INTERVAL_US)
 		return;
 	if (!atomic_compare_exchange_strong(&s->down_logged, &last, now))
 		return;
 	lgd_warn("student store unavailable",
 	         "store=redis address=%s what=\"%s\" error=\"%s\" failures=%llu "
-	         "effect=\"lesson routes answer 503\"",
+	         "local_decisions=%llu effect=\"%s\"",
 	         s->addr, what, err ? err : "",
-	         (unsigned long long)atomic_exchange(&s->failures, 0));
+	         (unsigned long long)atomic_exchange(&s->failures, 0),
+	         (unsigned long long)atomic_load(&s->local_decisions),
+	         s->local ? "lesson routes are decided on this instance's local copy"
+	                  : "lesson routes answer 503");
 }
 
 /* A connection became ready: the condition ends if it was on. */
 static void
 note_up(struct redis_store *s)
 {
-	if (atomic_exchange(&s->down, false))
-		lgd_info("student store available again", "store=redis address=%s", s->addr);
+	if (!atomic_exchange(&s->down, false))
+		return;
+	pthread_mutex_lock(&s->health_lock);
+	s->since = lgd_now_us() / 1000000;
+	pthread_mutex_unlock(&s->health_lock);
+	lgd_info("student store available again", "store=redis address=%s unreconciled=%llu",
+	         s->addr, (unsigned long long)atomic_load(&s->unreconciled));
 }
 
 /* Drop the connection (pending commands answer UNAVAILABLE) and try again after the backoff. */
@@ -147,21 +212,20 @@ rconn_fail(struct rconn *rc, const char *what)
 	rc->backoff_ms = rc->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : rc->backoff_ms * 2;
 }
 
-/* One command fewer in flight; progress. */
+/* One command fewer in flight; progress (the stuck check reads the clock, not this). */
 static void
 answered(struct rconn *rc)
 {
 	if (rc->outstanding > 0)
 		rc->outstanding--;
-	rc->progress_us = lgd_mono_us();
+	rc->answers++;
 }
 
 /* One command more in flight. */
 static void
 sent(struct rconn *rc)
 {
-	if (rc->outstanding++ == 0)
-		rc->progress_us = lgd_mono_us();
+	rc->outstanding++;
 }
 
 /* An answer of the handshake (AUTH, SELECT, SCRIPT LOAD); the last makes the connection ready. */
@@ -175,9 +239,15 @@ handshake_cb(redisAsyncContext *ac, void *r, void *priv)
 	if (rc == NULL || reply == NULL)
 		return;
 	answered(rc);
-	if (reply->type == REDIS_REPLY_ERROR) {
+	if (reply->type == REDIS_REPLY_ERROR ||
+	    (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+	     (reply->element[0]->type != REDIS_REPLY_STRING ||
+	      strcmp(reply->element[0]->str, "master") != 0))) {
 		/* Log the server's reason (a wrong password, say), then drop the connection. */
-		note_down(rc->s, "handshake", reply->str);
+		note_down(rc->s, "handshake",
+		          reply->type == REDIS_REPLY_ERROR
+		              ? reply->str
+		              : "not a master (ROLE): the sentinels are asked again");
 		rc->ac = NULL;
 		if (rc->ready)
 			atomic_fetch_sub(&rc->s->ready, 1);
@@ -196,6 +266,7 @@ handshake_cb(redisAsyncContext *ac, void *r, void *priv)
 		rc->backoff_ms = BACKOFF_MIN_MS;
 		atomic_fetch_add(&rc->s->ready, 1);
 		note_up(rc->s);
+		reconcile(rc);
 	}
 }
 
@@ -243,6 +314,12 @@ connect_cb(const redisAsyncContext *cac, int status)
 	}
 	redisAsyncCommand(ac, handshake_cb, NULL, "SCRIPT LOAD %s", lg_redis_decide_lua);
 	sent(rc);
+	redisAsyncCommand(ac, handshake_cb, NULL, "SCRIPT LOAD %s", lg_redis_merge_lua);
+	sent(rc);
+	if (s->master != NULL) {
+		redisAsyncCommand(ac, handshake_cb, NULL, "ROLE"); /* an array: "master", ... */
+		sent(rc);
+	}
 	redisAsyncCommand(ac, handshake_cb, (void *)1, "SCRIPT LOAD %s", lg_redis_lease_lua);
 	sent(rc);
 }
@@ -272,13 +349,140 @@ disconnect_cb(const redisAsyncContext *ac, int status)
 	}
 }
 
-/* Open a new connection (non-blocking: the address is numeric). */
+/* A sentinel did not name the master: ask again (the next one) after the backoff. */
+static void
+sentinel_failed(struct rconn *rc, redisAsyncContext *ac, const char *err)
+{
+	struct redis_store *s = rc->s;
+	struct timeval tv = {rc->backoff_ms / 1000, (rc->backoff_ms % 1000) * 1000};
+
+	note_down(s, "sentinel", err);
+	rc->ac = NULL;
+	rc->outstanding = 0;
+	if (ac != NULL) {
+		ac->data = NULL;
+		redisAsyncDisconnect(ac);
+	}
+	if (!rc->detaching) {
+		event_add(rc->reconnect, &tv);
+		rc->backoff_ms =
+		    rc->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : rc->backoff_ms * 2;
+	}
+}
+
+/* Whether host is an IPv4 or IPv6 address (connecting to it never resolves a name). */
+static bool
+numeric_host(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* A sentinel's answer: the master's address; connect there. */
+static void
+sentinel_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct rconn *rc = ac->data;
+	redisReply *reply = r;
+	char err[400];
+
+	(void)priv;
+	if (rc == NULL || reply == NULL)
+		return; /* dropped already */
+	answered(rc);
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_STRING ||
+	    reply->element[1]->type != REDIS_REPLY_STRING ||
+	    reply->element[0]->len >= sizeof(rc->mhost) || atoi(reply->element[1]->str) <= 0) {
+		snprintf(err, sizeof(err), "no master named \"%s\" (%s)", rc->s->master,
+		         reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected answer");
+		sentinel_failed(rc, ac, err);
+		return;
+	}
+	memcpy(rc->mhost, reply->element[0]->str, reply->element[0]->len + 1);
+	if (!numeric_host(rc->mhost)) {
+		/* hiredis would resolve a name while connecting, blocking this loop. */
+		snprintf(err, sizeof(err),
+		         "the master \"%s\" is a name, not an IP address (announce-hostnames)",
+		         rc->mhost);
+		sentinel_failed(rc, ac, err);
+		return;
+	}
+	rc->mport = atoi(reply->element[1]->str);
+	rc->have_master = true;
+	ac->data = NULL; /* the sentinel connection is done with */
+	redisAsyncDisconnect(ac);
+	rc->ac = NULL;
+	rc->outstanding = 0;
+	rconn_start(rc);
+}
+
+/* Connected to a sentinel (or not). */
+static void
+sentinel_connect_cb(const redisAsyncContext *cac, int status)
+{
+	redisAsyncContext *ac = (redisAsyncContext *)cac;
+	struct rconn *rc = ac->data;
+
+	if (rc == NULL)
+		return;
+	if (status != REDIS_OK) {
+		/* hiredis frees the context after this callback. */
+		ac->data = NULL;
+		rc->ac = NULL;
+		sentinel_failed(rc, NULL, ac->errstr);
+		return;
+	}
+	answered(rc);
+}
+
+/* Ask a sentinel (in turn) for the master's address (the query waits in hiredis's buffer). */
+static void
+sentinel_ask(struct rconn *rc)
+{
+	struct redis_store *s = rc->s;
+	struct sentinel *sn = &s->sentinels[rc->sentinel_i];
+	redisAsyncContext *ac = redisAsyncConnect(sn->host, sn->port);
+
+	rc->sentinel_i =
+	    (rc->sentinel_i + 1) % s->nsentinels; /* round robin: one down is skipped */
+
+	if (ac == NULL || ac->err) {
+		if (ac != NULL) {
+			note_down(s, "sentinel", ac->errstr);
+			redisAsyncFree(ac);
+		}
+		sentinel_failed(rc, NULL, "cannot connect");
+		return;
+	}
+	ac->data = rc;
+	rc->ac = ac; /* the stuck check covers the sentinel too; not ready meanwhile */
+	rc->ready = false;
+	rc->outstanding = 0;
+	redisLibeventAttach(ac, rc->base);
+	redisAsyncSetConnectCallback(ac, sentinel_connect_cb);
+	redisAsyncSetDisconnectCallback(ac, disconnect_cb);
+	sent(rc); /* the connect */
+	redisAsyncCommand(ac, sentinel_cb, NULL, "SENTINEL get-master-addr-by-name %s", s->master);
+	sent(rc);
+}
+
+/* Open a new connection (non-blocking: the address is numeric), asking a sentinel first. */
 static void
 rconn_start(struct rconn *rc)
 {
 	struct redis_store *s = rc->s;
-	redisAsyncContext *ac =
-	    s->port ? redisAsyncConnect(s->host, s->port) : redisAsyncConnectUnix(s->host);
+	redisAsyncContext *ac;
+
+	if (s->master != NULL && !rc->have_master) {
+		sentinel_ask(rc);
+		return;
+	}
+	rc->have_master = false; /* the next connect asks again */
+	ac = s->master != NULL ? redisAsyncConnect(rc->mhost, rc->mport)
+	     : s->port         ? redisAsyncConnect(s->host, s->port)
+	                       : redisAsyncConnectUnix(s->host);
 
 	if (ac == NULL || ac->err) {
 		rc->ac = NULL;
@@ -313,17 +517,201 @@ reconnect_cb(evutil_socket_t fd, short what, void *arg)
  * stuck (SIGSTOP, a network hole). Each waiting request has had its 503 at
  * its own timeout already; twice, so that a loop that was itself late (a busy
  * machine) does not drop a healthy connection whose answers are still unread.
+ * Progress is an answer since the last check (the clock is read here only,
+ * not per command), so a stall is seen within one check interval more.
  */
 static void
 check_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct rconn *rc = arg;
+	int64_t now = lgd_mono_us();
 
 	(void)fd;
 	(void)what;
-	if (rc->ac != NULL && rc->outstanding > 0 &&
-	    lgd_mono_us() - rc->progress_us > 2 * (int64_t)rc->s->base.timeout_ms * 1000)
+	if (rc->outstanding == 0 || rc->answers != rc->seen) {
+		rc->seen = rc->answers;
+		rc->progress_us = now;
+	} else if (rc->ac != NULL &&
+	           now - rc->progress_us > 2 * (int64_t)rc->s->base.timeout_ms * 1000) {
 		rconn_fail(rc, "timeout");
+		return;
+	}
+	reconcile(rc); /* students another worker decided locally, if any */
+}
+
+/* List a student decided locally, for the merge back into Redis (once while listed). */
+static void
+mark_dirty(struct redis_store *s, const char *student, size_t len)
+{
+	struct lg_students_ref ref;
+	struct lg_student_state *st;
+
+	pthread_mutex_lock(&s->dirty_lock);
+	st = lg_students_acquire(s->dirty_set, student, len, &ref);
+	if (st->start == 0) {
+		st->start = 1;
+		if (s->ndirty == s->dirty_cap) {
+			s->dirty_cap = s->dirty_cap ? 2 * s->dirty_cap : 64;
+			s->dirty = lg_xrealloc(s->dirty, s->dirty_cap, sizeof(*s->dirty));
+		}
+		s->dirty[s->ndirty] = lg_xcalloc(1, len + 1);
+		memcpy(s->dirty[s->ndirty], student, len);
+		s->dirty[s->ndirty][len] = '\0';
+		s->ndirty++;
+		atomic_store(&s->unreconciled, s->ndirty);
+	}
+	lg_students_release(&ref);
+	pthread_mutex_unlock(&s->dirty_lock);
+}
+
+/* Whether the student waits for its merge back (cheap while nobody does). */
+static bool
+is_dirty(struct redis_store *s, const char *student, size_t len)
+{
+	struct lg_students_ref ref;
+	struct lg_student_state *st;
+	bool dirty = false;
+
+	if (atomic_load(&s->unreconciled) == 0)
+		return false;
+	pthread_mutex_lock(&s->dirty_lock);
+	if ((st = lg_students_find(s->dirty_set, student, len, &ref)) != NULL) {
+		dirty = st->start != 0;
+		lg_students_release(&ref);
+	}
+	pthread_mutex_unlock(&s->dirty_lock);
+	return dirty;
+}
+
+/*
+ * Redis's answer about a student into the local copy: as it is (on_failure
+ * closed), or merged with what the copy holds (local: the copy may know of
+ * decisions Redis has not seen yet); leases held locally stay.
+ */
+static void
+copy_update(struct redis_store *s, const char *student, size_t len,
+            const struct lg_student_state *st)
+{
+	struct lg_students_ref ref;
+	struct lg_student_state *c =
+	    lg_students_acquire(lg_store_memory_table(s->copy), student, len, &ref);
+
+	if (s->local) {
+		struct lg_clock_span a = {c->start, c->start + c->last_off};
+		struct lg_clock_span b = {st->start, st->start + st->last_off};
+		struct lg_clock_span m = lg_clock_merge(a, b, s->keep);
+		bool held = lg_policy_tunnels_held(c, lgd_now_us() / 1000000);
+		if (!held) {
+			c->tunnels = st->tunnels;
+			c->lease_until = st->lease_until;
+		}
+		c->start = m.start;
+		c->last_off = (uint32_t)(m.last - m.start);
+	} else {
+		*c = *st;
+	}
+	lg_students_release(&ref);
+}
+
+/* Record a synchronous store's answer. */
+static void
+keep_result(void *arg, uint64_t tag, const struct lg_store_result *r)
+{
+	(void)tag;
+	*(struct lg_store_result *)arg = *r;
+}
+
+/* Decide on the local copy (Redis unreachable or late) and list the student for the merge. */
+static void
+decide_on_copy(struct redis_store *s, const struct lg_store_query *q, struct lg_store_result *r)
+{
+	lg_store_decide(s->copy, q, keep_result, r, 0);
+	mark_dirty(s, q->student, q->student_len);
+	atomic_fetch_add(&s->local_decisions, 1);
+}
+
+static struct rreq *req_new(struct rconn *rc, enum req_kind kind, const char *sha,
+                            const char *const *args, int nargs);
+static void req_send(struct rreq *q);
+
+/* Send the student's local view to be merged into Redis (on rc, ready). */
+static void
+send_merge(struct rconn *rc, const char *student, size_t len, const char *key)
+{
+	struct redis_store *s = rc->s;
+	struct lg_student_state st;
+	int64_t now = lgd_now_us() / 1000000, last;
+	char a[6][24];
+
+	if (lg_store_table_snapshot(lg_store_memory_table(s->copy), student, len, now, &st) == 0 ||
+	    st.start == 0)
+		return; /* the copy forgot it: its state no longer matters */
+	last = st.start + st.last_off;
+	if (st.tunnels > 0) {
+		/* A tunnel held here: active until now (capped at the longest lesson). */
+		int64_t active = now < st.start + s->lmax ? now : st.start + s->lmax;
+		if (active > last)
+			last = active;
+	}
+	snprintf(a[0], sizeof(a[0]), "%lld", (long long)now);
+	snprintf(a[1], sizeof(a[1]), "%lld", (long long)st.start);
+	snprintf(a[2], sizeof(a[2]), "%lld", (long long)last);
+	snprintf(a[3], sizeof(a[3]), "%d", s->keep);
+	snprintf(a[4], sizeof(a[4]), "%d", s->lmax);
+	snprintf(a[5], sizeof(a[5]), "%d", s->keep);
+	req_send(req_new(rc, REQ_MERGE, s->sha_merge,
+	                 (const char *[]){key, a[0], a[1], a[2], a[3], a[4], a[5]}, 7));
+}
+
+/* A merge was not applied (the connection went away): list the student again. */
+static void
+merge_failed(struct rreq *q)
+{
+	struct redis_store *s = q->rc->s;
+	size_t pl = strlen(s->prefix);
+
+	mark_dirty(s, q->argv[3] + pl + 1, q->argvlen[3] - pl - 2);
+}
+
+static bool make_key(struct redis_store *s, const char *student, size_t len, char *key, size_t cap);
+
+/* Redis answers on rc again: merge back every student decided locally (taken off the list). */
+static void
+reconcile(struct rconn *rc)
+{
+	struct redis_store *s = rc->s;
+	char **ids;
+	size_t n;
+	char key[1024];
+
+	if (atomic_load(&s->unreconciled) == 0 || !rc->ready || rc->ac == NULL)
+		return;
+	pthread_mutex_lock(&s->dirty_lock);
+	ids = s->dirty;
+	n = s->ndirty;
+	s->dirty = NULL;
+	s->ndirty = s->dirty_cap = 0;
+	atomic_store(&s->unreconciled, 0);
+	for (size_t i = 0; i < n; i++) {
+		struct lg_students_ref ref;
+		struct lg_student_state *st =
+		    lg_students_find(s->dirty_set, ids[i], strlen(ids[i]), &ref);
+		if (st != NULL) {
+			st->start = 0;
+			lg_students_release(&ref);
+		}
+	}
+	pthread_mutex_unlock(&s->dirty_lock);
+	lgd_info("student store reconciling", "store=redis address=%s students=%zu", s->addr, n);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(ids[i]);
+		if (rc->ready && rc->ac != NULL && make_key(s, ids[i], len, key, sizeof(key)))
+			send_merge(rc, ids[i], len, key);
+		else
+			mark_dirty(s, ids[i], len);
+		free(ids[i]);
+	}
+	free(ids);
 }
 
 /* Send a request's command (EVALSHA, or EVAL with the script after NOSCRIPT). */
@@ -337,31 +725,61 @@ req_send(struct rreq *q)
 
 	if (redisAsyncCommandArgv(rc->ac, reply_cb, q, q->argc, q->argv, q->argvlen) != REDIS_OK) {
 		struct lg_store_result r = {.status = LG_STORE_UNAVAILABLE};
-		if (q->decide)
+		if (q->kind == REQ_DECIDE)
 			q->done(q->arg, q->tag, &r);
+		else if (q->kind == REQ_MERGE)
+			merge_failed(q);
 		free(q);
 		return;
 	}
 	sent(rc);
 }
 
-/* A decide's or a lease's answer (NULL: the connection went away). */
+/* The student of a request (its key without the prefix and the braces). */
+static const char *
+req_student(const struct rreq *q, size_t *len)
+{
+	size_t pl = strlen(q->rc->s->prefix);
+
+	*len = q->argvlen[3] - pl - 2;
+	return q->argv[3] + pl + 1;
+}
+
+/* The integers of an array reply of n integers into v; false if it is something else. */
+static bool
+int_array(const redisReply *reply, long long *v, size_t n)
+{
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (reply->element[i]->type != REDIS_REPLY_INTEGER)
+			return false;
+		v[i] = reply->element[i]->integer;
+	}
+	return true;
+}
+
+/* A decide's, a lease's or a merge's answer (NULL: the connection went away). */
 static void
 reply_cb(redisAsyncContext *ac, void *r, void *priv)
 {
+	static const char *const what[] = {"decide", "lease", "merge"};
 	struct rreq *q = priv;
 	struct rconn *rc = q->rc;
+	struct redis_store *s = rc->s;
 	redisReply *reply = r;
 	struct lg_store_result res = {.status = LG_STORE_UNAVAILABLE};
 	long long v[8];
 	struct lg_student_state st;
+	const char *student;
+	size_t len;
 
 	if (reply != NULL && ac->data == rc)
 		answered(rc);
 	if (reply == NULL && ac->data == rc && rc->ready) {
 		/* The connection is going away: what its callbacks ask next fails at once. */
 		rc->ready = false;
-		atomic_fetch_sub(&rc->s->ready, 1);
+		atomic_fetch_sub(&s->ready, 1);
 	}
 	if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
 	    strncmp(reply->str, "NOSCRIPT", 8) == 0 && !q->retried && rc->ac == ac) {
@@ -370,40 +788,39 @@ reply_cb(redisAsyncContext *ac, void *r, void *priv)
 		q->retried = true;
 		q->argv[0] = "EVAL";
 		q->argvlen[0] = 4;
-		q->argv[1] = q->decide ? lg_redis_decide_lua : lg_redis_lease_lua;
+		q->argv[1] = q->kind == REQ_DECIDE  ? lg_redis_decide_lua
+		             : q->kind == REQ_MERGE ? lg_redis_merge_lua
+		                                    : lg_redis_lease_lua;
 		q->argvlen[1] = strlen(q->argv[1]);
 		req_send(q);
 		return;
 	}
 	if (reply == NULL)
-		atomic_fetch_add(&rc->s->failures, 1);
+		atomic_fetch_add(&s->failures, 1);
 	else if (reply->type == REDIS_REPLY_ERROR)
-		note_down(rc->s, q->decide ? "decide" : "lease", reply->str);
-	if (q->decide) {
-		if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 8) {
-			size_t i;
-			for (i = 0; i < 8 && reply->element[i]->type == REDIS_REPLY_INTEGER; i++)
-				v[i] = reply->element[i]->integer;
-			if (i == 8 && lg_redis_decide_answer(v, 8, &res.clock, &st) == 0) {
-				struct lg_students_ref ref;
-				const char *student = q->argv[3] + strlen(rc->s->prefix) + 1;
-				size_t len = q->argvlen[3] - strlen(rc->s->prefix) - 2;
-				struct lg_student_state *c = lg_students_acquire(
-				    lg_store_memory_table(rc->s->copy), student, len, &ref);
-				*c = st;
-				lg_students_release(&ref);
-				res.status = LG_STORE_OK;
-				res.clock_only = true;
-			}
+		note_down(s, what[q->kind], reply->str);
+	student = req_student(q, &len);
+	if (q->kind == REQ_DECIDE) {
+		if (int_array(reply, v, 8) && lg_redis_decide_answer(v, 8, &res.clock, &st) == 0) {
+			copy_update(s, student, len, &st);
+			res.status = LG_STORE_OK;
+			res.clock_only = true;
+			if (atomic_load(&s->down) && redis_up(&s->base))
+				note_up(s); /* a late answer had made it look down */
 		}
 		q->done(q->arg, q->tag, &res);
+	} else if (q->kind == REQ_MERGE) {
+		if (int_array(reply, v, 3) && lg_redis_merge_answer(v, 3, &st) == 0)
+			copy_update(s, student, len, &st);
+		else
+			merge_failed(q);
 	}
 	free(q);
 }
 
 /* A request for argc arguments whose text (NUL-separated) is in `text` (len bytes). */
 static struct rreq *
-req_new(struct rconn *rc, bool decide, const char *sha, const char *const *args, int nargs)
+req_new(struct rconn *rc, enum req_kind kind, const char *sha, const char *const *args, int nargs)
 {
 	size_t total = 0;
 	struct rreq *q;
@@ -413,7 +830,7 @@ req_new(struct rconn *rc, bool decide, const char *sha, const char *const *args,
 		total += strlen(args[i]) + 1;
 	q = lg_xcalloc(1, sizeof(*q) + total);
 	q->rc = rc;
-	q->decide = decide;
+	q->kind = kind;
 	q->argv[0] = "EVALSHA";
 	q->argvlen[0] = 7;
 	q->argv[1] = sha;
@@ -480,22 +897,47 @@ redis_decide(struct lg_store *gs, const struct lg_store_query *q, lg_store_done 
 		done(arg, tag, &r); /* blocked day, outside the day window: no state needed */
 		return;
 	}
-	if ((rc = ready_conn(s)) == NULL ||
-	    !make_key(s, q->student, q->student_len, key, sizeof(key))) {
+	if (!make_key(s, q->student, q->student_len, key, sizeof(key))) {
 		r.status = LG_STORE_UNAVAILABLE;
-		atomic_fetch_add(&s->failures, 1);
 		done(arg, tag, &r);
 		return;
 	}
+	if ((rc = ready_conn(s)) == NULL) {
+		atomic_fetch_add(&s->failures, 1);
+		if (s->local)
+			decide_on_copy(s, q, &r);
+		else
+			r.status = LG_STORE_UNAVAILABLE;
+		done(arg, tag, &r);
+		return;
+	}
+	/* Decided here while Redis was away, not merged back yet: merge first, in order. */
+	if (s->local && is_dirty(s, q->student, q->student_len))
+		send_merge(rc, q->student, q->student_len, key);
 	snprintf(now, sizeof(now), "%lld", (long long)q->now);
 	snprintf(lmax, sizeof(lmax), "%d", cr->lesson_max);
 	snprintf(bmin, sizeof(bmin), "%d", cr->break_min);
 	snprintf(keep, sizeof(keep), "%d", keep_for(q->policy));
-	req = req_new(rc, true, s->sha_decide, (const char *[]){key, now, lmax, bmin, keep}, 5);
+	req =
+	    req_new(rc, REQ_DECIDE, s->sha_decide, (const char *[]){key, now, lmax, bmin, keep}, 5);
 	req->done = done;
 	req->arg = arg;
 	req->tag = tag;
 	req_send(req);
+}
+
+/* No answer (timeout, connection lost): decide on the local copy (on_failure = "local" only). */
+static bool
+redis_decide_fallback(struct lg_store *gs, const struct lg_store_query *q,
+                      struct lg_store_result *r)
+{
+	struct redis_store *s = rs(gs);
+
+	if (!s->local)
+		return false;
+	note_down(s, "decide", "no answer (timeout or connection lost)");
+	decide_on_copy(s, q, r);
+	return true;
 }
 
 /* Send a lease operation without waiting for its answer; -1 if no connection is ready. */
@@ -515,40 +957,93 @@ lease_op(struct redis_store *s, const char *op, const char *student, size_t len,
 	snprintf(a[2], sizeof(a[2]), "%lld", (long long)expires);
 	snprintf(a[3], sizeof(a[3]), "%d", lmax);
 	snprintf(a[4], sizeof(a[4]), "%d", keep);
-	req_send(req_new(rc, false, s->sha_lease,
+	req_send(req_new(rc, REQ_LEASE, s->sha_lease,
 	                 (const char *[]){key, op, a[0], a[1], a[2], a[3], a[4]}, 7));
 	return 0;
 }
 
-/* A lease with an id unique across instances (a random salt per process). */
+/*
+ * A lease with an id unique across instances (a random salt per process),
+ * not sent yet (LEASE_UNSENT): most lesson responses end within a second, and
+ * a lease opened and closed in the same second changes nothing in Redis, so
+ * the open waits for the holder's first renewal (at most LG_LEASE_RENEW s;
+ * breaks are longer, so no other instance can start a new lesson meanwhile:
+ * the decision just recorded this moment as activity). Rules with a
+ * break_min that short open at once. on_failure = "local": the copy holds
+ * the lease too. -1 if Redis is away (on_failure closed).
+ */
 static int
 redis_lease_open(struct lg_store *gs, const char *student, size_t len, int64_t now,
                  struct lg_lease *l)
 {
 	struct redis_store *s = rs(gs);
+	struct lg_lease mine;
+	bool ready = ready_conn(s) != NULL;
 
-	l->id = s->lease_salt ^ atomic_fetch_add(&s->next_lease, 1);
+	l->id = (s->lease_salt ^ atomic_fetch_add(&s->next_lease, 1)) | LEASE_UNSENT;
 	l->expires = now + LG_LEASE_TTL;
-	return lease_op(s, "open", student, len, now, l->id, l->expires, -1, s->keep);
+	if (!ready && !s->local) {
+		atomic_fetch_add(&s->failures, 1);
+		return -1;
+	}
+	if (s->local) {
+		lg_store_lease_open(s->copy, student, len, now, &mine);
+		if (!ready)
+			mark_dirty(s, student, len);
+	}
+	if (!s->defer_leases && lease_op(s, "open", student, len, now, l->id & ~LEASE_UNSENT,
+	                                 l->expires, -1, s->keep) == 0)
+		l->id &= ~LEASE_UNSENT;
+	return 0;
 }
 
-/* Push the lease's expiry on. */
+/* Push the lease's expiry on; a lease not sent yet is opened in Redis now. */
 static void
 redis_lease_renew(struct lg_store *gs, const char *student, size_t len, int64_t now,
                   struct lg_lease *l)
 {
+	struct redis_store *s = rs(gs);
+	struct lg_lease mine = *l;
+
 	l->expires = now + LG_LEASE_TTL;
-	lease_op(rs(gs), "renew", student, len, now, l->id, l->expires, -1, rs(gs)->keep);
+	if (s->local)
+		lg_store_lease_renew(s->copy, student, len, now, &mine);
+	if (l->id & LEASE_UNSENT) {
+		if (lease_op(s, "open", student, len, now, l->id & ~LEASE_UNSENT, l->expires, -1,
+		             s->keep) == 0)
+			l->id &= ~LEASE_UNSENT;
+		return;
+	}
+	lease_op(s, "renew", student, len, now, l->id, l->expires, -1, s->keep);
 }
 
-/* Activity until now, the lease removed. */
+/*
+ * Activity until now, the lease removed (in the copy too, on_failure =
+ * "local"). A lease never sent that outlived the second it was opened or
+ * last renewed in is opened and closed, so Redis counts that activity.
+ */
 static void
 redis_lease_close(struct lg_store *gs, const struct lg_policy *p, const char *student, size_t len,
                   enum lg_class cls, int64_t now, const struct lg_lease *l)
 {
+	struct redis_store *s = rs(gs);
 	int32_t lmax = cls < LG_LESSON_CLASSES ? lg_policy_rules(p)->cls[cls].lesson_max : -1;
+	uint64_t id = l->id & ~LEASE_UNSENT;
+	int sent = 0;
 
-	lease_op(rs(gs), "close", student, len, now, l->id, l->expires, lmax, keep_for(p));
+	if (!(l->id & LEASE_UNSENT) || now > l->expires - LG_LEASE_TTL) {
+		if (l->id & LEASE_UNSENT)
+			sent = lease_op(s, "open", student, len, now, id, now + LG_LEASE_TTL, -1,
+			                s->keep);
+		if (sent == 0)
+			sent = lease_op(s, "close", student, len, now, id, l->expires, lmax,
+			                keep_for(p));
+	}
+	if (!s->local)
+		return;
+	lg_store_lease_close(s->copy, p, student, len, cls, now, l);
+	if (sent != 0)
+		mark_dirty(s, student, len); /* the activity until now is Redis's at the merge */
 }
 
 /* This instance's latest copy of the student (what Redis answered last here). */
@@ -559,11 +1054,18 @@ redis_snapshot(struct lg_store *gs, const char *student, size_t len, int64_t now
 	return lg_store_snapshot(rs(gs)->copy, student, len, now, out);
 }
 
-/* Redis expires its keys itself; forget stale local copies. */
+/* Redis expires its keys itself; forget stale local copies (and unlisted students). */
 static size_t
 redis_expire(struct lg_store *gs, const struct lg_policy *p, int64_t now)
 {
-	return lg_store_expire(rs(gs)->copy, p, now);
+	struct redis_store *s = rs(gs);
+
+	if (s->local) {
+		pthread_mutex_lock(&s->dirty_lock);
+		lg_students_expire(s->dirty_set, p, now, 4);
+		pthread_mutex_unlock(&s->dirty_lock);
+	}
+	return lg_store_expire(s->copy, p, now);
 }
 
 /* Every worker's connection is ready. */
@@ -576,13 +1078,38 @@ redis_up(struct lg_store *gs)
 	return n > 0 && atomic_load(&s->ready) == n;
 }
 
+/* ok; degraded (deciding locally) or down while a failure lasts, since when, the last error. */
+static void
+redis_health(struct lg_store *gs, struct lg_store_health *out)
+{
+	struct redis_store *s = rs(gs);
+	bool bad = atomic_load(&s->down) || !redis_up(gs);
+
+	out->state = !bad       ? LG_STORE_HEALTH_OK
+	             : s->local ? LG_STORE_HEALTH_DEGRADED
+	                        : LG_STORE_HEALTH_DOWN;
+	pthread_mutex_lock(&s->health_lock);
+	out->since = s->since;
+	snprintf(out->error, sizeof(out->error), "%s", s->last_error);
+	pthread_mutex_unlock(&s->health_lock);
+	out->local_decisions = atomic_load(&s->local_decisions);
+	out->unreconciled = atomic_load(&s->unreconciled);
+}
+
 /* Free the store (every worker detached first). */
 static void
 redis_free(struct lg_store *gs)
 {
 	struct redis_store *s = rs(gs);
 
+	for (size_t i = 0; i < s->ndirty; i++)
+		free(s->dirty[i]);
+	free(s->dirty);
+	lg_students_free(s->dirty_set);
+	pthread_mutex_destroy(&s->dirty_lock);
+	pthread_mutex_destroy(&s->health_lock);
 	lg_store_free(s->copy);
+	free(s->master);
 	free(s->password);
 	free(s->username);
 	free(s->prefix);
@@ -597,6 +1124,8 @@ static const struct lg_store_ops redis_ops = {
     .snapshot = redis_snapshot,
     .expire = redis_expire,
     .up = redis_up,
+    .decide_fallback = redis_decide_fallback,
+    .health = redis_health,
     .free = redis_free,
 };
 
@@ -611,9 +1140,9 @@ script_sha(const char *script, char out[41])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* "host:port" / "[v6]:port" resolved once to a numeric address; "unix:/path". */
+/* "host:port" / "[v6]:port" resolved once to a numeric address (out, 256 bytes); "unix:/path". */
 static int
-resolve(struct redis_store *s, const char *address, char *err, size_t errlen)
+resolve(const char *address, char *out, int *port, char *err, size_t errlen)
 {
 	char host[256];
 	const char *colon;
@@ -621,8 +1150,8 @@ resolve(struct redis_store *s, const char *address, char *err, size_t errlen)
 	int rc;
 
 	if (strncmp(address, "unix:", 5) == 0) {
-		snprintf(s->host, sizeof(s->host), "%s", address + 5);
-		s->port = 0;
+		snprintf(out, 256, "%s", address + 5);
+		*port = 0;
 		return 0;
 	}
 	colon = strrchr(address, ':');
@@ -630,13 +1159,12 @@ resolve(struct redis_store *s, const char *address, char *err, size_t errlen)
 		snprintf(host, sizeof(host), "%.*s", (int)(colon - address - 2), address + 1);
 	else
 		snprintf(host, sizeof(host), "%.*s", (int)(colon - address), address);
-	s->port = atoi(colon + 1);
+	*port = atoi(colon + 1);
 	if ((rc = getaddrinfo(host, NULL, &hints, &ai)) != 0) {
 		snprintf(err, errlen, "cannot resolve \"%s\": %s", host, gai_strerror(rc));
 		return -1;
 	}
-	rc = getnameinfo(ai->ai_addr, ai->ai_addrlen, s->host, sizeof(s->host), NULL, 0,
-	                 NI_NUMERICHOST);
+	rc = getnameinfo(ai->ai_addr, ai->ai_addrlen, out, 256, NULL, 0, NI_NUMERICHOST);
 	freeaddrinfo(ai);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot use \"%s\": %s", host, gai_strerror(rc));
@@ -652,10 +1180,22 @@ lgd_store_redis_new(const struct lg_config *cf, char *err, size_t errlen)
 	struct redis_store *s = lg_xcalloc(1, sizeof(*s));
 	const struct lg_state_conf *st = &cf->state;
 
-	snprintf(s->addr, sizeof(s->addr), "%s", st->redis_address);
-	if (resolve(s, st->redis_address, err, errlen) != 0) {
-		free(s);
-		return NULL;
+	if (st->redis_sentinel_master != NULL) {
+		snprintf(s->addr, sizeof(s->addr), "sentinel:%s", st->redis_sentinel_master);
+		for (size_t i = 0; i < st->redis_nsentinels && i < 16; i++)
+			if (resolve(st->redis_sentinels[i], s->sentinels[i].host,
+			            &s->sentinels[i].port, err, errlen) != 0) {
+				free(s);
+				return NULL;
+			}
+		s->nsentinels = (int)(st->redis_nsentinels < 16 ? st->redis_nsentinels : 16);
+		s->master = lg_strdup(st->redis_sentinel_master);
+	} else {
+		snprintf(s->addr, sizeof(s->addr), "%s", st->redis_address);
+		if (resolve(st->redis_address, s->host, &s->port, err, errlen) != 0) {
+			free(s);
+			return NULL;
+		}
 	}
 	s->base.ops = &redis_ops;
 	s->base.kind = "redis";
@@ -666,9 +1206,21 @@ lgd_store_redis_new(const struct lg_config *cf, char *err, size_t errlen)
 	s->username = st->redis_username ? lg_strdup(st->redis_username) : NULL;
 	s->prefix = lg_strdup(st->redis_prefix);
 	s->database = st->redis_database;
-	for (int i = 0; i < LG_LESSON_CLASSES; i++)
+	for (int i = 0; i < LG_LESSON_CLASSES; i++) {
 		if (cf->rules.cls[i].break_min > s->keep)
 			s->keep = cf->rules.cls[i].break_min;
+		if (cf->rules.cls[i].lesson_max > s->lmax)
+			s->lmax = cf->rules.cls[i].lesson_max;
+	}
+	s->local = strcmp(st->redis_on_failure, "local") == 0;
+	s->defer_leases = true;
+	for (int i = 0; i < LG_LESSON_CLASSES; i++)
+		if (cf->rules.cls[i].break_min <= 2 * LG_LEASE_RENEW)
+			s->defer_leases = false;
+	s->dirty_set = lg_students_new(1024, 16);
+	pthread_mutex_init(&s->dirty_lock, NULL);
+	pthread_mutex_init(&s->health_lock, NULL);
+	script_sha(lg_redis_merge_lua, s->sha_merge);
 	script_sha(lg_redis_decide_lua, s->sha_decide);
 	script_sha(lg_redis_lease_lua, s->sha_lease);
 	if (getrandom(&s->lease_salt, sizeof(s->lease_salt), 0) != sizeof(s->lease_salt))

@@ -825,21 +825,63 @@ load_identity(struct cctx *c, const config_setting_t *root, struct lg_config *cf
 }
 
 /*
- * state.redis = { address; timeout; on_failure; password; username; database;
- * key_prefix; }: the shared Redis store (address "host:port", "[v6]:port" or
- * "unix:/path"). TLS to Redis is an error: Debian's hiredis 0.14 has none.
+ * state.redis.sentinel = { master; addresses; }: the master is asked of the
+ * sentinels (Redis Sentinel) at every connect instead of a fixed address.
+ */
+static void
+load_sentinel(struct cctx *c, const config_setting_t *g, struct lg_state_conf *st)
+{
+	static const char *const keys[] = {"master", "addresses", NULL};
+
+	check_keys(c, g, "state.redis.sentinel", keys);
+	get_str(c, g, "state.redis.sentinel", "master", true, &st->redis_sentinel_master);
+	if (get_strlist(c, g, "state.redis.sentinel", "addresses", &st->redis_sentinels,
+	                &st->redis_nsentinels) <= 0 ||
+	    st->redis_nsentinels == 0) {
+		CERR(c,
+		     config_setting_get_member(g, "addresses")
+		         ? config_setting_get_member(g, "addresses")
+		         : g,
+		     "state.redis.sentinel.addresses: needs the sentinels' \"host:port\" (at least "
+		     "one)");
+		return;
+	}
+	if (st->redis_nsentinels > 16)
+		CERR(c, config_setting_get_member(g, "addresses"),
+		     "state.redis.sentinel.addresses: at most 16 sentinels (%zu given)",
+		     st->redis_nsentinels);
+	for (size_t i = 0; i < st->redis_nsentinels; i++)
+		if (!valid_address(st->redis_sentinels[i]))
+			CERR(c, config_setting_get_member(g, "addresses"),
+			     "state.redis.sentinel.addresses[%zu]: \"%s\" is not \"host:port\"", i,
+			     st->redis_sentinels[i]);
+}
+
+/*
+ * state.redis = { address | sentinel; timeout; on_failure; password; username;
+ * database; key_prefix; }: the shared Redis store (address "host:port",
+ * "[v6]:port" or "unix:/path"; or the master named by Redis Sentinel). TLS to
+ * Redis is an error: Debian's hiredis 0.14 has none.
  */
 static void
 load_redis(struct cctx *c, const config_setting_t *r, struct lg_state_conf *st, int *fail)
 {
-	static const char *const rkeys[] = {"address",    "timeout",  "on_failure",
-	                                    "password",   "username", "database",
-	                                    "key_prefix", "tls",      NULL};
+	static const char *const rkeys[] = {"address",  "timeout",  "on_failure", "password",
+	                                    "username", "database", "key_prefix", "tls",
+	                                    "sentinel", NULL};
 	static const char *const failures[] = {"closed", "local", NULL};
+	config_setting_t *sg;
 	const char *a;
 
 	check_keys(c, r, "state.redis", rkeys);
-	if (get_str(c, r, "state.redis", "address", true, &st->redis_address) > 0) {
+	if ((sg = get_group(c, r, "state.redis", "sentinel", false)) != NULL) {
+		load_sentinel(c, sg, st);
+		if (config_setting_get_member(r, "address") != NULL)
+			CERR(c, config_setting_get_member(r, "address"),
+			     "state.redis.address: not with state.redis.sentinel (the sentinels "
+			     "name "
+			     "the master); remove one");
+	} else if (get_str(c, r, "state.redis", "address", true, &st->redis_address) > 0) {
 		a = st->redis_address;
 		if (strncmp(a, "unix:", 5) == 0 ? a[5] != '/' : !valid_address(a))
 			CERR(c, config_setting_get_member(r, "address"),
@@ -847,10 +889,7 @@ load_redis(struct cctx *c, const config_setting_t *r, struct lg_state_conf *st, 
 			     a);
 	}
 	get_duration(c, r, "state.redis", "timeout", 1, 60000, &st->redis_timeout_ms);
-	if (get_enum(c, r, "state.redis", "on_failure", failures, fail) > 0 && *fail == 1)
-		CERR(c, config_setting_get_member(r, "on_failure"),
-		     "state.redis.on_failure: \"local\" is not implemented in this version "
-		     "(deciding on a local copy and reconciling later); use \"closed\"");
+	get_enum(c, r, "state.redis", "on_failure", failures, fail);
 	get_str(c, r, "state.redis", "password", false, &st->redis_password);
 	if (get_str(c, r, "state.redis", "username", false, &st->redis_username) > 0 &&
 	    st->redis_password == NULL)
@@ -1560,6 +1599,10 @@ lg_config_free(struct lg_config *cf)
 	free(cf->state.store);
 	free(cf->state.dir);
 	free(cf->state.redis_address);
+	free(cf->state.redis_sentinel_master);
+	for (size_t i = 0; i < cf->state.redis_nsentinels; i++)
+		free(cf->state.redis_sentinels[i]);
+	free(cf->state.redis_sentinels);
 	free(cf->state.redis_on_failure);
 	free(cf->state.redis_password);
 	free(cf->state.redis_username);

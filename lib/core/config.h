@@ -112,10 +112,13 @@ struct lg_state_conf {
 	char *dir;           /* local: an absolute path (default LG_STATE_DIR_DEFAULT) */
 	char *redis_address; /* "host:port", "[v6]:port" or "unix:/path" */
 	int64_t redis_timeout_ms;
-	char *redis_on_failure;                /* "closed" ("local" is an error for now) */
+	char *redis_on_failure; /* "closed" (503) or "local" (decide on a local copy) */
 	char *redis_password, *redis_username; /* AUTH [username] password, or NULL */
 	int64_t redis_database;                /* SELECT n (0: none) */
 	char *redis_prefix;                    /* key prefix (default "lessongate:") */
+	char *redis_sentinel_master;           /* Sentinel: the master's name (else NULL) */
+	char **redis_sentinels;                /* ... and the sentinels' "host:port" */
+	size_t redis_nsentinels;
 };
 
 struct lg_audit_conf {

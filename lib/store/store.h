@@ -89,6 +89,23 @@ struct lg_lease {
 	int64_t expires;
 };
 
+/* How a store is doing, for the status and the metrics (lg_store_health). */
+enum lg_store_health_state {
+	LG_STORE_HEALTH_OK = 0,   /* decisions are the store's own */
+	LG_STORE_HEALTH_DEGRADED, /* unreachable; decisions taken on a local copy (on_failure local)
+	                           */
+	LG_STORE_HEALTH_DOWN,     /* unreachable; lesson routes fail as configured (503) */
+};
+
+/* A store's health at one moment. */
+struct lg_store_health {
+	enum lg_store_health_state state;
+	int64_t since;            /* unix time the state began (0: since the store was made) */
+	char error[160];          /* the last error seen ("" if none yet), kept after recovery */
+	uint64_t local_decisions; /* decisions taken on the local copy since the store was made */
+	uint64_t unreconciled;    /* students decided locally, not yet merged back */
+};
+
 struct lg_store;
 
 /* The operations of one kind of store. */
@@ -115,6 +132,15 @@ struct lg_store_ops {
 	size_t (*expire)(struct lg_store *, const struct lg_policy *, int64_t now);
 	/* Whether the store can answer now (false: lesson routes fail as configured). */
 	bool (*up)(struct lg_store *);
+	/*
+	 * The store did not answer a decide within its timeout: decide q at once
+	 * on what this instance knows (on_failure = "local"), the outcome in *r;
+	 * false if the store has no such fallback (NULL op: none either).
+	 */
+	bool (*decide_fallback)(struct lg_store *, const struct lg_store_query *q,
+	                        struct lg_store_result *r);
+	/* Fill in the store's health, at once and from any thread (NULL op: always ok). */
+	void (*health)(struct lg_store *, struct lg_store_health *out);
 	/* Free the store (no operation may be pending). */
 	void (*free)(struct lg_store *);
 };
@@ -195,6 +221,41 @@ static inline bool
 lg_store_up(struct lg_store *s)
 {
 	return s->ops->up(s);
+}
+
+/* Decide on this instance's copy after a timeout: false if the store has no fallback. */
+static inline bool
+lg_store_decide_fallback(struct lg_store *s, const struct lg_store_query *q,
+                         struct lg_store_result *r)
+{
+	return s->ops->decide_fallback != NULL && s->ops->decide_fallback(s, q, r);
+}
+
+/*
+ * The store's health: ok, degraded (deciding locally) or down, since when,
+ * the last error. The memory and local stores are always ok; the Redis store
+ * reports its connections (daemon/store/store_redis.c).
+ */
+static inline void
+lg_store_health(struct lg_store *s, struct lg_store_health *out)
+{
+	if (s->ops->health != NULL) {
+		s->ops->health(s, out);
+		return;
+	}
+	out->state = LG_STORE_HEALTH_OK;
+	out->since = 0;
+	out->error[0] = '\0';
+	out->local_decisions = out->unreconciled = 0;
+}
+
+/* "ok", "degraded" or "down". */
+static inline const char *
+lg_store_health_name(enum lg_store_health_state st)
+{
+	return st == LG_STORE_HEALTH_OK         ? "ok"
+	       : st == LG_STORE_HEALTH_DEGRADED ? "degraded"
+	                                        : "down";
 }
 
 /* How long to wait for a decide (ms). */

@@ -167,7 +167,18 @@ lg_local_settle(struct lg_student_state *st, int64_t alive_at, int32_t lesson_ma
 	st->lease_until = 0;
 }
 
-/* Record a change in shard i's journal (its lock held). */
+/* Whether two student keys are the same. */
+static bool
+same_key(const struct lg_student_key *a, const struct lg_student_key *b)
+{
+	return a->h[0] == b->h[0] && a->h[1] == b->h[1];
+}
+
+/*
+ * Record a change in shard i's journal (its lock held). A change to the
+ * student of the journal's last entry replaces it: a lesson request's decide,
+ * lease open and close are usually one entry.
+ */
 static void
 journal_add(struct local_store *l, unsigned i, const struct lg_student_key *k,
             const struct lg_student_state *st, bool gone)
@@ -177,6 +188,15 @@ journal_add(struct local_store *l, unsigned i, const struct lg_student_key *k,
 
 	if (j->overflow)
 		return;
+	if (j->n > 0 && same_key(&j->v[j->n - 1].key, k)) {
+		c = &j->v[j->n - 1];
+		if (st != NULL)
+			c->st = *st;
+		else
+			memset(&c->st, 0, sizeof(c->st));
+		c->gone = gone;
+		return;
+	}
 	if (j->n == LG_LOCAL_JOURNAL) {
 		__atomic_store_n(&j->overflow, true, __ATOMIC_RELAXED);
 		return;
@@ -438,6 +458,37 @@ lg_store_local_drain(struct lg_store *s, void (*fn)(void *, const struct lg_loca
 		}
 	}
 	return total;
+}
+
+/* Keep each student's last change: drop earlier ones (a hash set of keys, walked backwards). */
+size_t
+lg_local_changes_compact(struct lg_local_change *v, size_t n)
+{
+	size_t cap = 16, kept = 0;
+	size_t *slot; /* index + 1 of a kept change, 0: empty */
+	bool *drop;
+
+	if (n < 2)
+		return n;
+	while (cap < 2 * n)
+		cap <<= 1;
+	slot = lg_xcalloc(cap, sizeof(*slot));
+	drop = lg_xcalloc(n, sizeof(*drop));
+	for (size_t i = n; i-- > 0;) {
+		size_t h = (size_t)v[i].key.h[0] & (cap - 1); /* keys are SipHash outputs */
+		while (slot[h] != 0 && !same_key(&v[slot[h] - 1].key, &v[i].key))
+			h = (h + 1) & (cap - 1);
+		if (slot[h] != 0)
+			drop[i] = true; /* a later change of this student wins */
+		else
+			slot[h] = i + 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!drop[i])
+			v[kept++] = v[i];
+	free(slot);
+	free(drop);
+	return kept;
 }
 
 /* The fullest journal, in percent. */

@@ -90,12 +90,18 @@ void lg_store_local_put(struct lg_store *, const struct lg_student_key *,
 /* The table (for tests and the benchmark). */
 struct lg_students *lg_store_local_table(struct lg_store *);
 /*
- * The writer: take every change since the last call, in order per student,
- * calling fn for each (outside any lock). One thread at a time. Returns how
+ * The writer: take every change since the last call, in order per student
+ * (consecutive changes of one student in a shard are one), calling fn for
+ * each (outside any lock). One thread at a time. Returns how
  * many changes were passed on.
  */
 size_t lg_store_local_drain(struct lg_store *, void (*fn)(void *, const struct lg_local_change *),
                             void *arg);
+/*
+ * Keep only the last of each student's changes in v (n of them), in their
+ * order: the writer puts each student once per commit. Returns how many remain.
+ */
+size_t lg_local_changes_compact(struct lg_local_change *v, size_t n);
 /* How full the fullest journal is, in percent (read without locks: a hint). */
 unsigned lg_store_local_pressure(struct lg_store *);
 /* Call fn(arg) first thing when the store is freed (the writer stops and flushes). */

@@ -25,7 +25,7 @@ const char lg_redis_decide_lua[] =
     "  local active = now < cap and now or cap\n"
     "  if active > last then last = active end\n"
     "end\n"
-    "local new, es, el = 0, 0, 0\n"
+    "local new, es, el, was = 0, 0, 0, off\n"
     "if start == 0 or now - last >= bmin then\n"
     "  if start ~= 0 then es = start; el = last end\n"
     "  start = now; off = 0; new = 1\n"
@@ -33,10 +33,12 @@ const char lg_redis_decide_lua[] =
     "  return {0, start, last, 0, 0, 0, off, lease}\n"
     "end\n"
     "if now - start > off then off = now - start end\n"
-    "redis.call('HSET', k, 's', start, 'o', off)\n"
-    "local til = start + off + keep\n"
-    "if lease > til then til = lease end\n"
-    "redis.call('PEXPIRE', k, math.max(til - now, 1) * 1000 + 1000)\n"
+    "if new == 1 or off ~= was then\n"
+    "  redis.call('HSET', k, 's', start, 'o', off)\n"
+    "  local til = start + off + keep\n"
+    "  if lease > til then til = lease end\n"
+    "  redis.call('PEXPIRE', k, math.max(til - now, 1) * 1000 + 1000)\n"
+    "end\n"
     "return {1, start, last, new, es, el, off, lease}\n";
 
 /* lg_policy_tunnel_open/renew/close over one lease per field. */
@@ -70,6 +72,76 @@ const char lg_redis_lease_lua[] =
     "  redis.call('PEXPIRE', k, math.max(start + off + keep - now, 1) * 1000 + 1000)\n"
     "end\n"
     "return 1\n";
+
+/* lg_clock_merge of this instance's view into the stored clock (see store_redis.h). */
+const char lg_redis_merge_lua[] =
+    "local k = KEYS[1]\n"
+    "local now, ms, ml = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local brk, lmax, keep = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])\n"
+    "local h = redis.call('HGETALL', k)\n"
+    "local start, off, lease = 0, 0, 0\n"
+    "for i = 1, #h, 2 do\n"
+    "  local f, v = h[i], tonumber(h[i + 1])\n"
+    "  if f == 's' then start = v\n"
+    "  elseif f == 'o' then off = v\n"
+    "  elseif string.sub(f, 1, 2) == 'l:' and v > now and v > lease then lease = v end\n"
+    "end\n"
+    "local last = start + off\n"
+    "if lease > 0 and start ~= 0 then\n"
+    "  local cap = start + lmax\n"
+    "  local active = now < cap and now or cap\n"
+    "  if active > last then last = active end\n"
+    "end\n"
+    "if ms ~= 0 then\n"
+    "  if start == 0 then start, last = ms, ml\n"
+    "  else\n"
+    "    local es, el, ls, ll = start, last, ms, ml\n"
+    "    if ms < start then es, el, ls, ll = ms, ml, start, last end\n"
+    "    if ls - el >= brk then start, last = ls, ll\n"
+    "    else start = es; if ll > el then last = ll else last = el end end\n"
+    "  end\n"
+    "  redis.call('HSET', k, 's', start, 'o', last - start)\n"
+    "  local til = last + keep\n"
+    "  if lease > til then til = lease end\n"
+    "  redis.call('PEXPIRE', k, math.max(til - now, 1) * 1000 + 1000)\n"
+    "end\n"
+    "return {start, last - start, lease}\n";
+
+/* The earlier lesson absorbs the later unless a full break lies between them. */
+struct lg_clock_span
+lg_clock_merge(struct lg_clock_span a, struct lg_clock_span b, int32_t brk)
+{
+	struct lg_clock_span t;
+
+	if (a.start == 0)
+		return b;
+	if (b.start == 0)
+		return a;
+	if (b.start < a.start) {
+		t = a;
+		a = b;
+		b = t;
+	}
+	if (b.start - a.last >= brk)
+		return b;
+	if (b.last > a.last)
+		a.last = b.last;
+	return a;
+}
+
+/* start, last_off, lease_until. */
+int
+lg_redis_merge_answer(const long long *v, size_t n, struct lg_student_state *st)
+{
+	if (n != 3 || v[0] < 0 || v[1] < 0 || v[1] > UINT32_MAX || v[2] < 0)
+		return -1;
+	memset(st, 0, sizeof(*st));
+	st->start = v[0];
+	st->last_off = (uint32_t)v[1];
+	st->tunnels = v[2] != 0;
+	st->lease_until = (uint16_t)v[2];
+	return 0;
+}
 
 /* prefix{student}: the braces make the student the Redis Cluster hash tag. */
 size_t

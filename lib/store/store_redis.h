@@ -16,7 +16,8 @@
  * operation on one Redis Cluster slot): s = lesson start, o = last activity
  * offset, l:<lease id> = that lease's expiry (unix seconds). Expired leases
  * are pruned on every decide; the key expires (PEXPIRE) when neither a lease
- * nor a running break needs it.
+ * nor a running break needs it. A decision that changes nothing (a refusal,
+ * or a request in the second of the last activity) writes nothing.
  */
 #ifndef LG_STORE_REDIS_H
 #define LG_STORE_REDIS_H
@@ -39,6 +40,36 @@ extern const char lg_redis_decide_lua[];
  * a lease is held, as lg_policy_tunnel_close) and removes the lease.
  */
 extern const char lg_redis_lease_lua[];
+
+/*
+ * KEYS[1] the student; ARGV now, start, last (this instance's view of the
+ * student's lesson: its start and last moment of activity), brk (the longest
+ * break_min), lmax (the longest lesson_max), keep. Merges that view into the
+ * shared clock as lg_clock_merge does (the shared last moment counts held
+ * leases as activity until now, capped at start + lmax) and answers
+ * {start, last_off, lease_until} of the merged state; a view with start 0
+ * changes nothing.
+ */
+extern const char lg_redis_merge_lua[];
+
+/* One student's lesson: its start and its last moment of activity (start 0: none). */
+struct lg_clock_span {
+	int64_t start, last;
+};
+
+/*
+ * Two views of one student's clock (the shared store's and this instance's,
+ * which decided alone while the shared store could not be reached) to one
+ * that gives back no time either view used: two lessons less than brk apart
+ * (the later start minus the earlier's last moment) were one lesson, from the
+ * earlier start to the later last moment; a lesson begun after a full break
+ * supersedes the earlier one. Commutative and idempotent, so pushing a view
+ * twice is harmless.
+ */
+struct lg_clock_span lg_clock_merge(struct lg_clock_span a, struct lg_clock_span b, int32_t brk);
+
+/* The merge script's 3 integers to the merged state; -1 if malformed. */
+int lg_redis_merge_answer(const long long *v, size_t n, struct lg_student_state *st);
 
 /* The student's key, prefix + "{" + student + "}", into out (cap bytes); its length or 0 if too
  * long. */

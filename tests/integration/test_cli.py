@@ -111,13 +111,13 @@ def run_at(env, day, *args):
 
 
 def test_check_settings_not_implemented_are_errors(env):
-    """Settings that would do nothing (Redis's on_failure = "local", a state dir for the memory
-    store, a redis group for the local store) are errors, not ignored; the Redis store itself
-    is accepted."""
+    """Settings that would do nothing (a state dir for the memory store, a redis group for
+    the local store) or an unknown on_failure are errors, not ignored; the Redis store itself
+    (on_failure "closed" or "local") is accepted."""
     base = good_config(env)
     cases = [
-        ('state = { store = "redis"; redis = { address = "127.0.0.1:6379"; on_failure = "local"; '
-         '}; };', "state.redis.on_failure", "not implemented"),
+        ('state = { store = "redis"; redis = { address = "127.0.0.1:6379"; on_failure = "open"; '
+         '}; };', "state.redis.on_failure", 'expected one of "closed", "local"'),
         ('state = { store = "memory"; dir = "/var/lib/lessongate/state"; };', "state.dir",
          "keeps nothing on disk"),
         ('state = { store = "local"; redis = { address = "127.0.0.1:6379"; }; };', "state.redis",
@@ -140,6 +140,10 @@ def test_check_settings_not_implemented_are_errors(env):
               '"127.0.0.1:6379"; timeout = "150ms"; }; };\n')
     rc, out = run(env, "-t", "-c", p)
     check(rc == 0, "-t refused the redis store: %s" % out)
+    p = write(env, "redis-local.conf", base + 'state = { store = "redis"; redis = { address = '
+              '"127.0.0.1:6379"; on_failure = "local"; }; };\n')
+    rc, out = run(env, "-t", "-c", p)
+    check(rc == 0, "-t refused on_failure = \"local\": %s" % out)
     p = write(env, "redis-tls.conf", base + 'state = { store = "redis"; redis = { address = '
               '"127.0.0.1:6379";\ntls = true; }; };\n')
     rc, out = run(env, "-t", "-c", p)

@@ -237,6 +237,58 @@ def test_redis_websocket_on_a_closed_at_deadline_requests_on_b(env):
 test_redis_websocket_on_a_closed_at_deadline_requests_on_b.timeout = 60
 
 
+def script_calls(rd):
+    """EVALSHA and EVAL calls Redis has run since its last CONFIG RESETSTAT."""
+    n = 0
+    for line in rd.cmd("INFO", "commandstats").split("\n"):
+        m = re.match(r"cmdstat_(evalsha|eval):calls=(\d+)", line.strip())
+        if m:
+            n += int(m.group(2))
+    return n
+
+
+def test_redis_one_script_per_lesson_request_lease_at_renewal(env):
+    """A lesson request whose response ends at once costs Redis one script call (the decision):
+    its tunnel's lease is opened in Redis only if it is still open at the holder's first
+    renewal (a WebSocket lesson's lease shows in the student's key within 10 s and is removed
+    when it closes)."""
+    env.origin()
+    with Redis(env) as rd, \
+            Gate(env, "2026-09-21 10:00:00", speed=120, state=state(rd, SPED), name="l") as g:
+        tok = g.token("stu-calls", "533100")
+        allowed(wait_ready(g, tok), "warm-up")
+        rd.cmd("CONFIG", "RESETSTAT")
+        n = 40
+        for i in range(n):
+            allowed(g.request("/live/c?n=%d" % i, tok), "request %d" % i)
+        calls = script_calls(rd)
+        # At x120 a response may end a fake second after its lease began: that tunnel's
+        # activity is recorded with an open and a close (2 calls more), rarely.
+        check(n <= calls <= n + n // 2, "%d lesson requests cost %d script calls in Redis "
+              "(want about one each)" % (n, calls))
+        key = "lessongate:{stu-calls}"
+        leases = lambda: [f for f in (rd.cmd("HKEYS", key) or []) if f.startswith("l:")]
+        check(leases() == [], "a finished response left a lease: %r" % leases())
+        ws = WsWatch(g, tok, "lease", every=0.1, limit=3)  # the client leaves after 3 s
+        check(wait_for_open(ws, 10), "the WebSocket did not open: %r" % ws.error)
+        end = time.monotonic() + 5
+        while not leases() and time.monotonic() < end:
+            time.sleep(0.02)
+        held = leases()
+        check(len(held) == 1, "no lease in Redis while the WebSocket is open: %r" % held)
+        ttl = int(rd.cmd("HGET", key, held[0])) - g.clock.now()
+        check(0 < ttl <= 31 + g.clock.error(), "the lease expires %d s on" % ttl)
+        check(ws.join(10), "the WebSocket client did not leave")
+        end = time.monotonic() + 5
+        while leases() and time.monotonic() < end:
+            time.sleep(0.02)
+        check(leases() == [], "the lease stayed after the WebSocket closed: %r" % leases())
+        note("%d requests, %d script calls" % (n, calls))
+
+
+test_redis_one_script_per_lesson_request_lease_at_renewal.timeout = 40
+
+
 def wait_for_open(ws, limit):
     end = time.monotonic() + limit
     while ws.opened is None and ws.error is None and time.monotonic() < end:
@@ -294,6 +346,96 @@ def test_redis_killed_503_free_fine_then_recovers(env):
 test_redis_killed_503_free_fine_then_recovers.timeout = 40
 
 
+def test_redis_killed_local_decides_then_reconciles(env):
+    """on_failure = "local": Redis killed mid-lesson, gateway A keeps deciding on its local
+    copy (no 503; the lesson's deadline unchanged; refused at 30 minutes by its own clock);
+    the condition shows as degraded in STATUS= and in the log. Redis back empty (no
+    persistence): A merges its usage back, so gateway B, which never saw the student,
+    refuses at once and A answers from Redis again (no 503)."""
+    from test_lifecycle import NotifySocket
+    env.origin()
+    ns = NotifySocket(env)
+    with Redis(env) as rd:
+        st_a = state(rd, SPED)
+        st_a["redis"]["on_failure"] = "local"
+        with Gate(env, "2026-09-21 10:00:00", speed=120, state=st_a, name="a",
+                  env_extra={"NOTIFY_SOCKET": ns.path}) as a, \
+                Gate(env, "2026-09-21 10:00:00", speed=120, state=state(rd, SPED),
+                     name="b") as b:
+            tok = a.token("stu-local", "533100")
+            wait_ready(a, a.token("warm-a"))
+            wait_ready(b, b.token("warm-b"))
+            rem, deadline = allowed(a.request("/live/first", tok), "first request, on A")
+            check(rem == 1800, "a new lesson has 1800 s, got %d" % rem)
+            start = deadline - 1800
+            a.clock.sleep(120)
+            allowed(a.request("/live/second", tok), "second request, on A")
+            killed = a.clock.now()
+            rd.kill()
+            i, last_ok = 0, start
+            while True:
+                a.clock.sleep(60)
+                r = a.request("/live/x?n=%d" % i, tok)
+                i += 1
+                check(r.status != 503, "request %d with Redis down: 503 (%s), want a local "
+                      "decision" % (i, r.headers))
+                if r.status == 429:
+                    break
+                rem, dl = allowed(r, "request %d on A with Redis down" % i)
+                check(dl == deadline, "the deadline moved from %s to %s with Redis down" %
+                      (local(deadline), local(dl)))
+                last_ok = dl - rem
+                check(i < 40, "no 429 after %d local decisions" % i)
+            ra, retry_at, body = refused(r, 429, "lesson_limit", "A, locally, after 30 minutes")
+            refused_at = retry_at - ra
+            check(last_ok < deadline <= refused_at <= deadline + 60 + JITTER * 120 + 2,
+                  "locally: last allowed %s, refused at %s, deadline %s" %
+                  (local(last_ok), local(refused_at), local(deadline)))
+            lines = status_lines(ns, "degraded")
+            check(any("student store redis degraded" in l for l in lines),
+                  "STATUS= does not say the store is degraded: %r" % lines[-3:])
+            rd.start()  # empty: the killed server kept nothing
+            end = time.monotonic() + 10
+            while time.monotonic() < end and rd.cmd("EXISTS", "lessongate:{stu-local}") != 1:
+                time.sleep(0.05)
+            outage = a.clock.now() - killed
+            h = rd.cmd("HGETALL", "lessongate:{stu-local}") or []
+            h = dict(zip(h[::2], h[1::2]))
+            check(int(h.get("s", 0)) == start and int(h.get("o", 0)) >= last_ok - start,
+                  "Redis after the merge: %r, want s=%d and o >= %d" %
+                  (h, start, last_ok - start))
+            r = wait_ready(b, tok)  # B (on_failure closed) reconnects on its own backoff
+            refused(r, 429, "lesson_limit", "B after A merged its local usage back")
+            r = a.request("/live/a-again", tok)
+            refused(r, 429, "lesson_limit", "A with Redis back")
+            end = time.monotonic() + 5
+            while True:
+                lines = status_lines(ns, "-", timeout=0.2)
+                if "student store redis up" in lines[-1] or time.monotonic() > end:
+                    break
+            check("student store redis up" in lines[-1], "STATUS= after: %r" % lines[-2:])
+            log = a.log_text()
+            check("lesson routes are decided on this instance's local copy" in log,
+                  "the log does not say decisions are local")
+            check('msg="student store reconciling"' in log, "no 'reconciling' line")
+            # Once per 10 s interval of the daemon's (sped-up) clock.
+            n = log.count('msg="student store unavailable"')
+            check(n <= outage / 10 + 3, "'student store unavailable' logged %d times in %d fake "
+                  "s (once per 10 s)" % (n, outage))
+            note("refused locally %d fake s after the deadline; merged %r" %
+                 (refused_at - deadline, h))
+
+
+test_redis_killed_local_decides_then_reconciles.timeout = 60
+
+
+def timed(g, target, tok):
+    """One request and how long its answer took (real seconds)."""
+    t0 = time.monotonic()
+    r = g.request(target, tok)
+    return r, time.monotonic() - t0
+
+
 def test_redis_paused_answered_within_timeout(env):
     """Redis paused (SIGSTOP): every lesson request is answered (503) within the store's
     timeout; free routes are unaffected; SIGCONT: decisions again."""
@@ -307,9 +449,7 @@ def test_redis_paused_answered_within_timeout(env):
         try:
             worst = 0.0
             for i in range(8):
-                t0 = time.monotonic()
-                r = g.request("/live/p?n=%d" % i, tok)
-                dt = time.monotonic() - t0
+                r, dt = timed(g, "/live/p?n=%d" % i, tok)
                 worst = max(worst, dt)
                 check(r.status == 503, "lesson route with Redis paused: %r, want 503" % r)
                 check(dt < 0.2 + 0.25, "answered after %.3f s (timeout 200 ms)" % dt)
@@ -322,6 +462,45 @@ def test_redis_paused_answered_within_timeout(env):
 
 
 test_redis_paused_answered_within_timeout.timeout = 40
+
+
+def test_redis_paused_local_decides_within_timeout(env):
+    """on_failure = "local" with Redis paused (SIGSTOP): a decide that gets no answer within
+    the timeout is decided on the local copy (allowed, the same deadline) instead of 503;
+    SIGCONT: Redis decides again, on the same lesson."""
+    env.origin()
+    with Redis(env) as rd:
+        st = state(rd, "200ms")
+        st["redis"]["on_failure"] = "local"
+        with Gate(env, "2026-09-21 10:00:00", state=st, routes=ROUTES, name="pl") as g:
+            tok = g.token("stu-stop-local", "533100")
+            rem, deadline = allowed(wait_ready(g, tok), "before the pause")
+            os.kill(rd.proc.pid, signal.SIGSTOP)
+            try:
+                worst = 0.0
+                for i in range(6):
+                    r, dt = timed(g, "/live/pl?n=%d" % i, tok)
+                    worst = max(worst, dt)
+                    rem, dl = allowed(r, "request %d with Redis paused" % i)
+                    check(dl == deadline, "the deadline moved to %s" % local(dl))
+                    check(dt < 0.2 + 0.25, "answered after %.3f s (timeout 200 ms)" % dt)
+            finally:
+                os.kill(rd.proc.pid, signal.SIGCONT)
+            end = time.monotonic() + 10
+            while ('msg="student store available again"' not in g.log_text() and
+                   time.monotonic() < end):
+                time.sleep(0.1)
+            check('msg="student store available again"' in g.log_text(),
+                  "Redis was not used again after SIGCONT")
+            rem, dl = allowed(g.request("/live/after", tok), "after SIGCONT")
+            check(dl == deadline, "after SIGCONT the deadline is %s, want %s" %
+                  (local(dl), local(deadline)))
+            check(g.log_text().count('msg="student store timeout"') >= 1,
+                  "no timeout was logged")
+            note("slowest local answer while paused: %.3f s" % worst)
+
+
+test_redis_paused_local_decides_within_timeout.timeout = 40
 
 
 def test_redis_connections_close_while_deciding(env):
@@ -352,6 +531,125 @@ def test_redis_connections_close_while_deciding(env):
         r = wait_ready(g, tok, limit=10)
         allowed(r, "after the closed connections")
         check(g.d.alive(), "the daemon died")
+
+
+class Sentinel:
+    """A redis-sentinel (redis-server --sentinel) watching one master, quorum 1."""
+
+    cmd = Redis.cmd
+    _read = Redis._read
+
+    def __init__(self, env, master_port, host="127.0.0.1", extra=""):
+        self.auth = None
+        self.port = free_port()
+        d = os.path.join(env.dir, "sentinel")
+        os.makedirs(d, exist_ok=True)
+        conf = os.path.join(d, "sentinel.conf")
+        with open(conf, "w") as f:
+            f.write("port %d\nbind 127.0.0.1\ndir %s\n"
+                    "%s"
+                    "sentinel monitor mymaster %s %d 1\n"
+                    "sentinel down-after-milliseconds mymaster 1000\n"
+                    "sentinel failover-timeout mymaster 4000\n" %
+                    (self.port, d, extra, host, master_port))
+        log = open(os.path.join(d, "sentinel.log"), "ab")
+        self.proc = subprocess.Popen([shutil.which("redis-server") or "/usr/bin/redis-server",
+                                      conf, "--sentinel"], stdout=log, stderr=log,
+                                     stdin=subprocess.DEVNULL)
+        log.close()
+
+    def named(self):
+        """The master's (host, port) as this sentinel names it; None if it cannot say."""
+        try:
+            r = self.cmd("SENTINEL", "get-master-addr-by-name", "mymaster")
+            return (r[0], int(r[1])) if r else None
+        except (OSError, RuntimeError):
+            return None
+
+    def master(self):
+        n = self.named()
+        return n[1] if n else None
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def until(what, limit):
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        v = what()
+        if v:
+            return v
+        time.sleep(0.05)
+    return what()
+
+
+def test_redis_sentinel_failover_keeps_the_clock(env):
+    """state.redis.sentinel: the gateway asks a sentinel for the master; the master killed,
+    the sentinel promotes the replica, and the gateway (asking again on reconnect) decides
+    there with the student's replicated clock: the same lesson and deadline."""
+    env.origin()
+    with Redis(env, name="master") as m, \
+            Redis(env, name="replica", args=("--replicaof", "127.0.0.1", str(m.port))) as r:
+        sn = Sentinel(env, m.port)
+        try:
+            check(until(lambda: sn.master() == m.port, 10), "the sentinel does not name the "
+                  "master: %r" % sn.master())
+            st = {"store": "redis", "redis": {"sentinel": {
+                "master": "mymaster", "addresses": ["127.0.0.1:%d" % sn.port]},
+                "timeout": "200ms"}}
+            with Gate(env, "2026-09-21 10:00:00", state=st, name="s") as g:
+                tok = g.token("stu-sentinel", "533100")
+                rem, deadline = allowed(wait_ready(g, tok), "through the sentinel's master")
+                key = "lessongate:{stu-sentinel}"
+                check(m.cmd("EXISTS", key) == 1, "the key is not on the master")
+                check(until(lambda: r.cmd("EXISTS", key) == 1, 10), "not replicated")
+                check(until(lambda: sn.cmd("SENTINEL", "replicas", "mymaster"), 15),
+                      "the sentinel has not found the replica")
+                m.kill()
+                check(until(lambda: sn.master() == r.port, 30),
+                      "no failover to the replica: the sentinel names %r" % sn.master())
+                g.clock.sleep(1)
+                r2 = wait_ready(g, tok, limit=15)
+                rem2, deadline2 = allowed(r2, "after the failover")
+                check(deadline2 == deadline, "the deadline moved from %s to %s: the clock was "
+                      "lost in the failover" % (local(deadline), local(deadline2)))
+                log = g.log_text()
+                check("address=sentinel:mymaster" in log, "the start line does not name the "
+                      "sentinel master")
+                note("failover: the gateway decided on the promoted replica, same deadline")
+        finally:
+            sn.close()
+
+
+test_redis_sentinel_failover_keeps_the_clock.timeout = 90
+
+
+def test_redis_sentinel_naming_the_master_by_name_is_refused(env):
+    """A sentinel that announces the master by host name (announce-hostnames): connecting
+    would resolve the name on a worker's loop, so the answer is refused, lesson routes get
+    503 and the log says why."""
+    env.origin()
+    with Redis(env, name="master") as m:
+        sn = Sentinel(env, m.port, host="localhost",
+                      extra="sentinel resolve-hostnames yes\nsentinel announce-hostnames yes\n")
+        try:
+            check(until(sn.named, 10), "the sentinel does not know the master")
+            named = sn.named()[0]
+            if named != "localhost":
+                raise Skip("this redis-sentinel announces %r, not the host name" % named)
+            st = {"store": "redis", "redis": {"sentinel": {
+                "master": "mymaster", "addresses": ["127.0.0.1:%d" % sn.port]}}}
+            with Gate(env, "2026-09-21 10:00:00", state=st, name="sh") as g:
+                tok = g.token("stu-named", "533100")
+                r = g.request("/live/x", tok)
+                check(r.status == 503, "a master named by host name was used: %r" % r)
+                check(until(lambda: "is a name, not an IP address" in g.log_text(), 5),
+                      "the log does not say the master was named by host name")
+        finally:
+            sn.close()
 
 
 def test_redis_acl_user_database_and_prefix(env):

@@ -474,9 +474,14 @@ ha_free(struct lg_store *s)
 	HA.mem = NULL;
 }
 
-static const struct lg_store_ops ha_ops = {ha_decide,      ha_lease_open, ha_lease_renew,
-                                           ha_lease_close, ha_snapshot,   ha_expire,
-                                           ha_up,          ha_free};
+static const struct lg_store_ops ha_ops = {.decide = ha_decide,
+                                           .lease_open = ha_lease_open,
+                                           .lease_renew = ha_lease_renew,
+                                           .lease_close = ha_lease_close,
+                                           .snapshot = ha_snapshot,
+                                           .expire = ha_expire,
+                                           .up = ha_up,
+                                           .free = ha_free};
 
 /* Put the fake asynchronous store in place of the memory store. */
 void

@@ -193,8 +193,35 @@ test_bad_values(void **state)
 	expect_error("state = { redis = { address = \"127.0.0.1:6379\";\n tls = true; }; };\n", 2,
 	             "state.redis.tls: TLS to Redis is not supported (Debian's hiredis 0.14");
 	expect_error(
-	    "state = { redis = { address = \"127.0.0.1:6379\";\n on_failure = \"local\"; }; };\n",
-	    2, "state.redis.on_failure: \"local\" is not implemented");
+	    "state = { redis = { address = \"127.0.0.1:6379\";\n on_failure = \"open\"; }; };\n", 2,
+	    "state.redis.on_failure: expected one of \"closed\", \"local\"");
+	{
+		struct lg_config *c =
+		    load_text("state = { store = \"redis\"; redis = { address = "
+		              "\"127.0.0.1:6379\"; on_failure = \"local\"; }; };\n");
+		assert_non_null(c);
+		assert_string_equal(c->state.redis_on_failure, "local");
+		lg_config_free(c);
+	}
+	expect_error("state = { store = \"redis\"; redis = {\n address = \"127.0.0.1:6379\";"
+	             " sentinel = { master = \"m\"; addresses = [\"127.0.0.1:26379\"]; }; }; };\n",
+	             2, "state.redis.address: not with state.redis.sentinel");
+	expect_error("state = { store = \"redis\"; redis = {\n"
+	             " sentinel = { master = \"m\"; addresses = [\"sentinel\"]; }; }; };\n",
+	             2, "state.redis.sentinel.addresses[0]: \"sentinel\" is not \"host:port\"");
+	expect_error("state = { store = \"redis\"; redis = {\n"
+	             " sentinel = { addresses = [\"127.0.0.1:26379\"]; }; }; };\n",
+	             2, "master");
+	{
+		struct lg_config *c = load_text(
+		    "state = { store = \"redis\"; redis = { sentinel = { master = \"mymaster\"; "
+		    "addresses = [\"127.0.0.1:26379\", \"[::1]:26380\"]; }; }; };\n");
+		assert_non_null(c);
+		assert_string_equal(c->state.redis_sentinel_master, "mymaster");
+		assert_int_equal(c->state.redis_nsentinels, 2);
+		assert_null(c->state.redis_address);
+		lg_config_free(c);
+	}
 	expect_error(
 	    "state = { redis = { address = \"127.0.0.1:6379\";\n username = \"u\"; }; };\n", 2,
 	    "state.redis.username: needs state.redis.password");

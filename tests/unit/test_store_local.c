@@ -175,7 +175,8 @@ decide(struct lg_store *s, const char *student, int64_t now)
 }
 
 /*
- * A change is journalled once, a refusal (no change) not at all; a drained
+ * A change is journalled once (consecutive changes of one student as one
+ * entry: the last state), a refusal (no change) not at all; a drained
  * change loaded into a store with the same hash key is the same student's
  * clock; leases are journalled; the sweep's removals arrive as deletions.
  */
@@ -193,9 +194,7 @@ test_journal_and_reload(void **state)
 	for (int m = 0; m < 30; m += 9)
 		assert_true(decide(s, "alice", at(10, m, 0)).allow);
 	assert_false(decide(s, "alice", at(10, 31, 0)).allow); /* the lesson limit */
-	assert_int_equal(lg_store_local_drain(s, take, d), 4);
-	assert_memory_equal(&d->c[0].key, &d->c[3].key, sizeof(d->c[0].key));
-	d->c[0] = d->c[3];
+	assert_int_equal(lg_store_local_drain(s, take, d), 1); /* four changes, one entry */
 	assert_int_equal(d->c[0].st.start, at(10, 0, 0));
 	assert_int_equal(d->c[0].st.last_off, 27 * 60);
 	assert_false(d->c[0].gone);
@@ -215,18 +214,33 @@ test_journal_and_reload(void **state)
 	assert_int_equal(lg_store_local_drain(s2, take, d), 0); /* loading is not a change */
 	assert_int_equal(lg_store_snapshot(s2, "bob", 3, at(10, 33, 0), &st), 0);
 
-	/* Leases change the state, so they are written too. */
+	/* Leases change the state, so they are written too (drained between steps). */
 	assert_true(decide(s2, "bob", at(11, 0, 0)).allow);
 	assert_int_equal(lg_store_lease_open(s2, "bob", 3, at(11, 0, 0), &lease), 0);
+	d->n = 0;
+	assert_int_equal(lg_store_local_drain(s2, take, d), 1);
+	assert_int_equal(d->c[0].st.tunnels, 1);
 	lg_store_lease_renew(s2, "bob", 3, at(11, 0, 10), &lease);
 	lg_store_lease_close(s2, cf->policy, "bob", 3, LG_CLASS_SUBJECT, at(11, 0, 20), &lease);
 	d->n = 0;
-	assert_int_equal(lg_store_local_drain(s2, take, d), 4);
-	assert_int_equal(d->c[1].st.tunnels, 1);
-	assert_int_equal(d->c[3].st.tunnels, 0);
-	assert_int_equal(d->c[3].st.last_off, 20);
+	assert_int_equal(lg_store_local_drain(s2, take, d), 1);
+	assert_int_equal(d->c[0].st.tunnels, 0);
+	assert_int_equal(d->c[0].st.last_off, 20);
+	/* Interleaved students keep an entry each, in order. */
+	lg_store_free(s2);
+	s2 = lg_store_local_new(64, 1, KEY);
+	decide(s2, "bob", at(11, 0, 0));
+	decide(s2, "carol", at(11, 0, 0));
+	decide(s2, "bob", at(11, 0, 5));
+	d->n = 0;
+	assert_int_equal(lg_store_local_drain(s2, take, d), 3);
+	assert_int_equal(d->c[0].st.last_off, 0);
+	assert_int_equal(d->c[2].st.last_off, 5);
+	assert_int_equal(lg_local_changes_compact(d->c, d->n), 2); /* the writer: bob once */
+	assert_int_equal(d->c[0].st.last_off, 0);                  /* carol */
+	assert_int_equal(d->c[1].st.last_off, 5);                  /* bob's last */
 
-	/* A day later the sweep forgets both, and says so. */
+	/* A day later the sweep forgets both (bob, carol), and says so. */
 	d->n = 0;
 	for (int i = 0; i < 16; i++)
 		lg_store_expire(s2, cf->policy, at(11, 0, 0) + 86400);
@@ -271,6 +285,37 @@ test_journal_overflow_copies_the_shard(void **state)
 	free(d);
 }
 
+/* Compaction keeps each student's last change, whatever the order and however many. */
+static void
+test_compact_keeps_the_last_change(void **state)
+{
+	size_t n = 20000, m;
+	struct lg_local_change *v = calloc(n, sizeof(*v));
+	int64_t last[500];
+
+	(void)state;
+	assert_int_equal(lg_local_changes_compact(v, 0), 0);
+	srand(5);
+	memset(last, 0, sizeof(last));
+	for (size_t i = 0; i < n; i++) {
+		int who = rand() % 500;
+		v[i].key.h[0] = (uint64_t)who * 0x9e3779b97f4a7c15ull; /* some share low bits */
+		v[i].key.h[1] = (uint64_t)who + 1;
+		v[i].st.start = (int64_t)i + 1;
+		v[i].gone = rand() % 10 == 0;
+		last[who] = (int64_t)i + 1;
+	}
+	m = lg_local_changes_compact(v, n);
+	assert_int_equal(m, 500);
+	for (size_t i = 0; i < m; i++) {
+		int who = (int)(v[i].key.h[1] - 1);
+		assert_int_equal(v[i].st.start, last[who]);
+		if (i > 0)
+			assert_true(v[i].st.start > v[i - 1].st.start); /* their order kept */
+	}
+	free(v);
+}
+
 int
 main(void)
 {
@@ -281,6 +326,7 @@ main(void)
 	    cmocka_unit_test(test_settle_ends_leases),
 	    cmocka_unit_test(test_journal_and_reload),
 	    cmocka_unit_test(test_journal_overflow_copies_the_shard),
+	    cmocka_unit_test(test_compact_keeps_the_last_change),
 	};
 	return cmocka_run_group_tests(tests, setup, tu_free_config);
 }

@@ -106,15 +106,17 @@ keep(void *arg, uint64_t tag, const struct lg_store_result *r)
 	*(struct lg_store_result *)arg = *r;
 }
 
-/* The longest break_min (the scripts' "keep"). */
+/* The longest break_min (the scripts' "keep"), or lesson_max (the merge's cap on leases). */
 static int32_t
-max_break(void)
+longest(bool lesson)
 {
 	int32_t m = 0;
 
-	for (int i = 0; i < LG_LESSON_CLASSES; i++)
-		if (cf->rules.cls[i].break_min > m)
-			m = cf->rules.cls[i].break_min;
+	for (int i = 0; i < LG_LESSON_CLASSES; i++) {
+		int32_t v = lesson ? cf->rules.cls[i].lesson_max : cf->rules.cls[i].break_min;
+		if (v > m)
+			m = v;
+	}
 	return m;
 }
 
@@ -131,7 +133,7 @@ redis_decide(const char *key, enum lg_class cls, int64_t now, struct lg_decision
 	if (!lg_policy_decide_day(cf->policy, cls, 0, now, d))
 		return;
 	reply = redisCommand(rc, "EVAL %s 1 %s %lld %d %d %d", lg_redis_decide_lua, key,
-	                     (long long)now, r->lesson_max, r->break_min, max_break());
+	                     (long long)now, r->lesson_max, r->break_min, longest(false));
 	assert_non_null(reply);
 	if (reply->type == REDIS_REPLY_ERROR)
 		fail_msg("decide script: %s", reply->str);
@@ -150,9 +152,9 @@ redis_decide(const char *key, enum lg_class cls, int64_t now, struct lg_decision
 static void
 redis_lease(const char *key, const char *op, int64_t now, uint64_t id, int64_t exp, int lmax)
 {
-	redisReply *reply =
-	    redisCommand(rc, "EVAL %s 1 %s %s %lld %llu %lld %d %d", lg_redis_lease_lua, key, op,
-	                 (long long)now, (unsigned long long)id, (long long)exp, lmax, max_break());
+	redisReply *reply = redisCommand(
+	    rc, "EVAL %s 1 %s %s %lld %llu %lld %d %d", lg_redis_lease_lua, key, op, (long long)now,
+	    (unsigned long long)id, (long long)exp, lmax, longest(false));
 
 	assert_non_null(reply);
 	if (reply->type == REDIS_REPLY_ERROR)
@@ -333,6 +335,25 @@ test_key_expiry(void **state)
 	reply = redisCommand(rc, "PTTL t:{ttl}");
 	assert_true(reply->integer > 3600000);
 	freeReplyObject(reply);
+	/* A decision that changes nothing (the same second, a refusal) writes nothing. */
+	{
+		long long hset = -1, pexpire = -1;
+		freeReplyObject(redisCommand(rc, "CONFIG RESETSTAT"));
+		redis_decide("t:{ttl}", LG_CLASS_SUBJECT, now, &d);
+		redis_decide("t:{ttl}", LG_CLASS_SUBJECT, now, &d);
+		assert_true(d.allow);
+		redis_decide("t:{ttl}", LG_CLASS_SUBJECT, now + 1, &d);
+		reply = redisCommand(rc, "INFO commandstats");
+		const char *h = strstr(reply->str, "cmdstat_hset:calls=");
+		const char *p = strstr(reply->str, "cmdstat_pexpire:calls=");
+		if (h != NULL)
+			hset = atoll(h + strlen("cmdstat_hset:calls="));
+		if (p != NULL)
+			pexpire = atoll(p + strlen("cmdstat_pexpire:calls="));
+		freeReplyObject(reply);
+		assert_int_equal(hset, 1); /* only now + 1 moved the last activity */
+		assert_int_equal(pexpire, 1);
+	}
 	/* Hash tag: the student in braces. */
 	char key[64];
 	assert_int_equal(lg_redis_key("lg:", "abc", 3, key, sizeof(key)), 8);
@@ -353,12 +374,152 @@ test_key_expiry(void **state)
 	}
 }
 
+/* A random lesson near base: none, or a start and a last moment up to 40 minutes on. */
+static struct lg_clock_span
+random_span(int64_t base)
+{
+	struct lg_clock_span s = {0, 0};
+
+	if (rand() % 8 == 0)
+		return s;
+	s.start = base + rand() % 7200;
+	s.last = s.start + (rand() % 3 == 0 ? 0 : rand() % 2400);
+	return s;
+}
+
+/*
+ * The merge never gives back used time: the result is one of the two
+ * lessons, or both joined; a lesson is dropped only when the kept one began a
+ * full break after it ended; joined lessons keep the earlier start and the
+ * later last moment. It is commutative and idempotent.
+ */
+static void
+test_merge_properties(void **state)
+{
+	int joined = 0, superseded = 0;
+
+	(void)state;
+	srand(77);
+	for (int i = 0; i < 200000; i++) {
+		struct lg_clock_span a = random_span(1000000), b = random_span(1000000);
+		int32_t brk = 1 + rand() % 1200;
+		struct lg_clock_span m = lg_clock_merge(a, b, brk), m2 = lg_clock_merge(b, a, brk);
+		struct lg_clock_span again = lg_clock_merge(m, a, brk);
+
+		assert_true(m.start == m2.start && m.last == m2.last);
+		assert_true(again.start == m.start && again.last == m.last);
+		if (a.start == 0 || b.start == 0) {
+			struct lg_clock_span o = a.start == 0 ? b : a;
+			assert_true(m.start == o.start && m.last == o.last);
+			continue;
+		}
+		struct lg_clock_span e = a.start <= b.start ? a : b, l = a.start <= b.start ? b : a;
+		if (m.start == l.start && m.last == l.last && l.start - e.last >= brk) {
+			superseded++;
+			continue;
+		}
+		assert_int_equal(m.start, e.start);
+		assert_int_equal(m.last, e.last > l.last ? e.last : l.last);
+		assert_true(l.start - e.last < brk || l.start == e.start);
+		joined++;
+	}
+	assert_true(joined > 10000 && superseded > 10000);
+}
+
+/* Run the merge script on key with this view; the merged state's start and last. */
+static struct lg_clock_span
+redis_merge(const char *key, int64_t now, struct lg_clock_span mine, int32_t brk)
+{
+	redisReply *reply = redisCommand(
+	    rc, "EVAL %s 1 %s %lld %lld %lld %d %d %d", lg_redis_merge_lua, key, (long long)now,
+	    (long long)mine.start, (long long)mine.last, brk, longest(true), longest(false));
+	long long v[3];
+	struct lg_student_state st;
+	struct lg_clock_span out;
+
+	assert_non_null(reply);
+	if (reply->type == REDIS_REPLY_ERROR)
+		fail_msg("merge script: %s", reply->str);
+	assert_int_equal(reply->type, REDIS_REPLY_ARRAY);
+	assert_int_equal(reply->elements, 3);
+	for (size_t i = 0; i < 3; i++)
+		v[i] = reply->element[i]->integer;
+	freeReplyObject(reply);
+	assert_int_equal(lg_redis_merge_answer(v, 3, &st), 0);
+	out.start = st.start;
+	out.last = st.start + st.last_off;
+	return out;
+}
+
+/*
+ * The merge script and lg_clock_merge agree on random stored clocks (with and
+ * without a live or an expired lease) and random local views; a merge that
+ * changes nothing leaves no key behind, and the merged key expires after the break.
+ */
+static void
+test_merge_script_matches(void **state)
+{
+	int64_t now = 1000000 + 9000;
+
+	(void)state;
+	if (rc == NULL)
+		skip();
+	srand(78);
+	for (int i = 0; i < 3000; i++) {
+		struct lg_clock_span shared = random_span(1000000), mine = random_span(1000000);
+		struct lg_clock_span want, got;
+		int32_t brk = 1 + rand() % 1200;
+		int lease = rand() % 3; /* none, live, expired */
+		redisReply *r;
+
+		freeReplyObject(redisCommand(rc, "DEL m:{x}"));
+		if (shared.start != 0)
+			freeReplyObject(redisCommand(rc, "HSET m:{x} s %lld o %lld",
+			                             (long long)shared.start,
+			                             (long long)(shared.last - shared.start)));
+		if (lease != 0)
+			freeReplyObject(redisCommand(rc, "HSET m:{x} l:9 %lld",
+			                             (long long)(lease == 1 ? now + 20 : now - 5)));
+		if (lease == 1 && shared.start != 0) {
+			/* A live lease: activity until now, capped at the longest lesson. */
+			int64_t cap = shared.start + longest(true);
+			int64_t active = now < cap ? now : cap;
+			if (active > shared.last)
+				shared.last = active;
+		}
+		want = lg_clock_merge(shared, mine, brk);
+		got = redis_merge("m:{x}", now, mine, brk);
+		if (want.start != got.start || want.last != got.last)
+			fail_msg("case %d: shared %lld..%lld lease %d mine %lld..%lld brk %d: C "
+			         "%lld..%lld, Lua %lld..%lld",
+			         i, (long long)shared.start, (long long)shared.last, lease,
+			         (long long)mine.start, (long long)mine.last, brk,
+			         (long long)want.start, (long long)want.last, (long long)got.start,
+			         (long long)got.last);
+		r = redisCommand(rc, "PTTL m:{x}");
+		if (mine.start == 0 && shared.start == 0 && lease == 0)
+			assert_int_equal(r->integer, -2); /* nothing stored */
+		else if (mine.start != 0)
+			assert_true(r->integer > 0); /* the merged clock expires */
+		freeReplyObject(r);
+	}
+	/* A malformed answer is refused. */
+	{
+		long long bad[3] = {100, -1, 0};
+		struct lg_student_state st;
+		assert_int_equal(lg_redis_merge_answer(bad, 3, &st), -1);
+		assert_int_equal(lg_redis_merge_answer(bad, 2, &st), -1);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_random_timelines_match),
 	    cmocka_unit_test(test_key_expiry),
+	    cmocka_unit_test(test_merge_properties),
+	    cmocka_unit_test(test_merge_script_matches),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
