@@ -128,6 +128,8 @@ gather(const struct lgd_runtime *rt, struct scrape *sc, int64_t now)
 	pthread_mutex_unlock(&A.lock);
 	in->store_kind = lgd_store ? lgd_store->kind : NULL;
 	in->store_up = lgd_store && lg_store_up(lgd_store);
+	if (lgd_store)
+		lg_store_health(lgd_store, &in->store_health);
 	in->audit_on = lgd_auditd_on();
 	in->audit_healthy = lgd_auditd_healthy();
 	in->audit_records = in->audit_on ? lgd_auditd_size() : 0;

@@ -121,11 +121,20 @@ lg_admin_student_json(struct lg_buf *b, const struct lg_config *cf, const char *
 
 /* "store":{...},"audit":{...} from the scrape's health fields. */
 static void
-health_json(struct lg_buf *b, const struct lg_metrics_info *in)
+health_json(struct lg_buf *b, const struct lg_metrics_info *in, const struct lg_tz *tz)
 {
 	LG_BUF_LIT(b, "\"store\":{\"kind\":");
 	lg_buf_json_str(b, in->store_kind ? in->store_kind : "none");
-	lg_buf_printf(b, ",\"up\":%s", in->store_up ? "true" : "false");
+	lg_buf_printf(b, ",\"up\":%s,\"state\":\"%s\",", in->store_up ? "true" : "false",
+	              lg_store_health_name(in->store_health.state));
+	json_time(b, "since", in->store_health.since, tz);
+	LG_BUF_LIT(b, ",\"last_error\":");
+	if (in->store_health.error[0])
+		lg_buf_json_str(b, in->store_health.error);
+	else
+		LG_BUF_LIT(b, "null");
+	lg_buf_printf(b, ",\"local_decisions\":%" PRIu64 ",\"unreconciled\":%" PRIu64,
+	              in->store_health.local_decisions, in->store_health.unreconciled);
 	if (in->students >= 0)
 		lg_buf_printf(b, ",\"students\":%" PRId64, in->students);
 	LG_BUF_LIT(b, "},\"audit\":");
@@ -206,7 +215,7 @@ lg_admin_status_json(struct lg_buf *b, const struct lg_config *cf, const struct 
 	for (size_t i = 0; i < s->nmissing; i++)
 		lg_buf_printf(b, "%s%d", i ? "," : "", s->missing_years[i]);
 	LG_BUF_LIT(b, "]},");
-	health_json(b, in);
+	health_json(b, in, cf->tz);
 	LG_BUF_LIT(b, "}\n");
 }
 
@@ -252,6 +261,6 @@ lg_admin_overview_json(struct lg_buf *b, const struct lg_config *cf, const struc
 	LG_BUF_LIT(b, "},\"recent_violations\":");
 	lg_recent_json(b, recent, cf->tz);
 	LG_BUF_LIT(b, ",");
-	health_json(b, in);
+	health_json(b, in, cf->tz);
 	LG_BUF_LIT(b, "}\n");
 }

@@ -340,6 +340,20 @@ render_health(struct lg_buf *b, const struct lg_counters *c, const struct lg_met
 		const char *l[2] = {"kind", in->store_kind ? in->store_kind : "none"};
 		sample(b, "lessongate_store_up", l, 1, in->store_up ? 1 : 0);
 	}
+	family(b, "lessongate_store_state", "gauge",
+	       "The student store's state: 1 for the one it is in (ok; degraded: deciding on a "
+	       "local copy; down: lesson routes fail).");
+	for (int st = LG_STORE_HEALTH_OK; st <= LG_STORE_HEALTH_DOWN; st++) {
+		const char *l[2] = {"state", lg_store_health_name((enum lg_store_health_state)st)};
+		sample(b, "lessongate_store_state", l, 1,
+		       (int)in->store_health.state == st ? 1 : 0);
+	}
+	single(b, "lessongate_store_local_decisions_total", "counter",
+	       "Lesson decisions taken on the local copy while the shared store was unreachable.",
+	       in->store_health.local_decisions);
+	single(b, "lessongate_store_unreconciled_students", "gauge",
+	       "Students decided locally and not yet merged back into the shared store.",
+	       in->store_health.unreconciled);
 	single(b, "lessongate_store_unavailable_total", "counter",
 	       "Lesson decisions the store could not answer.", lg_ctr_get(&c->store_unavailable));
 	single(b, "lessongate_store_timeouts_total", "counter",

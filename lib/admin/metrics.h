@@ -14,6 +14,7 @@
 
 #include "policy.h"
 #include "render.h"
+#include "store.h"
 
 /* Classes counted: subject, non_subject, free. */
 #define LG_M_CLASSES 3
@@ -139,6 +140,7 @@ struct lg_metrics_info {
 	uint64_t jwt_hits, jwt_misses;
 	const char *store_kind;
 	bool store_up;
+	struct lg_store_health store_health; /* ok, degraded (deciding locally) or down */
 	bool audit_on, audit_healthy;
 	uint64_t audit_records, audit_queued, audit_lost;
 	int workers;

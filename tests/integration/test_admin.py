@@ -275,7 +275,9 @@ def test_admin_json_documents(env):
                              "unknown_year": False} and st["today"][1]["region"] == "533100",
           "today: %r" % st["today"])
     check(st["unknown_year"]["applies"] == "weekly", "unknown_year: %r" % st["unknown_year"])
-    check(st["store"] == {"kind": "memory", "up": True, "students": 0}, "store: %r" % st["store"])
+    check(st["store"] == {"kind": "memory", "up": True, "state": "ok", "since": None,
+                          "last_error": None, "local_decisions": 0, "unreconciled": 0,
+                          "students": 0}, "store: %r" % st["store"])
     check(st["audit"]["writable"] is True and st["audit"]["records"] >= 1, "audit: %r"
           % st["audit"])
     # A student: unknown → 404 JSON; after a request, its clock.
@@ -523,7 +525,11 @@ def test_admin_store_health_redis(env):
               m(mm, "lessongate_store_decision_seconds_count"), "+Inf is the count")
         check(m(mm, "lessongate_students") is None, "no student count for redis")
         st = a.json("GET", "/admin/v1/status")
-        check(st["store"] == {"kind": "redis", "up": True}, "status store: %r" % st["store"])
+        check(st["store"] == {"kind": "redis", "up": True, "state": "ok", "since": None,
+                              "last_error": None, "local_decisions": 0, "unreconciled": 0},
+              "status store: %r" % st["store"])
+        check(m(mm, "lessongate_store_state", state="ok") == 1 and
+              m(mm, "lessongate_store_state", state="down") == 0, "store state ok")
         r.kill()
         end = time.time() + 5
         while a.get("/lesson/small", "stu-r").status != 503 and time.time() < end:
@@ -531,9 +537,46 @@ def test_admin_store_health_redis(env):
         check(a.get("/lesson/small", "stu-r").status == 503, "503 while redis is down")
         mm = a.metrics()
         check(m(mm, "lessongate_store_up", kind="redis") == 0, "store_up 0 while down")
+        check(m(mm, "lessongate_store_state", state="down") == 1 and
+              m(mm, "lessongate_store_state", state="ok") == 0, "store state down")
+        st = a.json("GET", "/admin/v1/status")["store"]
+        check(st["state"] == "down" and st["last_error"] and st["since"].startswith("2026-09-21T"),
+              "status store while down: %r" % st)
         check(m(mm, "lessongate_store_unavailable_total") >= 1, "unavailable counted")
         check(m(mm, "lessongate_requests_total", **{"class": "subject", "outcome": "error"})
               >= 1, "a 503 is outcome error")
 
 
 test_admin_store_health_redis.timeout = 40
+
+
+def test_admin_store_degraded_redis(env):
+    """on_failure = "local": with Redis killed, lesson requests are decided locally and the
+    status, the metrics and the operator page's data say the store is degraded, and how many
+    decisions and students are waiting to be merged back."""
+    from test_redis import Redis, state
+    with Redis(env, name="redis-deg") as r:
+        st_conf = state(r, timeout="300ms")
+        st_conf["redis"]["on_failure"] = "local"
+        a = Admin(env, state=st_conf, name="admdeg")
+        end = time.time() + 10
+        while a.get("/lesson/small", "stu-d").status == 503 and time.time() < end:
+            time.sleep(0.1)
+        check(a.get("/lesson/small", "stu-d").status == 200, "lesson allowed through redis")
+        r.kill()
+        end = time.time() + 10
+        while True:
+            check(a.get("/lesson/small", "stu-d").status == 200, "decided locally: 200")
+            st = a.json("GET", "/admin/v1/status")["store"]
+            if st["state"] == "degraded" or time.time() > end:
+                break
+            time.sleep(0.2)
+        check(st["state"] == "degraded" and st["local_decisions"] >= 1 and
+              st["unreconciled"] >= 1 and st["last_error"], "status store degraded: %r" % st)
+        mm = a.metrics()
+        check(m(mm, "lessongate_store_state", state="degraded") == 1, "metrics: degraded")
+        check(m(mm, "lessongate_store_local_decisions_total") >= 1, "local decisions counted")
+        check(m(mm, "lessongate_store_unreconciled_students") >= 1, "unreconciled students")
+
+
+test_admin_store_degraded_redis.timeout = 40

@@ -120,6 +120,10 @@ test_status(void **state)
 	                             .students = -1,
 	                             .store_kind = "redis",
 	                             .store_up = false,
+	                             .store_health = {.state = LG_STORE_HEALTH_DEGRADED,
+	                                              .error = "connection refused",
+	                                              .local_decisions = 12,
+	                                              .unreconciled = 3},
 	                             .audit_on = true,
 	                             .audit_healthy = true,
 	                             .audit_records = 9,
@@ -131,6 +135,7 @@ test_status(void **state)
 
 	(void)state;
 	memset(st.config_sha256, 'a', 64);
+	in.store_health.since = tu_at(cf, 2026, 9, 13, 9, 59, 30);
 	lg_admin_status_json(&b, cf, &st, tu_at(cf, 2026, 9, 13, 10, 0, 0)); /* a Sunday */
 	lg_buf_add(&b, "", 1);
 	has(&b, "{\"version\":\"1.2\"");
@@ -140,7 +145,9 @@ test_status(void **state)
 	has(&b, "\"today\":[{\"region\":null,\"kind\":\"rest_day\"");
 	has(&b, "{\"region\":\"533100\",\"kind\":\"rest_day\"");
 	has(&b, "\"unknown_year\":{\"applies\":\"weekly\",\"missing_years\":[2027]}");
-	has(&b, "\"store\":{\"kind\":\"redis\",\"up\":false},\"audit\":{\"writable\":true,"
+	has(&b, "\"store\":{\"kind\":\"redis\",\"up\":false,\"state\":\"degraded\","
+	        "\"since\":\"2026-09-13T09:59:30+08:00\",\"last_error\":\"connection refused\","
+	        "\"local_decisions\":12,\"unreconciled\":3},\"audit\":{\"writable\":true,"
 	        "\"records\":9");
 	lg_buf_free(&b);
 }
