@@ -30,6 +30,8 @@
 #define SPLICE_MIN (64 * 1024)
 /* Pipe capacity asked for: what the copying path queues before it pauses. */
 #define SPLICE_PIPE LGD_HIGH_WATER
+/* Pipefuls moved per readable event at most, while source and destination keep up. */
+#define SPLICE_ROUNDS 8
 /* Idle pipes a worker keeps. */
 #define SPLICE_POOL 16
 
@@ -177,39 +179,52 @@ splice_finish(struct lgd_conn *c)
 	lgd_proxy_body_passed(c, src);
 }
 
-/* The source is readable (or its body timeout passed): pipe in, then out. */
+/*
+ * The source is readable (or its body timeout passed): pipe in, then out,
+ * again while both go whole (at most SPLICE_ROUNDS times: other connections wait).
+ */
 static void
 splice_in_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct lgd_conn *c = arg;
 	struct lgd_splice *s = &c->splice;
-	uint64_t want = lg_http_body_passable(&s->src->body);
-	ssize_t n;
 
 	if (what & EV_TIMEOUT) {
 		splice_report(s->src, BEV_EVENT_READING | BEV_EVENT_TIMEOUT);
 		lgd_conn_flush(c);
 		return;
 	}
-	if (want > s->cap)
-		want = s->cap;
-	n = splice(fd, NULL, s->pipe[1], NULL, (size_t)want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		/* A Content-Length body cut short: the owner closes the connection. */
-		splice_report(s->src,
-		              BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR));
-		lgd_conn_flush(c);
-		return;
-	}
-	s->queued += (size_t)n;
-	lg_http_body_passed(&s->src->body, (uint64_t)n);
-	if (s->src == &c->down)
-		c->body_bytes += (uint64_t)n;
-	if (splice_out(c) < 0) {
-		lgd_conn_flush(c);
-		return;
+	for (int i = 0; i < SPLICE_ROUNDS; i++) {
+		uint64_t want = lg_http_body_passable(&s->src->body);
+		ssize_t n;
+
+		if (want > s->cap)
+			want = s->cap;
+		n = splice(fd, NULL, s->pipe[1], NULL, (size_t)want,
+		           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			/* A Content-Length body cut short: the owner closes the connection. */
+			splice_report(s->src, BEV_EVENT_READING |
+			                          (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR));
+			lgd_conn_flush(c);
+			return;
+		}
+		s->queued += (size_t)n;
+		lg_http_body_passed(&s->src->body, (uint64_t)n);
+		if (s->src == &c->down)
+			c->body_bytes += (uint64_t)n;
+		if (splice_out(c) < 0) {
+			lgd_conn_flush(c);
+			return;
+		}
+		/* Stop once the destination is full, the body is over or the source ran dry. */
+		if (s->queued > 0 || (uint64_t)n < want ||
+		    lg_http_body_passable(&s->src->body) == 0)
+			break;
 	}
 	if (s->queued == 0 && lg_http_body_passable(&s->src->body) == 0)
 		splice_finish(c);
