@@ -404,6 +404,8 @@ start_workers(void)
 	for (int i = 0; i < m.nworkers; i++)
 		if (lgd_worker_init(&m.workers[i], i, m.rt) != 0)
 			return -1;
+	lgd_workers = m.workers;
+	lgd_nworkers = m.nworkers;
 	/* Signals go to the main thread only: workers start with them blocked. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);

@@ -21,6 +21,8 @@
 
 atomic_int lgd_total_conns;
 atomic_int lgd_workers_done;
+struct lgd_worker *lgd_workers;
+int lgd_nworkers;
 atomic_int lgd_max_conns = 1;
 
 /* After EMFILE/ENFILE: listeners stay off this long, then try again (nginx: 500 ms). */
@@ -199,13 +201,106 @@ listeners_update(struct lgd_worker *w)
 			evconnlistener_disable(l->lev);
 }
 
-/* A new client connection on one of our listeners. */
+/* Wake the worker up to read its mailbox. */
+static void
+wake(struct lgd_worker *w)
+{
+	(void)!write(w->wake[1], "", 1);
+}
+
+/* A worker's load for balancing: its connections and those handed to it not yet taken. */
+static unsigned
+worker_load(struct lgd_worker *w)
+{
+	return atomic_load_explicit(&w->nconns, memory_order_relaxed) +
+	       atomic_load_explicit(&w->incoming, memory_order_relaxed);
+}
+
+/*
+ * The worker an accepted socket should go to: the least loaded one if it has
+ * at least two connections fewer than w (SO_REUSEPORT spreads connections by
+ * a hash, so 50 connections often split 31 to 19), else w.
+ */
+static struct lgd_worker *
+balance_target(struct lgd_worker *w)
+{
+	struct lgd_worker *best = w;
+	unsigned low = worker_load(w);
+
+	for (int i = 0; i < lgd_nworkers; i++) {
+		struct lgd_worker *o = &lgd_workers[i];
+		unsigned n = worker_load(o);
+		if (o != w && n + 1 < low) {
+			best = o;
+			low = n;
+		}
+	}
+	return best;
+}
+
+/* Hand an accepted socket to worker o's mailbox; -1 if it cannot take it (w keeps it). */
+static int
+handoff(struct lgd_worker *o, const struct lgd_listener *l, int fd, struct sockaddr *sa,
+        socklen_t salen)
+{
+	struct lgd_handoff *h;
+
+	if (salen > sizeof(h->sa) || strlen(l->address) >= sizeof(h->address))
+		return -1;
+	pthread_mutex_lock(&o->mbox_lock);
+	if (o->mbox_stop || o->mbox_drain) {
+		pthread_mutex_unlock(&o->mbox_lock);
+		return -1;
+	}
+	if (o->mbox_nin == o->mbox_capin) {
+		o->mbox_capin = o->mbox_capin ? 2 * o->mbox_capin : 16;
+		o->mbox_in = lg_xrealloc(o->mbox_in, o->mbox_capin, sizeof(*o->mbox_in));
+	}
+	h = &o->mbox_in[o->mbox_nin++];
+	h->fd = fd;
+	h->salen = salen;
+	memcpy(&h->sa, sa, salen);
+	snprintf(h->address, sizeof(h->address), "%s", l->address);
+	atomic_fetch_add_explicit(&o->incoming, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&o->mbox_lock);
+	wake(o);
+	return 0;
+}
+
+/* A new client connection on one of our listeners: ours, or a less loaded worker's. */
 static void
 accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
 	struct lgd_listener *l = arg;
+	struct lgd_worker *o = balance_target(l->w);
 
+	l->w->accepted++;
+	if (o != l->w && handoff(o, l, fd, sa, (socklen_t)salen) == 0) {
+		l->w->handed++;
+		return;
+	}
 	lgd_conn_accept(l->w, l->index, fd, sa, (socklen_t)salen);
+}
+
+/* Take the sockets other workers handed over (a listener a reload removed: closed). */
+static void
+take_handoffs(struct lgd_worker *w, struct lgd_handoff *in, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++) {
+		struct lgd_handoff *h = &in[k];
+		size_t i;
+
+		for (i = 0; i < w->rt->cf->nlisten; i++)
+			if (strcmp(w->rt->cf->listen[i].address, h->address) == 0)
+				break;
+		if (i < w->rt->cf->nlisten && !w->draining) {
+			w->taken++;
+			lgd_conn_accept(w, i, h->fd, (struct sockaddr *)&h->sa, h->salen);
+		} else {
+			close(h->fd);
+		}
+		atomic_fetch_sub_explicit(&w->incoming, 1, memory_order_relaxed);
+	}
 }
 
 /* The accept back-off is over: listen again. */
@@ -343,20 +438,22 @@ worker_drain(struct lgd_worker *w)
 	if (w->draining)
 		return;
 	w->draining = true;
+	lgd_info("draining", "worker=%d open=%u", w->id, atomic_load(&w->nconns));
 	while (!TAILQ_EMPTY(&w->listeners))
 		listener_free(w, TAILQ_FIRST(&w->listeners));
 	lgd_pool_flush(w);
 	lgd_conn_drain_all(w);
-	lgd_debug("draining", "worker=%d open=%u", w->id, w->nconns);
 	lgd_worker_check_drained(w);
 }
 
-/* Read the mailbox the main thread wrote to. */
+/* Read the mailbox the main thread (and other workers, with sockets) wrote to. */
 static void
 wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct lgd_worker *w = arg;
 	struct lgd_runtime *rt;
+	struct lgd_handoff *in;
+	unsigned nin;
 	int *fds;
 	char buf[64];
 	bool drain, stop;
@@ -370,7 +467,13 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 	w->mbox_fds = NULL;
 	drain = w->mbox_drain;
 	stop = w->mbox_stop;
+	in = w->mbox_in;
+	nin = w->mbox_nin;
+	w->mbox_in = NULL;
+	w->mbox_nin = w->mbox_capin = 0;
 	pthread_mutex_unlock(&w->mbox_lock);
+	take_handoffs(w, in, nin);
+	free(in);
 	if (rt && !w->draining) {
 		bool same_upstream =
 		    strcmp(rt->cf->upstream.address, w->rt->cf->upstream.address) == 0 &&
@@ -484,7 +587,10 @@ worker_main(void *arg)
 	lgd_store_redis_attach(lgd_store, w->base);
 	event_base_dispatch(w->base);
 	lgd_store_redis_detach(lgd_store);
-	lgd_debug("worker finished", "worker=%d", w->id);
+	/* How the kernel spread connections over the workers (SO_REUSEPORT hashes them). */
+	lgd_info("worker finished", "worker=%d accepted=%llu handed=%llu taken=%llu", w->id,
+	         (unsigned long long)w->accepted, (unsigned long long)w->handed,
+	         (unsigned long long)w->taken);
 	atomic_fetch_add(&lgd_workers_done, 1);
 	return NULL;
 }
@@ -494,13 +600,6 @@ int
 lgd_worker_start(struct lgd_worker *w)
 {
 	return pthread_create(&w->thread, NULL, worker_main, w);
-}
-
-/* Wake the worker up to read its mailbox. */
-static void
-wake(struct lgd_worker *w)
-{
-	(void)!write(w->wake[1], "", 1);
 }
 
 /*
@@ -566,6 +665,9 @@ lgd_worker_join(struct lgd_worker *w)
 	if (w->mbox_rt && w->mbox_fds)
 		lgd_listeners_close(w->mbox_fds, w->mbox_rt->cf->nlisten);
 	free(w->mbox_fds);
+	for (unsigned k = 0; k < w->mbox_nin; k++)
+		close(w->mbox_in[k].fd);
+	free(w->mbox_in);
 	if (w->backoff_ev)
 		event_free(w->backoff_ev);
 	lgd_runtime_unref(w->mbox_rt);

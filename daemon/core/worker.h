@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include "http1.h"
 #include "runtime.h"
@@ -36,7 +37,10 @@ struct lgd_worker {
 	    *rt; /* the current configuration: every connection's next request takes it */
 	TAILQ_HEAD(, lgd_listener) listeners;
 	TAILQ_HEAD(, lgd_conn) conns;
-	unsigned nconns;
+	atomic_uint nconns; /* read by the other workers to balance (lgd_worker_balance) */
+	/* Accepted by our listeners, handed to another worker, taken from one (logged at the end).
+	 */
+	uint64_t accepted, handed, taken;
 	TAILQ_HEAD(, lgd_upconn) pool; /* idle keep-alive upstream connections, newest first */
 	unsigned npool;
 	bool draining;
@@ -47,6 +51,9 @@ struct lgd_worker {
 	struct lgd_runtime *mbox_rt;
 	int *mbox_fds; /* listening sockets bound for mbox_rt by the main thread, or NULL */
 	bool mbox_drain, mbox_stop;
+	struct lgd_handoff *mbox_in; /* accepted sockets another worker hands over */
+	unsigned mbox_nin, mbox_capin;
+	atomic_uint incoming; /* handed over but not yet taken: counts as load */
 	struct event *tick;
 	atomic_uint heartbeat;
 	bool accept_paused;  /* lgd_max_conns reached: listeners off, tick checks */
@@ -79,6 +86,14 @@ struct lgd_worker {
 	struct lg_buf out;
 };
 
+/* A client socket one worker accepted and hands to a less loaded one. */
+struct lgd_handoff {
+	int fd;
+	socklen_t salen;
+	struct sockaddr_storage sa;
+	char address[64]; /* the listener's configured address */
+};
+
 /* A slot of lgd_worker.pending: the connection waiting, or the next free slot + 1. */
 struct lgd_pending {
 	struct lgd_conn *c;
@@ -92,6 +107,9 @@ extern atomic_int lgd_total_conns;
 extern atomic_int lgd_max_conns;
 /* Workers whose loop has ended (drained or stopped). */
 extern atomic_int lgd_workers_done;
+/* Every worker (main.c sets them once all are initialised): for balancing accepted sockets. */
+extern struct lgd_worker *lgd_workers;
+extern int lgd_nworkers;
 
 /* Prepare a worker: its event loop and listeners for rt; -1 if a listener cannot be bound. */
 int lgd_worker_init(struct lgd_worker *w, int id, struct lgd_runtime *rt);

@@ -70,6 +70,7 @@ lgd_conn_close(struct lgd_conn *c, const char *reason)
 	          w->id, c->peer, state_names[c->state], (unsigned long long)c->requests, reason);
 	lgd_lesson_forget_decision(c); /* a decision still pending is dropped when it comes */
 	lgd_lesson_finish(c);
+	lgd_splice_free(c);
 	lgd_conn_set_state(c, LGD_CONN_CLOSED);
 	if (c->down.bev) {
 		SSL *ssl = bufferevent_openssl_get_ssl(c->down.bev);
@@ -104,6 +105,7 @@ lgd_conn_release_upstream(struct lgd_conn *c)
 {
 	struct lgd_upconn *u = c->upc;
 
+	lgd_splice_stop(c);
 	c->upc = NULL;
 	c->up.bev = NULL;
 	c->up.paused = false;
@@ -125,6 +127,8 @@ lgd_conn_update_read(struct lgd_conn *c, struct lgd_half *h)
 		c->body_start_us += lgd_mono_us() - c->body_paused_us;
 		c->body_paused_us = 0;
 	}
+	if (lgd_splice_owns(c, h))
+		return; /* the splice reads it; its bufferevent stays off */
 	if (h->paused || h->waiting)
 		bufferevent_disable(h->bev, EV_READ);
 	else
@@ -266,6 +270,7 @@ lgd_conn_flush(struct lgd_conn *c)
 	do
 		flush_outputs(c);
 	while (resume_drained(c));
+	lgd_splice_check(c);
 }
 
 /* Push both outputs out and finish a pending close. */
@@ -649,6 +654,7 @@ lgd_conn_accept(struct lgd_worker *w, size_t li, int fd, struct sockaddr *sa, so
 	c->rt = lgd_runtime_ref(rt);
 	c->lc = &rt->cf->listen[li];
 	c->hook_ms = -1;
+	c->splice.pipe[0] = c->splice.pipe[1] = -1;
 	c->addr_counted = rt->cf->limits.max_connections_per_address > 0;
 	if (salen <= sizeof(c->peer_sa))
 		memcpy(&c->peer_sa, sa, salen);

@@ -21,6 +21,7 @@
 #include "http1.h"
 #include "ws.h"
 #include "runtime.h"
+#include "splice.h"
 #include "worker.h"
 
 /* How long an ended stream may take to reach a chunk boundary before the connection closes. */
@@ -154,6 +155,8 @@ struct lgd_conn {
 	struct lgd_lesson lesson;
 	struct event *lesson_timer;
 	struct lgd_sse *sse;
+	/* A Content-Length body moving by splice(2) (splice.c). */
+	struct lgd_splice splice;
 	/* Proxy-initiated WebSocket close. */
 	uint16_t close_code;
 	char close_reason[LG_WS_CLOSE_REASON_MAX + 1];
@@ -201,6 +204,7 @@ void lgd_proxy_upstream_connected(struct lgd_conn *c);
 void lgd_proxy_response_done(struct lgd_conn *c);
 void lgd_proxy_answered(struct lgd_conn *c, size_t head_len, bool keep, const char *reason);
 void lgd_proxy_resume(struct lgd_conn *c);
+void lgd_proxy_body_passed(struct lgd_conn *c, struct lgd_half *src);
 
 /* lesson.c: the gate per request, lesson tunnels and their deadlines */
 /* What a connection in DECIDE got: nothing yet, the store's answer, or the store's timeout. */

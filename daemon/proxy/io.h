@@ -1,7 +1,7 @@
 /*
  * How bytes move on plain sockets: bufferevents read by our own callback (one
- * recv per readable event, no ioctl(FIONREAD) first) and large bodies moved
- * socket to socket through a pipe with splice(2). TLS bufferevents keep
+ * recv per readable event, no ioctl(FIONREAD) first); large bodies move socket
+ * to socket through a pipe with splice(2) in splice.c. TLS bufferevents keep
  * libevent's OpenSSL path.
  */
 #ifndef LGD_IO_H

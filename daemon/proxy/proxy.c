@@ -216,6 +216,18 @@ request_done(struct lgd_conn *c)
 		lgd_conn_timer(c, c->rt->cf->upstream.response_timeout_ms);
 }
 
+/* A body moved by splice is complete: finish the request, or the exchange. */
+void
+lgd_proxy_body_passed(struct lgd_conn *c, struct lgd_half *src)
+{
+	if (!lg_http_body_done(&src->body))
+		return;
+	if (src == &c->down)
+		request_done(c);
+	else
+		lgd_proxy_response_done(c);
+}
+
 /* Lessongate-Test-Close: <delay> [code] [reason] (only on listeners with test_hooks). */
 static void
 parse_test_hook(struct lgd_conn *c, const struct lg_http_header *h, size_t n)

@@ -252,5 +252,12 @@ bool lg_http_body_in_trailers(const struct lg_http_body *b);
 bool lg_http_body_done(const struct lg_http_body *b);
 /* The peer closed: 0 if that ends the body (read-until-close, or done), ERROR if truncated. */
 int lg_http_body_eof(struct lg_http_body *b);
+/*
+ * Payload bytes the decoder would take next without looking at them, so a
+ * proxy may move them past it (splice): the rest of a Content-Length body, else 0.
+ */
+uint64_t lg_http_body_passable(const struct lg_http_body *b);
+/* Count n payload bytes moved past the decoder (at most lg_http_body_passable()). */
+void lg_http_body_passed(struct lg_http_body *b, uint64_t n);
 
 #endif

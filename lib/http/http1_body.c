@@ -301,3 +301,23 @@ lg_http_body_eof(struct lg_http_body *b)
 		return LG_HTTP_ERROR;
 	return body_fail(b, LG_HTTP_E_TRUNCATED);
 }
+
+/* Payload bytes that may go past the decoder: the rest of a Content-Length body. */
+uint64_t
+lg_http_body_passable(const struct lg_http_body *b)
+{
+	return b->state_ == B_LENGTH ? b->remaining_ : 0;
+}
+
+/* Count n payload bytes moved past the decoder. */
+void
+lg_http_body_passed(struct lg_http_body *b, uint64_t n)
+{
+	if (b->state_ != B_LENGTH || n == 0)
+		return;
+	if (n > b->remaining_)
+		n = b->remaining_;
+	b->received += n;
+	if ((b->remaining_ -= n) == 0)
+		b->state_ = B_DONE;
+}

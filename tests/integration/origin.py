@@ -14,7 +14,8 @@ Endpoints (query parameters in brackets):
   /stream [n, chunked, pause_after, pause, mid]
                               n pattern bytes generated on the fly, written with
                               backpressure; optionally pausing once (mid=1:
-                              in the middle of a chunk)
+                              in the middle of a chunk); cut=N: close the connection
+                              once N bytes are written (a body cut short)
   /upload [pause_after, pause, hash, rate]
                               reads the body (any framing) counting bytes;
                               optionally stops reading for a while, or reads
@@ -493,7 +494,11 @@ class Handler:
             big = PATTERN * (block // PATTERN_LEN)
             paused = pause_after < 0
             mid = q.get("mid") == "1"
+            cut = int(q.get("cut", "-1"))
             while off < n:
+                if 0 <= cut <= off:
+                    req["sent"] = off
+                    return False
                 k = min(block, n - off)
                 data = big[:k]
                 if chunked:

@@ -1,6 +1,7 @@
 """The I/O path (issue 12): system calls per proxied keep-alive request, counted with strace."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -152,3 +153,41 @@ def test_io_no_allocation_per_enforced_request(env):
 
 
 test_io_no_allocation_per_enforced_request.timeout = 60
+
+
+def worker_open(log):
+    """The "draining" lines: {worker: connections open when the shutdown began}."""
+    return {int(m.group(1)): int(m.group(2))
+            for m in re.finditer(r'msg="draining" worker=(\d+) open=(\d+)', log)}
+
+
+def test_io_two_workers_share_connections(env):
+    """With two workers, connections are spread evenly whatever SO_REUSEPORT's hash does (it
+    split 50 connections up to 33 to 19): a worker with two more than the other hands a newly
+    accepted socket over. 160 keep-alive connections, plain and TLS, each answered, are open
+    at the shutdown: at most 2 apart between the workers."""
+    n = 160
+    crt, key = env.certs.server("localhost")
+    d = env.daemon(workers=2, tls={"certificate": crt, "key": key})
+    ctx = env.certs.client_context()
+    conns = []
+    try:
+        for i in range(n):
+            if i % 4 == 3:
+                c = HttpConn(d.tls_port, tls_ctx=ctx, server_hostname="localhost")
+            else:
+                c = HttpConn(d.port)
+            conns.append(c)
+            r = c.request("GET", "/small")
+            check(r.status == 200 and r.body, "connection %d: %r" % (i, r))
+        check(d.stop() == 0, "daemon did not stop cleanly: %s" % d.tail())
+    finally:
+        for c in conns:
+            c.close()
+    with open(d.logpath, "rb") as f:
+        log = f.read().decode("utf-8", "replace")
+    open_ = worker_open(log)
+    note("open per worker at the shutdown: %r; %s" % (open_, " | ".join(
+        l.split("msg=")[1] for l in log.splitlines() if "worker finished" in l)))
+    check(sorted(open_) == [0, 1] and open_[0] + open_[1] == n, "open connections: %r" % open_)
+    check(abs(open_[0] - open_[1]) <= 2, "connections split %d to %d" % (open_[0], open_[1]))

@@ -1035,6 +1035,26 @@ test_body_length_close(void **state)
 	assert_int_equal(lg_http_body_feed(&b, "abc", 3, &d), 3);
 	assert_int_equal(lg_http_body_eof(&b), 0);
 	assert_true(lg_http_body_done(&b));
+	/* Bytes moved past the decoder (splice): only a Content-Length body's rest. */
+	lg_http_body_init(&b, LG_HTTP_BODY_LENGTH, 10, NULL, true);
+	assert_int_equal(lg_http_body_feed(&b, "ab", 2, &d), 2);
+	assert_int_equal(lg_http_body_passable(&b), 8);
+	lg_http_body_passed(&b, 5);
+	assert_int_equal(lg_http_body_passable(&b), 3);
+	assert_false(lg_http_body_done(&b));
+	assert_int_equal(lg_http_body_eof(&b), LG_HTTP_ERROR);
+	lg_http_body_init(&b, LG_HTTP_BODY_LENGTH, 10, NULL, true);
+	lg_http_body_passed(&b, 20);
+	assert_true(lg_http_body_done(&b));
+	assert_int_equal(b.received, 10);
+	assert_int_equal(lg_http_body_passable(&b), 0);
+	lg_http_body_init(&b, LG_HTTP_BODY_CHUNKED, 0, NULL, true);
+	assert_int_equal(lg_http_body_feed(&b, "5\r\nab", 5, &d), 5);
+	assert_int_equal(lg_http_body_passable(&b), 0);
+	lg_http_body_passed(&b, 3);
+	assert_int_equal(lg_http_body_feed(&b, "cde\r\n0\r\n\r\n", 10, &d), 3);
+	lg_http_body_init(&b, LG_HTTP_BODY_CLOSE, 0, NULL, true);
+	assert_int_equal(lg_http_body_passable(&b), 0);
 	/* Truncated bodies. */
 	lg_http_body_init(&b, LG_HTTP_BODY_LENGTH, 5, NULL, false);
 	assert_int_equal(lg_http_body_feed(&b, "abc", 3, &d), 3);
