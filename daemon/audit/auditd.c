@@ -75,6 +75,7 @@ static struct {
 	struct lgd_open *open;     /* lessons begun and not ended */
 	struct lgd_resume *resume; /* their journal (state.store = "local"), or NULL */
 	struct lg_violidx *vidx;   /* deny and forced_close records, for /violations */
+	uint64_t indexed;          /* vidx holds the violations among records [0, indexed) */
 	int64_t swept_at;
 	bool final;
 	struct lg_buf buf;
@@ -343,24 +344,67 @@ injected_failure(void)
 	return A.fail_file != NULL && access(A.fail_file, F_OK) == 0;
 }
 
+/* Tests only: the reopen fails too (the log is closed) while that file starts with "open". */
+static bool
+injected_open_failure(void)
+{
+	char head[4];
+	int fd = A.fail_file ? open(A.fail_file, O_RDONLY | O_CLOEXEC) : -1;
+	bool yes = fd >= 0 && read(fd, head, 4) == 4 && memcmp(head, "open", 4) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return yes;
+}
+
+/*
+ * Bring the violations index in line with the log's records: forget what the
+ * log no longer holds, index what it holds beyond what was indexed (records
+ * whose sync failed but which reached the disk). 0, or -1 with the reason.
+ */
+static int
+index_catch_up(void)
+{
+	uint64_t size = lg_auditlog_size(A.log);
+
+	if (size < A.indexed) {
+		lg_violidx_truncate(A.vidx, size);
+		A.indexed = size;
+	}
+	for (; A.indexed < size; A.indexed++) {
+		if (lg_auditlog_read(A.log, A.indexed, &A.buf, A.err, sizeof(A.err)) != 0)
+			return -1;
+		lg_violidx_add(A.vidx, A.indexed, A.buf.data, A.buf.len);
+	}
+	return 0;
+}
+
 /* Try to reopen a log that failed (it cuts what a failed write left). */
 static void
 reopen(int64_t now)
 {
 	struct lg_auditlog_open_report rep;
+	bool open_fails = injected_open_failure();
 
-	if (now < A.retry_at || injected_failure())
+	if (now < A.retry_at || (!open_fails && injected_failure()))
 		return;
 	A.retry_at = now + LGD_AUDIT_RETRY_S;
 	if (A.log)
 		lg_auditlog_close(A.log);
-	A.log = lg_auditlog_open(A.dir, 0, &rep, A.err, sizeof(A.err));
+	A.log = NULL;
+	if (open_fails)
+		snprintf(A.err, sizeof(A.err), "injected open error (%s)", A.fail_file);
+	else
+		A.log = lg_auditlog_open(A.dir, 0, &rep, A.err, sizeof(A.err));
+	if (A.log && index_catch_up() != 0) {
+		lg_auditlog_close(A.log);
+		A.log = NULL;
+	}
 	if (A.log == NULL) {
 		say_broken(now);
 		return;
 	}
 	atomic_store(&A.healthy, true);
-	lg_violidx_truncate(A.vidx, lg_auditlog_size(A.log));
 	lgd_info("audit log writable again", "dir=%s records=%" PRIu64 " lost=%" PRIuFAST64, A.dir,
 	         rep.records, atomic_load(&A.lost));
 }
@@ -512,8 +556,13 @@ batch(struct item *l, int64_t now, bool final)
 	if (!A.batch_failed && A.log && lg_auditlog_sync(A.log, A.err, sizeof(A.err)) != 0)
 		A.batch_failed = true;
 	ok = !A.batch_failed;
-	if (!ok) /* what was not written is not to be found */
-		lg_violidx_truncate(A.vidx, A.log ? lg_auditlog_size(A.log) : 0);
+	if (ok && A.log) {
+		A.indexed = lg_auditlog_size(A.log);
+	} else if (!ok) {
+		/* What was not made durable is not to be found; what was stays (reopen adds back
+		 * what reached the disk anyway). */
+		lg_violidx_truncate(A.vidx, A.indexed);
+	}
 	if (!ok && A.log && atomic_load(&A.healthy)) {
 		atomic_store(&A.healthy, false);
 		A.retry_at = now + LGD_AUDIT_RETRY_S;
@@ -572,6 +621,7 @@ index_violations(const char *dir, uint64_t records, char *err, size_t errlen)
 
 	free(res.segments);
 	lg_violidx_truncate(A.vidx, records); /* a torn tail the open cut is not there */
+	A.indexed = records;
 	return rc;
 }
 
@@ -682,6 +732,18 @@ lgd_auditd_size(void)
 	return n;
 }
 
+/* Whether the log can be read now (false while it could not be reopened). */
+bool
+lgd_auditd_readable(void)
+{
+	bool yes;
+
+	pthread_mutex_lock(&A.tree_lock);
+	yes = A.log != NULL;
+	pthread_mutex_unlock(&A.tree_lock);
+	return yes;
+}
+
 /* Records waiting for the writer. */
 uint64_t
 lgd_auditd_queued(void)
@@ -745,20 +807,23 @@ lgd_auditd_read_list(const uint64_t *list, size_t n, struct lg_buf *out, char *e
 	return read_locked(0, 0, list, n, out, err, errlen);
 }
 
-/* The indexes of deny and forced_close records with from <= time < to (the index). */
-size_t
+/* The indexes of deny and forced_close records with from <= time < to (the index); 0 or -1. */
+int
 lgd_auditd_violations(const char *from, const char *to, uint64_t **list, size_t *n)
 {
-	size_t looked = 0;
+	int rc = -1;
 
 	pthread_mutex_lock(&A.tree_lock);
-	if (A.log && A.vidx)
-		looked = lg_violidx_query(A.vidx, from, to, lg_auditlog_size(A.log), list, n);
+	if (A.log && A.vidx) {
+		uint64_t below = lg_auditlog_size(A.log);
+		lg_violidx_query(A.vidx, from, to, below < A.indexed ? below : A.indexed, list, n);
+		rc = 0;
+	}
 	pthread_mutex_unlock(&A.tree_lock);
-	return looked;
+	return rc;
 }
 
-/* An inclusion (old = UINT64_MAX) or consistency proof under the writer's lock; 0 or -1. */
+/* An inclusion or consistency proof under the writer's lock; 0, -1 (out of range) or -2. */
 int
 lgd_auditd_proof(uint64_t a, uint64_t b, bool consistency, uint8_t proof[][LG_MERKLE_HASH],
                  size_t *n, uint8_t leaf[LG_MERKLE_HASH])
@@ -766,7 +831,9 @@ lgd_auditd_proof(uint64_t a, uint64_t b, bool consistency, uint8_t proof[][LG_ME
 	int rc = -1;
 
 	pthread_mutex_lock(&A.tree_lock);
-	if (A.log != NULL && b <= lg_auditlog_size(A.log)) {
+	if (A.log == NULL)
+		rc = -2;
+	else if (b <= lg_auditlog_size(A.log)) {
 		const struct lg_merkle *t = lg_auditlog_tree(A.log);
 		if (consistency) {
 			rc = lg_merkle_consistency(t, a, b, proof, n);

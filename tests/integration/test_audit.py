@@ -490,7 +490,7 @@ def inclusion_root(index, size, leaf, proof):
     return r if sn == 0 else None
 
 
-def api_daemon(env, audit_dir=None):
+def api_daemon(env, audit_dir=None, env_extra=None):
     d = os.path.join(env.dir, "regcerts")
     os.makedirs(d, exist_ok=True)
     make_ca(d, "regca")
@@ -500,7 +500,8 @@ def api_daemon(env, audit_dir=None):
     listen = {"address": "127.0.0.1:%d" % port,
               "tls": {"certificate": chain, "key": key,
                       "client_ca": os.path.join(d, "regca.pem")}}
-    a = Audited(env, tag="api", start=None, listen=listen, audit_dir=audit_dir)
+    a = Audited(env, tag="api", start=None, listen=listen, audit_dir=audit_dir,
+                env_extra=env_extra)
     from harness import wait_port
     check(wait_port(port, 5, a.d.proc), "the audit API does not listen: %s" % a.d.tail())
     return a, port, d
@@ -615,7 +616,9 @@ def test_audit_violations_index_matches_a_full_scan(env):
             q += "&rule=" + rule
         if region:
             q += "&region=" + region
-        st, body, _ = api.get(q)
+        st, body, r = api.get(q)
+        check(st != 200 or r.getheader("Transfer-Encoding") == "chunked",
+              "%s: not streamed in chunks: %r" % (q, r.getheaders()))
         got = [json.loads(x) for x in body.split(b"\n") if x]
         want = scan(frm, to, rule, region)
         check(st == 200 and got == want,
@@ -632,6 +635,56 @@ def test_audit_violations_index_matches_a_full_scan(env):
 
 
 test_audit_violations_index_matches_a_full_scan.timeout = 90
+
+
+def poll(fn, pred, timeout=8.0):
+    """fn() every 0.2 s until pred(result) or the timeout; the last result."""
+    end = time.time() + timeout
+    while True:
+        got = fn()
+        if pred(got) or time.time() > end:
+            return got
+        time.sleep(0.2)
+
+
+def test_audit_api_while_the_log_cannot_be_reopened(env):
+    """The log fails and cannot be reopened for a while (the injected error, its file saying
+    "open": the writer closes the log and its reopen fails): /violations, /entries and the
+    proofs answer 503 with a JSON reason meanwhile, and once the log is back /violations
+    again names every violation recorded before the outage (its index is not lost)."""
+    flag = os.path.join(env.dir, "audit-reopen-flag")
+    a, port, d = api_daemon(env, env_extra={"LESSONGATE_TEST_AUDIT_FAIL_FILE": flag})
+    api = Api(env, port, make_client(d, "regca", "bureau5"))
+    r = a.until_refused("/lesson/x/small", "stu-ro")
+    check(r.status in (429, 451), "no refusal: %d" % r.status)
+    q = "/audit/v1/violations?from=2000-01-01&to=2100-01-01"
+    st, before, _ = poll(lambda: api.get(q), lambda g: g[0] == 200 and g[1])
+    check(st == 200 and before, "violations before the outage: %d %r" % (st, before[:200]))
+    with open(flag, "w") as f:
+        f.write("open")
+    a.get("/lesson/x/small", "stu-ro2")  # its record fails: the writer reopens, and fails
+    for path in (q, "/audit/v1/entries?start=0", "/audit/v1/proof/inclusion?index=0&size=1",
+                 "/audit/v1/proof/consistency?old=1&new=2"):
+        st, body, r = poll(lambda: api.get(path), lambda g: g[0] == 503)
+        check(st == 503 and r.getheader("Content-Type") == "application/json" and
+              "error" in json.loads(body), "%s while the log is closed: %d %r" %
+              (path, st, body[:200]))
+    log = open(a.d.logpath, "rb").read()
+    check(b"injected open error" in log, "the reopen did not fail: %r" % log[-600:])
+    time.sleep(1.5)  # writer batches run with the log closed
+    os.unlink(flag)
+    st, after, _ = poll(lambda: api.get(q), lambda g: g[0] == 200)
+    check(st == 200 and after.startswith(before),
+          "violations after the log is back lack what was there before: %d\n%r\n%r" %
+          (st, before[:300], after[:300]))
+    st, body, _ = api.get("/audit/v1/proof/consistency?old=1&new=2")
+    check(st == 200, "a proof after the log is back: %d %r" % (st, body[:200]))
+    check(a.stop() == 0, "daemon did not stop cleanly")
+    rc, out = a.verify()
+    check(rc == 0, "audit verify after the outage failed: %s" % out)
+
+
+test_audit_api_while_the_log_cannot_be_reopened.timeout = 60
 
 
 def test_audit_api_requires_a_valid_client_certificate(env):
