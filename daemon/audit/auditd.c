@@ -545,8 +545,6 @@ batch(struct item *l, int64_t now, bool final)
 		A.swept_at = now;
 		A.final = final;
 		lgd_open_sweep(A.open, sweep_one, &now);
-		if (A.resume)
-			lgd_resume_compact(A.resume, A.open);
 	}
 	if (final && A.ctx)
 		emit(NULL, &A.stop);
@@ -597,6 +595,9 @@ writer_main(void *arg)
 		batch(l, now, stopping && l == NULL);
 		checkpoint(now, stopping && l == NULL);
 		pthread_mutex_unlock(&A.tree_lock);
+		/* Off the records' path: after their waiters were told, outside the lock. */
+		if (A.resume)
+			lgd_resume_compact(A.resume, A.open);
 		if (stopping && l == NULL)
 			break;
 	}

@@ -63,7 +63,8 @@ class Audited:
     """A lessongated with the audit log on, under a fake clock."""
 
     def __init__(self, env, tag="a", workers=1, mode=None, audit_dir=None, keys=None,
-                 env_extra=None, start="2026-09-21 19:00:00", listen=None, state=None):
+                 env_extra=None, start="2026-09-21 19:00:00", listen=None, state=None,
+                 rules=None):
         self.env = env
         self.keys = keys or Keys(env, tag + str(env.seq))
         self.dir = audit_dir or os.path.join(env.dir, "audit-%s-%d" % (tag, env.seq))
@@ -78,6 +79,8 @@ class Audited:
         }
         if mode:
             extra["mode"] = mode
+        if rules:
+            extra["rules"].update(rules)
         if listen:
             extra["audit"]["listen"] = listen
         if state:
@@ -377,6 +380,94 @@ def test_audit_lesson_ended_at_stop_is_not_ended_again_after_restart(env):
 
 
 test_audit_lesson_ended_at_stop_is_not_ended_again_after_restart.timeout = 60
+
+
+JOURNAL_LINE = re.compile(r"^[0-9a-f]{32} [0-9a-f]{32} [0-9]+ [0-9]+ [0-9]+ ([0-9a-f]+|-)$")
+
+
+def test_audit_journal_torn_tail_and_bad_fields(env):
+    """state.store = "local", a journal left by kill -9 with a torn last line and a line whose
+    class is out of range, and a start-up rewrite that fails (DIR/open-lessons.tmp is a
+    directory): the daemon starts, says which line it skipped and that it cut the torn tail,
+    reopens only the valid lesson (one lesson_end, a real class), and the next journal line is
+    whole (not glued onto the fragment)."""
+    keys = Keys(env, "tj")
+    adir = os.path.join(env.dir, "audit-tj")
+    state = {"store": "local", "dir": os.path.join(env.dir, "state-tj")}
+    a = Audited(env, tag="tj", keys=keys, audit_dir=adir, state=state)
+    check(a.get("/lesson/x/small", "stu-tj1").status == 200, "lesson refused")
+    a.wait_records(lambda rs: "lesson_start" in types(rs))
+    time.sleep(1.5)  # the local store commits every 0.9 s
+    os.kill(a.d.pid, signal.SIGKILL)
+    a.d.expect_exit = True
+    a.d.stop()
+    jpath = os.path.join(adir, "open-lessons")
+    with open(jpath) as f:
+        good = f.read().splitlines()
+    check(len(good) == 1 and JOURNAL_LINE.match(good[0]), "the journal: %r" % good)
+    f = good[0].split(" ")
+    f[3] = "7"  # class out of range, for the same lesson
+    with open(jpath, "a") as fh:
+        fh.write(" ".join(f) + "\n" + good[0][:40])  # and a torn line
+    os.mkdir(jpath + ".tmp")
+    b = Audited(env, tag="tjb", keys=keys, audit_dir=adir, state=state,
+                start="2026-09-21 19:01:00")
+    check(b.get("/lesson/x/small", "stu-tj2").status == 200, "stu-tj2 refused")
+    recs = b.wait_records(lambda rs: types(rs).count("lesson_start") >= 2 and
+                          "lesson_end" in types(rs))
+    time.sleep(0.5)
+    log = open(b.d.logpath, "rb").read()
+    check(b"line skipped" in log and b"open-lessons:2" in log and
+          b"class out of range" in log, "no line naming the bad class: %r" % log[-1500:])
+    check(b"torn last line cut" in log, "no line about the torn tail: %r" % log[-1500:])
+    with open(jpath) as fh:
+        lines = fh.read().split("\n")
+    check(lines[-1] == "" and all(JOURNAL_LINE.match(x) for x in lines[:-1]) and
+          len(lines) >= 4, "a journal line is not whole: %r" % lines)
+    check(b.stop() == 0, "restarted daemon did not stop cleanly")
+    recs = b.records()
+    starts, ends = lesson_pairs(recs)
+    check(all(ends.get(k, 0) == 1 for k in starts) and all(k in starts for k in ends),
+          "each lesson ends once: starts %r ends %r" % (starts, ends))
+    check(all(r["class"] == "subject" for r in recs if r["type"] == "lesson_end"),
+          "a lesson_end with another class: %r" %
+          [r for r in recs if r["type"] == "lesson_end"])
+    rc, out = b.verify()
+    check(rc == 0, "verify after the restart: %s" % out)
+
+
+test_audit_journal_torn_tail_and_bad_fields.timeout = 60
+
+
+def test_audit_journal_compacted_under_steady_load(env):
+    """state.store = "local": the journal of lesson starts is compacted while lessons keep
+    starting (every batch carries a new line), once it holds more lines than twice the open
+    lessons plus the slack ($LESSONGATE_TEST_RESUME_SLACK=0 here, 4096 in production): the
+    file is replaced while the load goes on, and then holds fewer lines than were started."""
+    adir = os.path.join(env.dir, "audit-cmp")
+    state = {"store": "local", "dir": os.path.join(env.dir, "state-cmp")}
+    # Short breaks in both classes: the store forgets a student (and the writer its ended
+    # lesson) seconds after the lesson, so the open lessons stay few under the load.
+    a = Audited(env, tag="cmp", audit_dir=adir, state=state,
+                env_extra={"LESSONGATE_TEST_RESUME_SLACK": "0"},
+                rules={"non_subject": {"lesson_max": "3s", "break_min": "2s"}})
+    jpath = os.path.join(adir, "open-lessons")
+    ino = os.stat(jpath).st_ino
+    started, replaced = 0, False
+    end = time.time() + 35
+    while time.time() < end and not replaced:
+        check(a.get("/lesson/x/small", "stu-c%d" % started).status == 200, "lesson refused")
+        started += 1
+        time.sleep(0.03)
+        replaced = os.stat(jpath).st_ino != ino
+    check(replaced, "the journal was not compacted during %d lesson starts" % started)
+    with open(jpath) as fh:
+        n = len(fh.read().splitlines())
+    check(n < started, "after compaction %d lines for %d starts" % (n, started))
+    check(a.stop() == 0, "daemon did not stop cleanly")
+
+
+test_audit_journal_compacted_under_steady_load.timeout = 60
 
 
 def test_audit_log_unwritable_fails_lesson_routes_closed(env):
