@@ -626,6 +626,36 @@ index_violations(const char *dir, uint64_t records, char *err, size_t errlen)
 	return rc;
 }
 
+/* Undo a start that failed half-way, in reverse order: nothing stays open, allocated or queued. */
+static void
+start_undo(void)
+{
+	A.on = false;
+	lgd_resume_close(A.resume);
+	A.resume = NULL;
+	ctx_free(A.ctx);
+	A.ctx = NULL;
+	while (A.head) { /* the start and config_loaded records (no one waits for them) */
+		struct item *it = A.head;
+		A.head = it->next;
+		ctx_free(it->ctx);
+		free(it);
+	}
+	A.tail = &A.head;
+	A.queued = 0;
+	lgd_open_free(A.open);
+	A.open = NULL;
+	lg_audit_agg_free(A.agg);
+	A.agg = NULL;
+	free(A.dir);
+	A.dir = NULL;
+	lg_violidx_free(A.vidx);
+	A.vidx = NULL;
+	if (A.log)
+		lg_auditlog_close(A.log);
+	A.log = NULL;
+}
+
 /* Open the log and start the writer; the start record goes first. */
 int
 lgd_auditd_start(const struct lg_config *cf, const char *version, char *err, size_t errlen)
@@ -643,13 +673,8 @@ lgd_auditd_start(const struct lg_config *cf, const char *version, char *err, siz
 		         rep.torn_bytes, rep.index_rebuilt);
 	A.checkpoint_size = UINT64_MAX;
 	A.vidx = lg_violidx_new();
-	if (index_violations(cf->audit.dir, rep.records, err, errlen) != 0) {
-		lg_auditlog_close(A.log);
-		A.log = NULL;
-		lg_violidx_free(A.vidx);
-		A.vidx = NULL;
-		return -1;
-	}
+	if (index_violations(cf->audit.dir, rep.records, err, errlen) != 0)
+		goto fail;
 	A.fail_file = getenv("LESSONGATE_TEST_AUDIT_FAIL_FILE");
 	A.dir = lg_strdup(cf->audit.dir);
 	RAND_bytes(aggkey, sizeof(aggkey));
@@ -661,16 +686,13 @@ lgd_auditd_start(const struct lg_config *cf, const char *version, char *err, siz
 	A.on = true;
 	if ((A.ctx = ctx_new(cf)) == NULL) {
 		snprintf(err, errlen, "cannot prepare the audit record context");
-		A.on = false;
-		return -1;
+		goto fail;
 	}
 	if (lgd_store && strcmp(lgd_store->kind, "local") == 0) {
 		A.resume =
 		    lgd_resume_open(cf->audit.dir, lg_store_local_table(lgd_store), err, errlen);
-		if (A.resume == NULL) {
-			A.on = false;
-			return -1;
-		}
+		if (A.resume == NULL)
+			goto fail;
 		lgd_resume_rebuild(A.resume, cf->audit.dir, A.ctx->ctx.tz, A.open);
 	}
 	r.time = time(NULL);
@@ -678,12 +700,14 @@ lgd_auditd_start(const struct lg_config *cf, const char *version, char *err, siz
 	lgd_auditd_config_loaded(cf);
 	if (pthread_create(&A.thread, NULL, writer_main, NULL) != 0) {
 		snprintf(err, errlen, "cannot start the audit writer thread");
-		A.on = false;
-		return -1;
+		goto fail;
 	}
 	lgd_info("audit log open", "dir=%s records=%" PRIu64 " origin=%s", cf->audit.dir,
 	         rep.records, cf->audit.name);
 	return 0;
+fail:
+	start_undo();
+	return -1;
 }
 
 /* Write the stop record, flush the flood windows, sync, stop, close. */
