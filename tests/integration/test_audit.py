@@ -485,6 +485,14 @@ def test_audit_journal_compacted_under_steady_load(env):
                 rules={"non_subject": {"lesson_max": "3s", "break_min": "2s"}})
     jpath = os.path.join(adir, "open-lessons")
     ino = os.stat(jpath).st_ino
+    trace = os.path.join(env.dir, "cmp.strace")
+    st = None
+    if shutil.which("strace"):
+        # The writer's system calls: the rename must be followed by a sync of the directory.
+        st = subprocess.Popen(["strace", "-f", "-qq", "-p", str(a.d.pid), "-o", trace,
+                               "-e", "trace=openat,rename,renameat,renameat2,fsync"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
     started, replaced = 0, False
     end = time.time() + 35
     while time.time() < end and not replaced:
@@ -496,6 +504,28 @@ def test_audit_journal_compacted_under_steady_load(env):
     with open(jpath) as fh:
         n = len(fh.read().splitlines())
     check(n < started, "after compaction %d lines for %d starts" % (n, started))
+    if st:
+        time.sleep(0.5)
+        st.send_signal(signal.SIGINT)
+        st.wait(10)
+        calls = open(trace).read().splitlines()
+        ren = [i for i, x in enumerate(calls) if "open-lessons.tmp" in x and "rename" in x and
+               x.rstrip().endswith("= 0")]
+        check(ren, "no rename of the journal traced: %r" % calls[-20:])
+        dirfd = None
+        for x in calls[ren[0]:]:
+            m = re.search(r'openat\(AT_FDCWD, "%s", [^)]*O_DIRECTORY[^)]*\) = (\d+)' %
+                          re.escape(adir), x)
+            if m:
+                dirfd = m.group(1)
+            elif dirfd and re.search(r"fsync\(%s\)\s+= 0" % dirfd, x):
+                break
+        else:
+            raise TestFailure("the directory is not synced after the rename: %r" %
+                              calls[ren[0]:ren[0] + 12])
+        check(not any(re.search(r'openat\(AT_FDCWD, "%s"' % re.escape(jpath), x)
+                      for x in calls[ren[0]:]),
+              "the journal is reopened after the rename (its fd should be kept)")
     check(a.stop() == 0, "daemon did not stop cleanly")
 
 
