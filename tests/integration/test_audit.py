@@ -354,17 +354,24 @@ def test_audit_lesson_open_at_kill9_ends_after_restart(env):
 test_audit_lesson_open_at_kill9_ends_after_restart.timeout = 60
 
 
+def one_local_lesson(env, tag, student):
+    """state.store = "local": a daemon in which student has begun a lesson, its lesson_start
+    durable and the store committed. (keys, audit dir, state, Audited)."""
+    keys = Keys(env, tag)
+    adir = os.path.join(env.dir, "audit-" + tag)
+    state = {"store": "local", "dir": os.path.join(env.dir, "state-" + tag)}
+    a = Audited(env, tag=tag, keys=keys, audit_dir=adir, state=state)
+    check(a.get("/lesson/x/small", student).status == 200, "lesson refused")
+    a.wait_records(lambda rs: "lesson_start" in types(rs))
+    time.sleep(1.5)  # the local store commits every 0.9 s
+    return keys, adir, state, a
+
+
 def test_audit_lesson_ended_at_stop_is_not_ended_again_after_restart(env):
     """state.store = "local": a graceful stop ends every open lesson in the log, while the
     store keeps the student's clock; a student who comes back after the restart starts a new
     lesson, and the gate's end of the old one (from the store) is not written a second time."""
-    keys = Keys(env, "st9")
-    adir = os.path.join(env.dir, "audit-st9")
-    state = {"store": "local", "dir": os.path.join(env.dir, "state-st9")}
-    a = Audited(env, tag="st9", keys=keys, audit_dir=adir, state=state)
-    check(a.get("/lesson/x/small", "stu-again").status == 200, "lesson refused")
-    a.wait_records(lambda rs: "lesson_start" in types(rs))
-    time.sleep(1.2)  # the local store commits every 0.9 s
+    keys, adir, state, a = one_local_lesson(env, "st9", "stu-again")
     check(a.stop() == 0, "daemon did not stop cleanly")
     check(types(a.records()).count("lesson_end") == 1, "the stop ends the lesson")
     b = Audited(env, tag="st9b", keys=keys, audit_dir=adir, state=state,
@@ -391,13 +398,7 @@ def test_audit_journal_torn_tail_and_bad_fields(env):
     directory): the daemon starts, says which line it skipped and that it cut the torn tail,
     reopens only the valid lesson (one lesson_end, a real class), and the next journal line is
     whole (not glued onto the fragment)."""
-    keys = Keys(env, "tj")
-    adir = os.path.join(env.dir, "audit-tj")
-    state = {"store": "local", "dir": os.path.join(env.dir, "state-tj")}
-    a = Audited(env, tag="tj", keys=keys, audit_dir=adir, state=state)
-    check(a.get("/lesson/x/small", "stu-tj1").status == 200, "lesson refused")
-    a.wait_records(lambda rs: "lesson_start" in types(rs))
-    time.sleep(1.5)  # the local store commits every 0.9 s
+    keys, adir, state, a = one_local_lesson(env, "tj", "stu-tj1")
     os.kill(a.d.pid, signal.SIGKILL)
     a.d.expect_exit = True
     a.d.stop()
