@@ -408,8 +408,10 @@ def test_audit_journal_torn_tail_and_bad_fields(env):
     check(len(good) == 1 and JOURNAL_LINE.match(good[0]), "the journal: %r" % good)
     f = good[0].split(" ")
     f[3] = "7"  # class out of range, for the same lesson
+    long_route = ("ab" * 16 + " " + "cd" * 16 + " 1789988400 0 533100 " +
+                  ("/" + "r" * 700).encode().hex())
     with open(jpath, "a") as fh:
-        fh.write(" ".join(f) + "\n" + good[0][:40])  # and a torn line
+        fh.write(" ".join(f) + "\n" + long_route + "\n" + good[0][:40])  # and a torn line
     os.mkdir(jpath + ".tmp")
     b = Audited(env, tag="tjb", keys=keys, audit_dir=adir, state=state,
                 start="2026-09-21 19:01:00")
@@ -421,10 +423,12 @@ def test_audit_journal_torn_tail_and_bad_fields(env):
     check(b"line skipped" in log and b"open-lessons:2" in log and
           b"class out of range" in log, "no line naming the bad class: %r" % log[-1500:])
     check(b"torn last line cut" in log, "no line about the torn tail: %r" % log[-1500:])
+    check(b"open-lessons:3" not in log, "a line with a 701-byte route does not read back: %r"
+          % log[-1500:])
     with open(jpath) as fh:
         lines = fh.read().split("\n")
     check(lines[-1] == "" and all(JOURNAL_LINE.match(x) for x in lines[:-1]) and
-          len(lines) >= 4, "a journal line is not whole: %r" % lines)
+          len(lines) >= 5, "a journal line is not whole: %r" % lines)
     check(b.stop() == 0, "restarted daemon did not stop cleanly")
     recs = b.records()
     starts, ends = lesson_pairs(recs)
