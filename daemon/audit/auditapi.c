@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "auditd.h"
@@ -27,8 +29,10 @@
 #include "log.h"
 #include "render.h"
 
-/* Records per page of /entries and records read per lock of /violations. */
+/* Records per page of /entries. */
 #define PAGE 1000
+/* Records of /violations read per hold of the writer's lock, and sent per chunk. */
+#define VBATCH 256
 
 /* The API's server (httpsrv.c: its thread, TLS with client certificates required). */
 static struct lgd_httpsrv *api;
@@ -107,6 +111,10 @@ get_entries(struct evhttp_request *req, struct evkeyvalq *q)
 		end = start + PAGE;
 	if (end > size)
 		end = size;
+	if (start >= size && !lgd_auditd_readable()) {
+		lgd_http_error(req, 503, "the audit log is not readable now");
+		return;
+	}
 	if (start >= size || start >= end) {
 		lgd_http_error(req, 400, "start: beyond the log's size (or not below end)");
 		return;
@@ -132,14 +140,21 @@ get_proof(struct evhttp_request *req, struct evkeyvalq *q, bool consistency)
 	size_t n = 0;
 	struct lg_buf out = {0};
 	char h[65], why[160];
+	int rc;
 
 	if (param_u64(q, an, &a) <= 0 || param_u64(q, bn, &b) <= 0) {
 		snprintf(why, sizeof(why), "%s and %s: required, decimal", an, bn);
 		lgd_http_error(req, 400, why);
 		return;
 	}
-	if ((consistency ? a > b || a == 0 : a >= b) ||
-	    lgd_auditd_proof(a, b, consistency, proof, &n, leaf) != 0) {
+	rc = (consistency ? a > b || a == 0 : a >= b)
+	         ? -1
+	         : lgd_auditd_proof(a, b, consistency, proof, &n, leaf);
+	if (rc == -2) {
+		lgd_http_error(req, 503, "the audit log is not readable now");
+		return;
+	}
+	if (rc != 0) {
 		snprintf(why, sizeof(why),
 		         consistency ? "need 0 < old <= new <= the log's size"
 		                     : "need index < size <= the log's size");
@@ -200,26 +215,145 @@ member_is(const struct lg_json_value *v, const char *want)
 	       strcmp(s, want) == 0;
 }
 
-/*
- * GET /audit/v1/violations?from=&to=&rule=&region=: deny and forced_close
- * records whose local time is in [from, to) (RFC 3339 or YYYY-MM-DD, compared
- * as the records write them), NDJSON or CSV (Accept: text/csv).
- */
+/* A /violations answer being streamed: the records it names, and how far it got. */
+struct vstream {
+	struct evhttp_request *req;
+	uint64_t *list;
+	size_t n, at;
+	char *from, *to, *rule, *region;
+	bool csv, cut;
+	char *keys;
+	size_t keycap;
+	struct lg_buf page, out;
+};
+
+/* Free a stream's state (not its request). */
 static void
-get_violations(struct evhttp_request *req, struct evkeyvalq *q)
+vs_free(struct vstream *vs)
+{
+	free(vs->list);
+	free(vs->from);
+	free(vs->to);
+	free(vs->rule);
+	free(vs->region);
+	free(vs->keys);
+	lg_buf_free(&vs->page);
+	lg_buf_free(&vs->out);
+	free(vs);
+}
+
+/*
+ * Read the next VBATCH records the index named (one hold of the writer's
+ * lock) and append those that match to vs->out, as NDJSON or CSV rows. 0, or
+ * -1 with the reason (the log is not readable now).
+ */
+static int
+vs_fill(struct vstream *vs, char *err, size_t errlen)
 {
 	static const char *const names[] = {"index", "type",  "time", "student", "region",
 	                                    "class", "route", "rule", "status",  "enforced",
 	                                    "count", "how",   NULL};
+	size_t e = vs->at + VBATCH < vs->n ? vs->at + VBATCH : vs->n;
+
+	vs->page.len = 0;
+	if (lgd_auditd_read_list(vs->list + vs->at, e - vs->at, &vs->page, err, errlen) != 0)
+		return -1;
+	vs->at = e;
+	for (char *l = vs->page.data, *nl; l && l < vs->page.data + vs->page.len; l = nl + 1) {
+		struct lg_json_value v[12];
+		char t[64];
+		nl = memchr(l, '\n', (size_t)(vs->page.data + vs->page.len - l));
+		if (nl == NULL)
+			break;
+		if ((size_t)(nl - l) > vs->keycap) {
+			vs->keycap = (size_t)(nl - l);
+			vs->keys = lg_xrealloc(vs->keys, vs->keycap, 1);
+		}
+		if (lg_json_parse(l, (size_t)(nl - l), vs->keys, vs->keycap, names, v, 12) != 0)
+			continue;
+		if (!member_is(&v[1], "deny") && !member_is(&v[1], "forced_close"))
+			continue;
+		if (lg_json_string(&v[2], t, sizeof(t)) < 0 || strcmp(t, vs->from) < 0 ||
+		    strcmp(t, vs->to) >= 0 || !member_is(&v[7], vs->rule) ||
+		    !member_is(&v[4], vs->region))
+			continue;
+		if (!vs->csv) {
+			lg_buf_add(&vs->out, l, (size_t)(nl - l) + 1);
+			continue;
+		}
+		for (int k = 0; k < 12; k++)
+			csv_field(&vs->out, &v[k], k == 11);
+	}
+	return 0;
+}
+
+/* The client went away (or the server stops) in the middle of a stream. */
+static void
+vs_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct vstream *vs = arg;
+
+	(void)evcon;
+	/* A request its failed connection let go of is ours to free (reply_end does). */
+	if (evhttp_request_get_connection(vs->req) == NULL)
+		evhttp_send_reply_end(vs->req);
+	vs_free(vs);
+}
+
+/*
+ * Send the next chunk of a stream, and come back once it is written out (so
+ * at most one chunk is in memory); end the reply after the last. If the log
+ * stops being readable half-way, the connection is cut without the final
+ * chunk: the client sees an incomplete answer, never a short complete one.
+ */
+static void
+vs_send(struct evhttp_connection *evcon, void *arg)
+{
+	struct vstream *vs = arg;
+	struct evhttp_connection *c = evhttp_request_get_connection(vs->req);
+	struct evbuffer *b;
+	char err[256];
+
+	(void)evcon;
+	if (vs->cut || c == NULL)
+		return;
+	while (vs->out.len == 0 && vs->at < vs->n) {
+		if (vs_fill(vs, err, sizeof(err)) != 0) {
+			lgd_warn("audit API: a /violations answer cut short", "error=\"%s\"", err);
+			vs->cut = true;
+			shutdown(bufferevent_getfd(evhttp_connection_get_bufferevent(c)),
+			         SHUT_RDWR);
+			return;
+		}
+	}
+	if (vs->out.len == 0) {
+		evhttp_connection_set_closecb(c, NULL, NULL);
+		evhttp_send_reply_end(vs->req);
+		vs_free(vs);
+		return;
+	}
+	b = evbuffer_new();
+	evbuffer_add(b, vs->out.data, vs->out.len);
+	vs->out.len = 0;
+	evhttp_send_reply_chunk_with_cb(vs->req, b, vs_send, vs);
+	evbuffer_free(b);
+}
+
+/*
+ * GET /audit/v1/violations?from=&to=&rule=&region=: deny and forced_close
+ * records whose local time is in [from, to) (RFC 3339 or YYYY-MM-DD, compared
+ * as the records write them), NDJSON or CSV (Accept: text/csv), streamed in
+ * chunks: VBATCH records read per hold of the writer's lock, and the next
+ * batch read only once the previous chunk is written out.
+ */
+static void
+get_violations(struct evhttp_request *req, struct evkeyvalq *q)
+{
 	const char *from = evhttp_find_header(q, "from"), *to = evhttp_find_header(q, "to");
 	const char *rule = evhttp_find_header(q, "rule"), *region = evhttp_find_header(q, "region");
 	const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
-	bool csv = accept && strstr(accept, "text/csv");
-	uint64_t *list = NULL;
-	size_t nlist = 0;
-	struct lg_buf out = {0}, page = {0};
-	char err[256], *keys = NULL;
-	size_t keycap = 0;
+	struct vstream *vs;
+	char err[256];
 
 	if (from == NULL || to == NULL || strlen(from) < 10 || strlen(to) < 10) {
 		lgd_http_error(req, 400,
@@ -234,54 +368,28 @@ get_violations(struct evhttp_request *req, struct evkeyvalq *q)
 		lgd_http_error(req, 400, "region: six digits (GB/T 2260)");
 		return;
 	}
-	if (csv)
-		LG_BUF_LIT(&out, "index,type,time,student,region,class,route,rule,status,enforced,"
-		                 "count,how\r\n");
+	vs = lg_xcalloc(1, sizeof(*vs));
+	vs->req = req;
+	vs->csv = accept && strstr(accept, "text/csv");
+	vs->from = lg_strdup(from);
+	vs->to = lg_strdup(to);
+	vs->rule = rule ? lg_strdup(rule) : NULL;
+	vs->region = region ? lg_strdup(region) : NULL;
+	if (vs->csv)
+		LG_BUF_LIT(&vs->out, "index,type,time,student,region,class,route,rule,status,"
+		                     "enforced,count,how\r\n");
 	/* Only the records the violations index names: deny and forced_close in [from, to). */
-	lgd_auditd_violations(from, to, &list, &nlist);
-	for (size_t s = 0; s < nlist; s += PAGE) {
-		size_t e = s + PAGE < nlist ? s + PAGE : nlist;
-		page.len = 0;
-		if (lgd_auditd_read_list(list + s, e - s, &page, err, sizeof(err)) != 0) {
-			lg_buf_free(&out);
-			lg_buf_free(&page);
-			free(keys);
-			free(list);
-			lgd_http_error(req, 503, err);
-			return;
-		}
-		for (char *l = page.data, *nl; l && l < page.data + page.len; l = nl + 1) {
-			struct lg_json_value v[12];
-			char t[64];
-			nl = memchr(l, '\n', (size_t)(page.data + page.len - l));
-			if (nl == NULL)
-				break;
-			if ((size_t)(nl - l) > keycap) {
-				keycap = (size_t)(nl - l);
-				keys = lg_xrealloc(keys, keycap, 1);
-			}
-			if (lg_json_parse(l, (size_t)(nl - l), keys, keycap, names, v, 12) != 0)
-				continue;
-			if (!member_is(&v[1], "deny") && !member_is(&v[1], "forced_close"))
-				continue;
-			if (lg_json_string(&v[2], t, sizeof(t)) < 0 || strcmp(t, from) < 0 ||
-			    strcmp(t, to) >= 0 || !member_is(&v[7], rule) ||
-			    !member_is(&v[4], region))
-				continue;
-			if (!csv) {
-				lg_buf_add(&out, l, (size_t)(nl - l) + 1);
-				continue;
-			}
-			for (int k = 0; k < 12; k++)
-				csv_field(&out, &v[k], k == 11);
-		}
+	if (lgd_auditd_violations(from, to, &vs->list, &vs->n) != 0 ||
+	    (vs->n && vs_fill(vs, err, sizeof(err)) != 0)) {
+		vs_free(vs);
+		lgd_http_error(req, 503, "the audit log is not readable now");
+		return;
 	}
-	free(list);
-	reply(req, csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
-	      out.data ? out.data : "", out.len);
-	lg_buf_free(&out);
-	lg_buf_free(&page);
-	free(keys);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	                  vs->csv ? "text/csv; charset=utf-8" : "application/x-ndjson");
+	evhttp_send_reply_start(req, 200, "OK");
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req), vs_closed, vs);
+	vs_send(NULL, vs);
 }
 
 /* Every request of the regulator API. */

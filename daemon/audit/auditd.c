@@ -75,6 +75,7 @@ static struct {
 	struct lgd_open *open;     /* lessons begun and not ended */
 	struct lgd_resume *resume; /* their journal (state.store = "local"), or NULL */
 	struct lg_violidx *vidx;   /* deny and forced_close records, for /violations */
+	uint64_t indexed;          /* vidx holds the violations among records [0, indexed) */
 	int64_t swept_at;
 	bool final;
 	struct lg_buf buf;
@@ -343,24 +344,67 @@ injected_failure(void)
 	return A.fail_file != NULL && access(A.fail_file, F_OK) == 0;
 }
 
+/* Tests only: the reopen fails too (the log is closed) while that file starts with "open". */
+static bool
+injected_open_failure(void)
+{
+	char head[4];
+	int fd = A.fail_file ? open(A.fail_file, O_RDONLY | O_CLOEXEC) : -1;
+	bool yes = fd >= 0 && read(fd, head, 4) == 4 && memcmp(head, "open", 4) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return yes;
+}
+
+/*
+ * Bring the violations index in line with the log's records: forget what the
+ * log no longer holds, index what it holds beyond what was indexed (records
+ * whose sync failed but which reached the disk). 0, or -1 with the reason.
+ */
+static int
+index_catch_up(void)
+{
+	uint64_t size = lg_auditlog_size(A.log);
+
+	if (size < A.indexed) {
+		lg_violidx_truncate(A.vidx, size);
+		A.indexed = size;
+	}
+	for (; A.indexed < size; A.indexed++) {
+		if (lg_auditlog_read(A.log, A.indexed, &A.buf, A.err, sizeof(A.err)) != 0)
+			return -1;
+		lg_violidx_add(A.vidx, A.indexed, A.buf.data, A.buf.len);
+	}
+	return 0;
+}
+
 /* Try to reopen a log that failed (it cuts what a failed write left). */
 static void
 reopen(int64_t now)
 {
 	struct lg_auditlog_open_report rep;
+	bool open_fails = injected_open_failure();
 
-	if (now < A.retry_at || injected_failure())
+	if (now < A.retry_at || (!open_fails && injected_failure()))
 		return;
 	A.retry_at = now + LGD_AUDIT_RETRY_S;
 	if (A.log)
 		lg_auditlog_close(A.log);
-	A.log = lg_auditlog_open(A.dir, 0, &rep, A.err, sizeof(A.err));
+	A.log = NULL;
+	if (open_fails)
+		snprintf(A.err, sizeof(A.err), "injected open error (%s)", A.fail_file);
+	else
+		A.log = lg_auditlog_open(A.dir, 0, &rep, A.err, sizeof(A.err));
+	if (A.log && index_catch_up() != 0) {
+		lg_auditlog_close(A.log);
+		A.log = NULL;
+	}
 	if (A.log == NULL) {
 		say_broken(now);
 		return;
 	}
 	atomic_store(&A.healthy, true);
-	lg_violidx_truncate(A.vidx, lg_auditlog_size(A.log));
 	lgd_info("audit log writable again", "dir=%s records=%" PRIu64 " lost=%" PRIuFAST64, A.dir,
 	         rep.records, atomic_load(&A.lost));
 }
@@ -501,8 +545,6 @@ batch(struct item *l, int64_t now, bool final)
 		A.swept_at = now;
 		A.final = final;
 		lgd_open_sweep(A.open, sweep_one, &now);
-		if (A.resume)
-			lgd_resume_compact(A.resume, A.open);
 	}
 	if (final && A.ctx)
 		emit(NULL, &A.stop);
@@ -512,8 +554,13 @@ batch(struct item *l, int64_t now, bool final)
 	if (!A.batch_failed && A.log && lg_auditlog_sync(A.log, A.err, sizeof(A.err)) != 0)
 		A.batch_failed = true;
 	ok = !A.batch_failed;
-	if (!ok) /* what was not written is not to be found */
-		lg_violidx_truncate(A.vidx, A.log ? lg_auditlog_size(A.log) : 0);
+	if (ok && A.log) {
+		A.indexed = lg_auditlog_size(A.log);
+	} else if (!ok) {
+		/* What was not made durable is not to be found; what was stays (reopen adds back
+		 * what reached the disk anyway). */
+		lg_violidx_truncate(A.vidx, A.indexed);
+	}
 	if (!ok && A.log && atomic_load(&A.healthy)) {
 		atomic_store(&A.healthy, false);
 		A.retry_at = now + LGD_AUDIT_RETRY_S;
@@ -548,6 +595,9 @@ writer_main(void *arg)
 		batch(l, now, stopping && l == NULL);
 		checkpoint(now, stopping && l == NULL);
 		pthread_mutex_unlock(&A.tree_lock);
+		/* Off the records' path: after their waiters were told, outside the lock. */
+		if (A.resume)
+			lgd_resume_compact(A.resume, A.open);
 		if (stopping && l == NULL)
 			break;
 	}
@@ -572,7 +622,38 @@ index_violations(const char *dir, uint64_t records, char *err, size_t errlen)
 
 	free(res.segments);
 	lg_violidx_truncate(A.vidx, records); /* a torn tail the open cut is not there */
+	A.indexed = records;
 	return rc;
+}
+
+/* Undo a start that failed half-way, in reverse order: nothing stays open, allocated or queued. */
+static void
+start_undo(void)
+{
+	A.on = false;
+	lgd_resume_close(A.resume);
+	A.resume = NULL;
+	ctx_free(A.ctx);
+	A.ctx = NULL;
+	while (A.head) { /* the start and config_loaded records (no one waits for them) */
+		struct item *it = A.head;
+		A.head = it->next;
+		ctx_free(it->ctx);
+		free(it);
+	}
+	A.tail = &A.head;
+	A.queued = 0;
+	lgd_open_free(A.open);
+	A.open = NULL;
+	lg_audit_agg_free(A.agg);
+	A.agg = NULL;
+	free(A.dir);
+	A.dir = NULL;
+	lg_violidx_free(A.vidx);
+	A.vidx = NULL;
+	if (A.log)
+		lg_auditlog_close(A.log);
+	A.log = NULL;
 }
 
 /* Open the log and start the writer; the start record goes first. */
@@ -592,13 +673,8 @@ lgd_auditd_start(const struct lg_config *cf, const char *version, char *err, siz
 		         rep.torn_bytes, rep.index_rebuilt);
 	A.checkpoint_size = UINT64_MAX;
 	A.vidx = lg_violidx_new();
-	if (index_violations(cf->audit.dir, rep.records, err, errlen) != 0) {
-		lg_auditlog_close(A.log);
-		A.log = NULL;
-		lg_violidx_free(A.vidx);
-		A.vidx = NULL;
-		return -1;
-	}
+	if (index_violations(cf->audit.dir, rep.records, err, errlen) != 0)
+		goto fail;
 	A.fail_file = getenv("LESSONGATE_TEST_AUDIT_FAIL_FILE");
 	A.dir = lg_strdup(cf->audit.dir);
 	RAND_bytes(aggkey, sizeof(aggkey));
@@ -610,16 +686,13 @@ lgd_auditd_start(const struct lg_config *cf, const char *version, char *err, siz
 	A.on = true;
 	if ((A.ctx = ctx_new(cf)) == NULL) {
 		snprintf(err, errlen, "cannot prepare the audit record context");
-		A.on = false;
-		return -1;
+		goto fail;
 	}
 	if (lgd_store && strcmp(lgd_store->kind, "local") == 0) {
 		A.resume =
 		    lgd_resume_open(cf->audit.dir, lg_store_local_table(lgd_store), err, errlen);
-		if (A.resume == NULL) {
-			A.on = false;
-			return -1;
-		}
+		if (A.resume == NULL)
+			goto fail;
 		lgd_resume_rebuild(A.resume, cf->audit.dir, A.ctx->ctx.tz, A.open);
 	}
 	r.time = time(NULL);
@@ -627,12 +700,14 @@ lgd_auditd_start(const struct lg_config *cf, const char *version, char *err, siz
 	lgd_auditd_config_loaded(cf);
 	if (pthread_create(&A.thread, NULL, writer_main, NULL) != 0) {
 		snprintf(err, errlen, "cannot start the audit writer thread");
-		A.on = false;
-		return -1;
+		goto fail;
 	}
 	lgd_info("audit log open", "dir=%s records=%" PRIu64 " origin=%s", cf->audit.dir,
 	         rep.records, cf->audit.name);
 	return 0;
+fail:
+	start_undo();
+	return -1;
 }
 
 /* Write the stop record, flush the flood windows, sync, stop, close. */
@@ -680,6 +755,18 @@ lgd_auditd_size(void)
 	n = A.log ? lg_auditlog_size(A.log) : 0;
 	pthread_mutex_unlock(&A.tree_lock);
 	return n;
+}
+
+/* Whether the log can be read now (false while it could not be reopened). */
+bool
+lgd_auditd_readable(void)
+{
+	bool yes;
+
+	pthread_mutex_lock(&A.tree_lock);
+	yes = A.log != NULL;
+	pthread_mutex_unlock(&A.tree_lock);
+	return yes;
 }
 
 /* Records waiting for the writer. */
@@ -745,20 +832,23 @@ lgd_auditd_read_list(const uint64_t *list, size_t n, struct lg_buf *out, char *e
 	return read_locked(0, 0, list, n, out, err, errlen);
 }
 
-/* The indexes of deny and forced_close records with from <= time < to (the index). */
-size_t
+/* The indexes of deny and forced_close records with from <= time < to (the index); 0 or -1. */
+int
 lgd_auditd_violations(const char *from, const char *to, uint64_t **list, size_t *n)
 {
-	size_t looked = 0;
+	int rc = -1;
 
 	pthread_mutex_lock(&A.tree_lock);
-	if (A.log && A.vidx)
-		looked = lg_violidx_query(A.vidx, from, to, lg_auditlog_size(A.log), list, n);
+	if (A.log && A.vidx) {
+		uint64_t below = lg_auditlog_size(A.log);
+		lg_violidx_query(A.vidx, from, to, below < A.indexed ? below : A.indexed, list, n);
+		rc = 0;
+	}
 	pthread_mutex_unlock(&A.tree_lock);
-	return looked;
+	return rc;
 }
 
-/* An inclusion (old = UINT64_MAX) or consistency proof under the writer's lock; 0 or -1. */
+/* An inclusion or consistency proof under the writer's lock; 0, -1 (out of range) or -2. */
 int
 lgd_auditd_proof(uint64_t a, uint64_t b, bool consistency, uint8_t proof[][LG_MERKLE_HASH],
                  size_t *n, uint8_t leaf[LG_MERKLE_HASH])
@@ -766,7 +856,9 @@ lgd_auditd_proof(uint64_t a, uint64_t b, bool consistency, uint8_t proof[][LG_ME
 	int rc = -1;
 
 	pthread_mutex_lock(&A.tree_lock);
-	if (A.log != NULL && b <= lg_auditlog_size(A.log)) {
+	if (A.log == NULL)
+		rc = -2;
+	else if (b <= lg_auditlog_size(A.log)) {
 		const struct lg_merkle *t = lg_auditlog_tree(A.log);
 		if (consistency) {
 			rc = lg_merkle_consistency(t, a, b, proof, n);

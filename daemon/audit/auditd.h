@@ -43,6 +43,8 @@ void lgd_auditd_stop(const char *reason);
 
 /* Readers (the regulator API, any thread): what is durable, under the writer's lock. */
 uint64_t lgd_auditd_size(void);
+/* Whether the log can be read now (false while it could not be reopened after a failure). */
+bool lgd_auditd_readable(void);
 /* Records waiting for the writer (0 if off). */
 uint64_t lgd_auditd_queued(void);
 /* Records that could not be written since start. */
@@ -55,11 +57,15 @@ int lgd_auditd_read_list(const uint64_t *list, size_t n, struct lg_buf *out, cha
 /*
  * Append to *list (NULL and *n 0 at first; free it) the indexes of the deny
  * and forced_close records whose time t has from <= t < to (compared as the
- * records write them), from the violations index: no record is read. The
- * number of index blocks looked into.
+ * records write them), from the violations index: no record is read. 0, or
+ * -1 while the log is not readable (it could not be reopened).
  */
-size_t lgd_auditd_violations(const char *from, const char *to, uint64_t **list, size_t *n);
-/* The inclusion proof of leaf a in size b (and the leaf hash), or the consistency proof a..b. */
+int lgd_auditd_violations(const char *from, const char *to, uint64_t **list, size_t *n);
+/*
+ * The inclusion proof of leaf a in size b (and the leaf hash), or the
+ * consistency proof a..b: 0, -1 if the arguments are out of range, -2 while
+ * the log is not readable.
+ */
 int lgd_auditd_proof(uint64_t a, uint64_t b, bool consistency, uint8_t proof[][LG_MERKLE_HASH],
                      size_t *n, uint8_t leaf[LG_MERKLE_HASH]);
 /* The audit log's directory (NULL if off); its latest signed checkpoint is DIR/checkpoint. */

@@ -33,10 +33,13 @@
 
 struct lgd_resume {
 	int fd;
-	char *path;
+	char *path, *dir;
 	struct lg_students *table;
 	struct lg_buf pending;
 	uint64_t lines;
+	uint64_t slack;    /* RESUME_SLACK (tests: $LESSONGATE_TEST_RESUME_SLACK) */
+	uint64_t retry_at; /* after a failed compaction: not before this many lines */
+	bool dir_unsynced; /* a compaction's rename is not durable yet */
 };
 
 /* A journal line, read back. */
@@ -51,21 +54,55 @@ struct jent {
 	int state;                         /* 0 unknown, 1 started in the log, 2 ended too */
 };
 
+/*
+ * Cut a torn last line (a write a crash interrupted) so that the next line
+ * is not glued onto it: the file then ends after its last newline. 0, or -1
+ * (errno set).
+ */
+static int
+cut_torn_tail(int fd, const char *path)
+{
+	char blk[4096];
+	off_t size = lseek(fd, 0, SEEK_END), end = size;
+
+	if (size < 0)
+		return -1;
+	while (end > 0) { /* end: just past the last newline (0: there is none) */
+		size_t n = end < (off_t)sizeof(blk) ? (size_t)end : sizeof(blk), i = n;
+		if (pread(fd, blk, n, end - (off_t)n) != (ssize_t)n)
+			return -1;
+		while (i > 0 && blk[i - 1] != '\n')
+			i--;
+		end -= (off_t)(n - i);
+		if (i > 0)
+			break;
+	}
+	if (end == size)
+		return 0;
+	if (ftruncate(fd, end) != 0)
+		return -1;
+	lgd_warn("audit open-lesson journal: torn last line cut", "file=%s bytes=%" PRId64, path,
+	         (int64_t)(size - end));
+	return 0;
+}
+
 /* Open the journal for appending. */
 struct lgd_resume *
 lgd_resume_open(const char *dir, struct lg_students *table, char *err, size_t errlen)
 {
 	struct lgd_resume *r = lg_xcalloc(1, sizeof(*r));
 	size_t n = strlen(dir) + sizeof(LGD_RESUME_FILE) + 2;
+	const char *slack = getenv("LESSONGATE_TEST_RESUME_SLACK");
 
 	r->path = lg_xcalloc(1, n);
 	snprintf(r->path, n, "%s/%s", dir, LGD_RESUME_FILE);
+	r->dir = lg_strdup(dir);
 	r->table = table;
-	r->fd = open(r->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (r->fd < 0) {
+	r->slack = slack ? strtoull(slack, NULL, 10) : RESUME_SLACK;
+	r->fd = open(r->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (r->fd < 0 || cut_torn_tail(r->fd, r->path) != 0) {
 		lg_fail(err, errlen, "%s: %s", r->path, strerror(errno));
-		free(r->path);
-		free(r);
+		lgd_resume_close(r);
 		return NULL;
 	}
 	return r;
@@ -77,10 +114,25 @@ lgd_resume_close(struct lgd_resume *r)
 {
 	if (r == NULL)
 		return;
-	close(r->fd);
+	if (r->fd >= 0)
+		close(r->fd);
 	lg_buf_free(&r->pending);
 	free(r->path);
+	free(r->dir);
 	free(r);
+}
+
+/* fsync the journal's directory (a rename in it durable); 0 or -1 (errno set). */
+static int
+sync_dir(const struct lgd_resume *r)
+{
+	int fd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
 }
 
 /* The student's key in the table. */
@@ -128,6 +180,12 @@ lgd_resume_sync(struct lgd_resume *r, char *err, size_t errlen)
 {
 	size_t off = 0;
 
+	if (r->dir_unsynced) {
+		/* Lines on a renamed file whose name may yet be lost are not durable. */
+		if (sync_dir(r) != 0)
+			return lg_fail(err, errlen, "%s: %s", r->dir, strerror(errno));
+		r->dir_unsynced = false;
+	}
 	while (off < r->pending.len) {
 		ssize_t w = write(r->fd, r->pending.data + off, r->pending.len - off);
 		if (w < 0 && errno == EINTR)
@@ -142,45 +200,56 @@ lgd_resume_sync(struct lgd_resume *r, char *err, size_t errlen)
 	return 0;
 }
 
-/* Parse one journal line (NUL-terminated, no newline); 0 or -1 (a torn or foreign line). */
-static int
+/*
+ * Parse one journal line (NUL-terminated, no newline) as line() writes it,
+ * every field checked; NULL, or what is wrong with it.
+ */
+static const char *
 parse_line(char *s, struct jent *j)
 {
-	char route[1024];
 	unsigned long long k0, k1;
 	long long start;
 	int cls, n = 0;
 	unsigned region;
+	const char *route;
 	size_t rl;
 
 	memset(j, 0, sizeof(*j));
-	if (sscanf(s, "%32[0-9a-f] %16llx%16llx %lld %d %u %1023s%n", j->pseudonym, &k0, &k1,
-	           &start, &cls, &region, route, &n) != 7 ||
-	    s[n] != '\0' || strlen(j->pseudonym) != LG_PSEUDONYM_HEX - 1)
-		return -1;
+	if (sscanf(s, "%32[0-9a-f] %16llx%16llx %lld %d %u %n", j->pseudonym, &k0, &k1, &start,
+	           &cls, &region, &n) != 6 ||
+	    n == 0 || strlen(j->pseudonym) != LG_PSEUDONYM_HEX - 1)
+		return "not PSEUDONYM KEY START CLASS REGION ROUTE";
+	if (s[LG_PSEUDONYM_HEX - 1] != ' ' || s[LG_PSEUDONYM_HEX + 32] != ' ')
+		return "malformed pseudonym or key";
+	if (start <= 0)
+		return "start out of range";
+	if (cls < 0 || cls >= LG_LESSON_CLASSES)
+		return "class out of range";
+	if (region > 999999)
+		return "region out of range";
 	j->key.h[0] = k0;
 	j->key.h[1] = k1;
 	j->start = start;
 	j->cls = cls;
 	j->region = region;
+	route = s + n;
 	if (strcmp(route, "-") == 0)
-		return 0;
+		return NULL;
 	rl = strlen(route);
-	if (rl % 2)
-		return -1;
+	if (rl == 0 || rl % 2)
+		return "route not hex";
 	j->route = lg_xcalloc(1, rl / 2 + 1);
 	for (size_t i = 0; i < rl / 2; i++) {
 		int hi = lg_hex_value((unsigned char)route[2 * i]);
 		int lo = lg_hex_value((unsigned char)route[2 * i + 1]);
-		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-			goto bad;
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+			free(j->route);
+			j->route = NULL;
+			return "route not hex";
+		}
 		j->route[i] = (char)(hi << 4 | lo);
 	}
-	return 0;
-bad:
-	free(j->route);
-	j->route = NULL;
-	return -1;
+	return NULL;
 }
 
 /* Order of journal entries by their match string. */
@@ -247,16 +316,22 @@ read_journal(const char *path, const struct lg_tz *tz, struct jent **out)
 	size_t cap = 0, n = 0, ncap = 0;
 	ssize_t len;
 	struct jent j;
+	const char *why;
+	uint64_t lineno = 0;
 
 	*out = NULL;
 	if (f == NULL)
 		return 0;
 	while ((len = getline(&s, &cap, f)) > 0) {
+		lineno++;
 		if (s[len - 1] != '\n')
-			break; /* a torn last line */
+			break; /* a torn last line (cut at open) */
 		s[len - 1] = '\0';
-		if (parse_line(s, &j) != 0)
+		if ((why = parse_line(s, &j)) != NULL) {
+			lgd_warn("audit open-lesson journal: line skipped",
+			         "file=%s:%" PRIu64 " error=\"%s\"", path, lineno, why);
 			continue;
+		}
 		lg_format_rfc3339(j.start, tz, when);
 		snprintf(j.match, sizeof(j.match), "%s %s", j.pseudonym, when);
 		if (n == ncap) {
@@ -289,7 +364,14 @@ list_one(void *arg, struct lgd_open_lesson *e)
 	return false;
 }
 
-/* Rewrite the journal with t's noted entries (tmp file, sync, rename); 0 or -1. */
+/*
+ * Rewrite the journal with t's noted entries: a tmp file opened for appends,
+ * written, synced and renamed over the journal, then the directory synced;
+ * the tmp file's fd becomes the journal's (nothing is reopened, so nothing
+ * can fail after the rename but the directory's sync, which the next
+ * lgd_resume_sync retries before it calls anything durable). On failure the
+ * old journal and fd are kept. 0 or -1.
+ */
 static int
 rewrite(struct lgd_resume *r, struct lgd_open *t)
 {
@@ -300,22 +382,31 @@ rewrite(struct lgd_resume *r, struct lgd_open *t)
 
 	lgd_open_sweep(t, list_one, &ls);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", r->path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	fd = open(tmp, O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0 || (b.len && write(fd, b.data, b.len) != (ssize_t)b.len) || fdatasync(fd) != 0 ||
 	    rename(tmp, r->path) != 0) {
 		lgd_warn("audit open-lesson journal not compacted", "file=%s error=\"%s\"", r->path,
 		         strerror(errno));
-		if (fd >= 0)
+		if (fd >= 0) {
 			close(fd);
+			unlink(tmp);
+		}
 		lg_buf_free(&b);
+		r->retry_at = r->lines + r->slack + 1;
 		return -1;
 	}
-	close(fd);
 	close(r->fd);
-	r->fd = open(r->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	r->fd = fd;
 	r->lines = ls.lines;
+	r->retry_at = 0;
 	lg_buf_free(&b);
-	return r->fd < 0 ? -1 : 0;
+	if (sync_dir(r) != 0) {
+		r->dir_unsynced = true;
+		lgd_warn("audit open-lesson journal: directory not synced", "dir=%s error=\"%s\"",
+		         r->dir, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* Put the journalled lessons still open in the log back into t. */
@@ -362,10 +453,11 @@ lgd_resume_rebuild(struct lgd_resume *r, const char *dir, const struct lg_tz *tz
 	return reopened;
 }
 
-/* Compact the journal when it has grown well past the open lessons. */
+/* Compact the journal when it has grown well past the open lessons (after a sync). */
 void
 lgd_resume_compact(struct lgd_resume *r, struct lgd_open *t)
 {
-	if (r->pending.len == 0 && r->lines > 2 * (uint64_t)lgd_open_count(t) + RESUME_SLACK)
+	if (r->pending.len == 0 && r->lines >= r->retry_at &&
+	    r->lines > 2 * (uint64_t)lgd_open_count(t) + r->slack)
 		rewrite(r, t);
 }

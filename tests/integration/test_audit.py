@@ -63,7 +63,8 @@ class Audited:
     """A lessongated with the audit log on, under a fake clock."""
 
     def __init__(self, env, tag="a", workers=1, mode=None, audit_dir=None, keys=None,
-                 env_extra=None, start="2026-09-21 19:00:00", listen=None, state=None):
+                 env_extra=None, start="2026-09-21 19:00:00", listen=None, state=None,
+                 rules=None, wait=True):
         self.env = env
         self.keys = keys or Keys(env, tag + str(env.seq))
         self.dir = audit_dir or os.path.join(env.dir, "audit-%s-%d" % (tag, env.seq))
@@ -78,6 +79,8 @@ class Audited:
         }
         if mode:
             extra["mode"] = mode
+        if rules:
+            extra["rules"].update(rules)
         if listen:
             extra["audit"]["listen"] = listen
         if state:
@@ -86,7 +89,7 @@ class Audited:
         envx = ({"LD_PRELOAD": faketime_lib(), "FAKETIME": "@" + start, "TZ": "Asia/Shanghai"}
                 if start else {"TZ": "Asia/Shanghai"})
         envx.update(env_extra or {})
-        self.d = env.daemon(workers=workers, extra=extra, env_extra=envx, name="aud")
+        self.d = env.daemon(workers=workers, extra=extra, env_extra=envx, name="aud", wait=wait)
         self.port = self.d.port
 
     def get(self, target, student=None, raw_student=None):
@@ -351,17 +354,24 @@ def test_audit_lesson_open_at_kill9_ends_after_restart(env):
 test_audit_lesson_open_at_kill9_ends_after_restart.timeout = 60
 
 
+def one_local_lesson(env, tag, student):
+    """state.store = "local": a daemon in which student has begun a lesson, its lesson_start
+    durable and the store committed. (keys, audit dir, state, Audited)."""
+    keys = Keys(env, tag)
+    adir = os.path.join(env.dir, "audit-" + tag)
+    state = {"store": "local", "dir": os.path.join(env.dir, "state-" + tag)}
+    a = Audited(env, tag=tag, keys=keys, audit_dir=adir, state=state)
+    check(a.get("/lesson/x/small", student).status == 200, "lesson refused")
+    a.wait_records(lambda rs: "lesson_start" in types(rs))
+    time.sleep(1.5)  # the local store commits every 0.9 s
+    return keys, adir, state, a
+
+
 def test_audit_lesson_ended_at_stop_is_not_ended_again_after_restart(env):
     """state.store = "local": a graceful stop ends every open lesson in the log, while the
     store keeps the student's clock; a student who comes back after the restart starts a new
     lesson, and the gate's end of the old one (from the store) is not written a second time."""
-    keys = Keys(env, "st9")
-    adir = os.path.join(env.dir, "audit-st9")
-    state = {"store": "local", "dir": os.path.join(env.dir, "state-st9")}
-    a = Audited(env, tag="st9", keys=keys, audit_dir=adir, state=state)
-    check(a.get("/lesson/x/small", "stu-again").status == 200, "lesson refused")
-    a.wait_records(lambda rs: "lesson_start" in types(rs))
-    time.sleep(1.2)  # the local store commits every 0.9 s
+    keys, adir, state, a = one_local_lesson(env, "st9", "stu-again")
     check(a.stop() == 0, "daemon did not stop cleanly")
     check(types(a.records()).count("lesson_end") == 1, "the stop ends the lesson")
     b = Audited(env, tag="st9b", keys=keys, audit_dir=adir, state=state,
@@ -377,6 +387,154 @@ def test_audit_lesson_ended_at_stop_is_not_ended_again_after_restart(env):
 
 
 test_audit_lesson_ended_at_stop_is_not_ended_again_after_restart.timeout = 60
+
+
+JOURNAL_LINE = re.compile(r"^[0-9a-f]{32} [0-9a-f]{32} [0-9]+ [0-9]+ [0-9]+ ([0-9a-f]+|-)$")
+
+
+def test_audit_journal_torn_tail_and_bad_fields(env):
+    """state.store = "local", a journal left by kill -9 with a torn last line and a line whose
+    class is out of range, and a start-up rewrite that fails (DIR/open-lessons.tmp is a
+    directory): the daemon starts, says which line it skipped and that it cut the torn tail,
+    reopens only the valid lesson (one lesson_end, a real class), and the next journal line is
+    whole (not glued onto the fragment)."""
+    keys, adir, state, a = one_local_lesson(env, "tj", "stu-tj1")
+    os.kill(a.d.pid, signal.SIGKILL)
+    a.d.expect_exit = True
+    a.d.stop()
+    jpath = os.path.join(adir, "open-lessons")
+    with open(jpath) as f:
+        good = f.read().splitlines()
+    check(len(good) == 1 and JOURNAL_LINE.match(good[0]), "the journal: %r" % good)
+    f = good[0].split(" ")
+    f[3] = "7"  # class out of range, for the same lesson
+    long_route = ("ab" * 16 + " " + "cd" * 16 + " 1789988400 0 533100 " +
+                  ("/" + "r" * 700).encode().hex())
+    with open(jpath, "a") as fh:
+        fh.write(" ".join(f) + "\n" + long_route + "\n" + good[0][:40])  # and a torn line
+    os.mkdir(jpath + ".tmp")
+    b = Audited(env, tag="tjb", keys=keys, audit_dir=adir, state=state,
+                start="2026-09-21 19:01:00")
+    check(b.get("/lesson/x/small", "stu-tj2").status == 200, "stu-tj2 refused")
+    recs = b.wait_records(lambda rs: types(rs).count("lesson_start") >= 2 and
+                          "lesson_end" in types(rs))
+    time.sleep(0.5)
+    log = open(b.d.logpath, "rb").read()
+    check(b"line skipped" in log and b"open-lessons:2" in log and
+          b"class out of range" in log, "no line naming the bad class: %r" % log[-1500:])
+    check(b"torn last line cut" in log, "no line about the torn tail: %r" % log[-1500:])
+    check(b"open-lessons:3" not in log, "a line with a 701-byte route does not read back: %r"
+          % log[-1500:])
+    with open(jpath) as fh:
+        lines = fh.read().split("\n")
+    check(lines[-1] == "" and all(JOURNAL_LINE.match(x) for x in lines[:-1]) and
+          len(lines) >= 5, "a journal line is not whole: %r" % lines)
+    check(b.stop() == 0, "restarted daemon did not stop cleanly")
+    recs = b.records()
+    starts, ends = lesson_pairs(recs)
+    check(all(ends.get(k, 0) == 1 for k in starts) and all(k in starts for k in ends),
+          "each lesson ends once: starts %r ends %r" % (starts, ends))
+    check(all(r["class"] == "subject" for r in recs if r["type"] == "lesson_end"),
+          "a lesson_end with another class: %r" %
+          [r for r in recs if r["type"] == "lesson_end"])
+    rc, out = b.verify()
+    check(rc == 0, "verify after the restart: %s" % out)
+
+
+test_audit_journal_torn_tail_and_bad_fields.timeout = 60
+
+
+def test_audit_start_failing_late_is_clear(env):
+    """A start that fails late (after the log is open and indexed: the open-lessons journal
+    cannot be opened, it is a directory) stops the daemon with the path and the reason, and
+    undoes what it had done (run under the ASan build, nothing is freed twice or used after
+    being freed); the log is then fine for the next start."""
+    adir = os.path.join(env.dir, "audit-late")
+    state = {"store": "local", "dir": os.path.join(env.dir, "state-late")}
+    keys = Keys(env, "late")
+    a = Audited(env, tag="late", keys=keys, audit_dir=adir, state=state, start=None)
+    check(a.stop() == 0, "daemon did not stop cleanly")
+    jpath = os.path.join(adir, "open-lessons")
+    os.unlink(jpath)
+    os.mkdir(jpath)
+    b = Audited(env, tag="lateb", keys=keys, audit_dir=adir, state=state, start=None,
+                wait=False)
+    rc = b.d.wait(10)
+    log = b.d.tail(3000)
+    b.d.expect_exit = True
+    b.d.stop()
+    check(rc == 1, "started (or crashed) with an unopenable journal: %r %s" % (rc, log))
+    check("cannot open the audit log" in log and jpath in log and "Is a directory" in log,
+          "unclear: %s" % log)
+    os.rmdir(jpath)
+    c = Audited(env, tag="latec", keys=keys, audit_dir=adir, state=state, start=None)
+    check(c.stop() == 0, "daemon did not stop cleanly")
+    rc, out = c.verify()
+    check(rc == 0, "verify after the failed start: %s" % out)
+
+
+test_audit_start_failing_late_is_clear.timeout = 40
+
+
+def test_audit_journal_compacted_under_steady_load(env):
+    """state.store = "local": the journal of lesson starts is compacted while lessons keep
+    starting (every batch carries a new line), once it holds more lines than twice the open
+    lessons plus the slack ($LESSONGATE_TEST_RESUME_SLACK=0 here, 4096 in production): the
+    file is replaced while the load goes on, and then holds fewer lines than were started."""
+    adir = os.path.join(env.dir, "audit-cmp")
+    state = {"store": "local", "dir": os.path.join(env.dir, "state-cmp")}
+    # Short breaks in both classes: the store forgets a student (and the writer its ended
+    # lesson) seconds after the lesson, so the open lessons stay few under the load.
+    a = Audited(env, tag="cmp", audit_dir=adir, state=state,
+                env_extra={"LESSONGATE_TEST_RESUME_SLACK": "0"},
+                rules={"non_subject": {"lesson_max": "3s", "break_min": "2s"}})
+    jpath = os.path.join(adir, "open-lessons")
+    ino = os.stat(jpath).st_ino
+    trace = os.path.join(env.dir, "cmp.strace")
+    st = None
+    if shutil.which("strace"):
+        # The writer's system calls: the rename must be followed by a sync of the directory.
+        st = subprocess.Popen(["strace", "-f", "-qq", "-p", str(a.d.pid), "-o", trace,
+                               "-e", "trace=openat,rename,renameat,renameat2,fsync"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+    started, replaced = 0, False
+    end = time.time() + 35
+    while time.time() < end and not replaced:
+        check(a.get("/lesson/x/small", "stu-c%d" % started).status == 200, "lesson refused")
+        started += 1
+        time.sleep(0.03)
+        replaced = os.stat(jpath).st_ino != ino
+    check(replaced, "the journal was not compacted during %d lesson starts" % started)
+    with open(jpath) as fh:
+        n = len(fh.read().splitlines())
+    check(n < started, "after compaction %d lines for %d starts" % (n, started))
+    if st:
+        time.sleep(0.5)
+        st.send_signal(signal.SIGINT)
+        st.wait(10)
+        calls = open(trace).read().splitlines()
+        ren = [i for i, x in enumerate(calls) if "open-lessons.tmp" in x and "rename" in x and
+               x.rstrip().endswith("= 0")]
+        check(ren, "no rename of the journal traced: %r" % calls[-20:])
+        dirfd = None
+        for x in calls[ren[0]:]:
+            m = re.search(r'openat\(AT_FDCWD, "%s", [^)]*O_DIRECTORY[^)]*\) = (\d+)' %
+                          re.escape(adir), x)
+            if m:
+                dirfd = m.group(1)
+            elif dirfd and re.search(r"fsync\(%s\)\s+= 0" % dirfd, x):
+                break
+        else:
+            raise TestFailure("the directory is not synced after the rename: %r" %
+                              calls[ren[0]:ren[0] + 12])
+        check(not any(re.search(r'openat\(AT_FDCWD, "%s"' % re.escape(jpath), x)
+                      for x in calls[ren[0]:]),
+              "the journal is reopened after the rename (its fd should be kept)")
+    check(a.stop() == 0, "daemon did not stop cleanly")
+
+
+test_audit_journal_compacted_under_steady_load.timeout = 60
 
 
 def test_audit_log_unwritable_fails_lesson_routes_closed(env):
@@ -490,7 +648,7 @@ def inclusion_root(index, size, leaf, proof):
     return r if sn == 0 else None
 
 
-def api_daemon(env, audit_dir=None):
+def api_daemon(env, audit_dir=None, env_extra=None):
     d = os.path.join(env.dir, "regcerts")
     os.makedirs(d, exist_ok=True)
     make_ca(d, "regca")
@@ -500,7 +658,8 @@ def api_daemon(env, audit_dir=None):
     listen = {"address": "127.0.0.1:%d" % port,
               "tls": {"certificate": chain, "key": key,
                       "client_ca": os.path.join(d, "regca.pem")}}
-    a = Audited(env, tag="api", start=None, listen=listen, audit_dir=audit_dir)
+    a = Audited(env, tag="api", start=None, listen=listen, audit_dir=audit_dir,
+                env_extra=env_extra)
     from harness import wait_port
     check(wait_port(port, 5, a.d.proc), "the audit API does not listen: %s" % a.d.tail())
     return a, port, d
@@ -615,7 +774,9 @@ def test_audit_violations_index_matches_a_full_scan(env):
             q += "&rule=" + rule
         if region:
             q += "&region=" + region
-        st, body, _ = api.get(q)
+        st, body, r = api.get(q)
+        check(st != 200 or r.getheader("Transfer-Encoding") == "chunked",
+              "%s: not streamed in chunks: %r" % (q, r.getheaders()))
         got = [json.loads(x) for x in body.split(b"\n") if x]
         want = scan(frm, to, rule, region)
         check(st == 200 and got == want,
@@ -628,10 +789,72 @@ def test_audit_violations_index_matches_a_full_scan(env):
               "%s as CSV: %r" % (q, rows[:3]))
         total += len(want)
     check(total > 1000, "the queries found little: %d" % total)
+    # Clients that go away in the middle of a streamed answer: the API goes on serving.
+    import socket
+    for _ in range(3):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        tls = api.ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        tls.sendall(b"GET /audit/v1/violations?from=2000-01-01&to=2100-01-01 HTTP/1.1\r\n"
+                    b"Host: t\r\n\r\n")
+        check(tls.recv(1000).startswith(b"HTTP/1.1 200"), "no streamed answer")
+        tls.close()
+    st, body, _ = api.get("/audit/v1/violations?from=2000-01-01&to=2100-01-01")
+    check(st == 200 and len([x for x in body.split(b"\n") if x]) == len(scan("2000", "2100")),
+          "after clients left mid-stream: %d, %d records" % (st, body.count(b"\n")))
     check(a.stop() == 0, "daemon did not stop cleanly")
 
 
 test_audit_violations_index_matches_a_full_scan.timeout = 90
+
+
+def poll(fn, pred, timeout=8.0):
+    """fn() every 0.2 s until pred(result) or the timeout; the last result."""
+    end = time.time() + timeout
+    while True:
+        got = fn()
+        if pred(got) or time.time() > end:
+            return got
+        time.sleep(0.2)
+
+
+def test_audit_api_while_the_log_cannot_be_reopened(env):
+    """The log fails and cannot be reopened for a while (the injected error, its file saying
+    "open": the writer closes the log and its reopen fails): /violations, /entries and the
+    proofs answer 503 with a JSON reason meanwhile, and once the log is back /violations
+    again names every violation recorded before the outage (its index is not lost)."""
+    flag = os.path.join(env.dir, "audit-reopen-flag")
+    a, port, d = api_daemon(env, env_extra={"LESSONGATE_TEST_AUDIT_FAIL_FILE": flag})
+    api = Api(env, port, make_client(d, "regca", "bureau5"))
+    r = a.until_refused("/lesson/x/small", "stu-ro")
+    check(r.status in (429, 451), "no refusal: %d" % r.status)
+    q = "/audit/v1/violations?from=2000-01-01&to=2100-01-01"
+    st, before, _ = poll(lambda: api.get(q), lambda g: g[0] == 200 and g[1])
+    check(st == 200 and before, "violations before the outage: %d %r" % (st, before[:200]))
+    with open(flag, "w") as f:
+        f.write("open")
+    a.get("/lesson/x/small", "stu-ro2")  # its record fails: the writer reopens, and fails
+    for path in (q, "/audit/v1/entries?start=0", "/audit/v1/proof/inclusion?index=0&size=1",
+                 "/audit/v1/proof/consistency?old=1&new=2"):
+        st, body, r = poll(lambda: api.get(path), lambda g: g[0] == 503)
+        check(st == 503 and r.getheader("Content-Type") == "application/json" and
+              "error" in json.loads(body), "%s while the log is closed: %d %r" %
+              (path, st, body[:200]))
+    log = open(a.d.logpath, "rb").read()
+    check(b"injected open error" in log, "the reopen did not fail: %r" % log[-600:])
+    time.sleep(1.5)  # writer batches run with the log closed
+    os.unlink(flag)
+    st, after, _ = poll(lambda: api.get(q), lambda g: g[0] == 200)
+    check(st == 200 and after.startswith(before),
+          "violations after the log is back lack what was there before: %d\n%r\n%r" %
+          (st, before[:300], after[:300]))
+    st, body, _ = api.get("/audit/v1/proof/consistency?old=1&new=2")
+    check(st == 200, "a proof after the log is back: %d %r" % (st, body[:200]))
+    check(a.stop() == 0, "daemon did not stop cleanly")
+    rc, out = a.verify()
+    check(rc == 0, "audit verify after the outage failed: %s" % out)
+
+
+test_audit_api_while_the_log_cannot_be_reopened.timeout = 60
 
 
 def test_audit_api_requires_a_valid_client_certificate(env):
