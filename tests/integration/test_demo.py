@@ -47,11 +47,11 @@ class Demo:
     """scripts/run in its own session, ready once it printed its URL."""
 
     def __init__(self, env):
-        self.port, self.up = free_port(), free_port()
+        self.port, self.up, self.admin = free_port(), free_port(), free_port()
         tmp = os.path.join(env.dir, "demo-run")
         os.makedirs(tmp, exist_ok=True)
         e = dict(os.environ, LESSONGATED=env.binary, LG_PORT=str(self.port),
-                 LG_UPSTREAM_PORT=str(self.up), LG_DEMO_LESSON="%ds" % LESSON,
+                 LG_UPSTREAM_PORT=str(self.up), LG_ADMIN_PORT=str(self.admin), LG_DEMO_LESSON="%ds" % LESSON,
                  LG_DEMO_BREAK="%ds" % BREAK, LG_DEMO_TIME="2026-09-21 10:00:00", TMPDIR=tmp)
         faketime_lib()  # skips clearly if libfaketime is missing
         self.log = open(os.path.join(env.dir, "demo-run.log"), "w+")
@@ -267,13 +267,23 @@ def test_demo_in_headless_chromium(env):
                             "X-Student-Id: alice", "http://127.0.0.1:%d/art/live/" % demo.port],
                            capture_output=True, text=True, timeout=10)
         check(r.stdout == "200", "curl with X-Student-Id: %r" % r.stdout)
+        # The operator page's data on the admin listener scripts/run configures: the lesson
+        # and the 429 of the scenario are counted.
+        ov = json.loads(urllib.request.urlopen("http://127.0.0.1:%d/admin/v1/overview" %
+                                               demo.admin, timeout=10).read())
+        check(ov["lessons_started"]["subject"] >= 1 and
+              any(v["rule"] == "lesson_limit" for v in ov["recent_violations"]),
+              "the admin listener's overview: %r" % {k: ov[k] for k in ("lessons_started",
+                                                                       "recent_violations")})
     finally:
         if browser:
             browser.stop()
         demo.stop()
     out = demo_text(env)
     check("a lesson lasts 20s" in out and "the break 30s" in out and
-          "closed with code 4001" in out, "scripts/run did not print the demo rules: %r" %
+          "closed with code 4001" in out and
+          "the operator page:  http://127.0.0.1:%d/" % demo.admin in out,
+          "scripts/run did not print the demo rules and the operator page: %r" %
           out[-1500:])
 
 
@@ -294,7 +304,8 @@ def test_demo_rejects_bad_durations(env):
                             ("LG_DEMO_LESSON", "2s", "between 3s and 30m"),
                             ("LG_DEMO_LESSON", "31m", "between 3s and 30m")):
         e = dict(os.environ, LESSONGATED=env.binary, LG_PORT=str(free_port()),
-                 LG_UPSTREAM_PORT=str(free_port()), TMPDIR=env.dir)
+                 LG_UPSTREAM_PORT=str(free_port()), LG_ADMIN_PORT=str(free_port()),
+                 TMPDIR=env.dir)
         e[var] = value
         r = subprocess.run([os.path.join(ROOT, "scripts", "run")], env=e, capture_output=True,
                            text=True, timeout=20, stdin=subprocess.DEVNULL)
