@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,86 @@ lgd_parse_sockaddr(const char *addr, struct sockaddr_storage *ss, socklen_t *len
 	return 0;
 }
 
+/* Whether two resolved addresses would take the same connections (same family and port, same
+ * address or either the family's wildcard). */
+bool
+lgd_sockaddr_overlap(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && (x->sin_addr.s_addr == y->sin_addr.s_addr ||
+		                                      x->sin_addr.s_addr == htonl(INADDR_ANY) ||
+		                                      y->sin_addr.s_addr == htonl(INADDR_ANY));
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port &&
+		       (IN6_ARE_ADDR_EQUAL(&x->sin6_addr, &y->sin6_addr) ||
+		        IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) ||
+		        IN6_IS_ADDR_UNSPECIFIED(&y->sin6_addr));
+	}
+	return false;
+}
+
+/*
+ * The admin and audit listeners resolved and checked against the client
+ * listeners and each other: a listener that shares a client listener's
+ * socket address (by another spelling, "localhost" or "08080", or through a
+ * wildcard) would take proxy clients' connections. Errors go to errs.
+ */
+static void
+check_own_addresses(struct lgd_runtime *rt, struct lg_errors *errs)
+{
+	const struct lg_config *cf = rt->cf;
+	struct sockaddr_storage audit_sa;
+	socklen_t audit_salen;
+	bool admin = false, audit = false;
+
+	if (cf->admin.enabled && cf->admin.listen.address) {
+		admin = lgd_parse_sockaddr(cf->admin.listen.address, &rt->admin_sa,
+		                           &rt->admin_salen, NULL) == 0;
+		if (!admin)
+			lg_errors_add(errs, cf->file, cf->admin.listen.line,
+			              "admin.listen.address: cannot resolve \"%s\"",
+			              cf->admin.listen.address);
+	}
+	if (cf->audit.listen_enabled && cf->audit.listen.address) {
+		audit = lgd_parse_sockaddr(cf->audit.listen.address, &audit_sa, &audit_salen,
+		                           NULL) == 0;
+		if (!audit)
+			lg_errors_add(errs, cf->file, cf->audit.listen.line,
+			              "audit.listen.address: cannot resolve \"%s\"",
+			              cf->audit.listen.address);
+	}
+	for (size_t i = 0; i < cf->nlisten; i++) {
+		if (rt->listen_salen[i] == 0)
+			continue;
+		if (admin && lgd_sockaddr_overlap(&rt->admin_sa, &rt->listen_sa[i]))
+			lg_errors_add(
+			    errs, cf->file, cf->admin.listen.line,
+			    "admin.listen.address: \"%s\" is the same socket address as "
+			    "listen[%zu].address \"%s\" (line %d), a client listener; the "
+			    "admin listener needs an address of its own",
+			    cf->admin.listen.address, i, cf->listen[i].address, cf->listen[i].line);
+		if (audit && lgd_sockaddr_overlap(&audit_sa, &rt->listen_sa[i]))
+			lg_errors_add(
+			    errs, cf->file, cf->audit.listen.line,
+			    "audit.listen.address: \"%s\" is the same socket address as "
+			    "listen[%zu].address \"%s\" (line %d), a client listener; the "
+			    "audit listener needs an address of its own",
+			    cf->audit.listen.address, i, cf->listen[i].address, cf->listen[i].line);
+	}
+	if (admin && audit && lgd_sockaddr_overlap(&rt->admin_sa, &audit_sa))
+		lg_errors_add(errs, cf->file, cf->admin.listen.line,
+		              "admin.listen.address: \"%s\" is the same socket address as "
+		              "audit.listen.address \"%s\" (line %d); the admin listener needs an "
+		              "address of its own",
+		              cf->admin.listen.address, cf->audit.listen.address,
+		              cf->audit.listen.line);
+}
+
 /* Load, validate and prepare a configuration; NULL with every error in errs. */
 struct lgd_runtime *
 lgd_runtime_load(const char *path, struct lg_errors *errs)
@@ -98,6 +179,7 @@ lgd_runtime_load(const char *path, struct lg_errors *errs)
 		if (cf->listen[i].tls)
 			rt->listen_ctx[i] = lgd_tls_server_ctx(cf, &cf->listen[i], errs);
 	}
+	check_own_addresses(rt, errs);
 	if (cf->upstream.tls)
 		rt->upstream_ctx = lgd_tls_client_ctx(cf, errs);
 	if (cf->audit.listen_enabled && cf->audit.listen.tls) {

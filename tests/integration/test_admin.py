@@ -537,3 +537,133 @@ def test_admin_store_health_redis(env):
 
 
 test_admin_store_health_redis.timeout = 40
+
+
+def start_refused(env, extra, listen_extra, what):
+    """A daemon that must refuse to start; its log."""
+    d = env.daemon(plain=False, listen_extra=listen_extra, extra=extra, wait=False, name="admx")
+    d.expect_exit = True
+    rc = d.wait(10)
+    check(rc is not None and rc != 0, "%s: started anyway (rc %r): %s" % (what, rc, d.tail()))
+    return open(d.logpath, "rb").read().decode("utf-8", "replace")
+
+
+def test_admin_own_address_resolved(env):
+    """The admin listener on a client listener's socket address spelt differently ("localhost",
+    a port with a leading zero): refused at start naming both, and at a reload."""
+    port = free_port()
+    listen = [{"address": "127.0.0.1:%d" % port}]
+    for spelling in ("localhost:%d" % port, "127.0.0.1:0%d" % port):
+        log = start_refused(env, {"admin": {"listen": {"address": spelling}}}, listen, spelling)
+        check("admin.listen.address" in log and spelling in log and
+              "127.0.0.1:%d" % port in log and "client listener" in log,
+              "%s: the clash is named: %s" % (spelling, log[-600:]))
+    # A reload to such an address is refused too, and the proxy keeps its port to itself.
+    a = Admin(env)
+    text = open(a.d.conf).read()
+    a.d.rewrite(text.replace("127.0.0.1:%d\"; }; };" % a.aport,
+                             "localhost:%d\"; }; };" % a.port))
+    r = a.json("POST", "/admin/v1/reload", status=422)
+    check(any("admin.listen.address" in e and "same socket address" in e for e in r["errors"]),
+          "reload clash named: %r" % r)
+    check(a.json("GET", "/admin/v1/status")["config"]["generation"] == 1,
+          "the admin listener kept its own address")
+
+
+test_admin_own_address_resolved.timeout = 60
+
+
+def test_audit_listen_not_on_client_address(env):
+    """audit.listen on a client listener's socket address: refused at start, naming both."""
+    port = free_port()
+    chain, key = env.certs.server("audit.test")
+    k = AuditKeys(env, "clash%d" % env.seq)
+    audit = {"dir": os.path.join(env.dir, "audit-clash-%d" % env.seq), "signing_key": k.sign,
+             "pseudonym_key": k.pseudo, "name": "it.test/gw",
+             "listen": {"address": "localhost:%d" % port,
+                        "tls": {"certificate": chain, "key": key, "client_ca": env.certs.ca}}}
+    log = start_refused(env, {"audit": audit}, [{"address": "127.0.0.1:%d" % port}], "audit")
+    check("audit.listen.address" in log and "client listener" in log and
+          "127.0.0.1:%d" % port in log, "the clash is named: %s" % log[-600:])
+
+
+def test_admin_reload_while_moving(env):
+    """The admin address changes at a SIGHUP while a POST reload arrives on the old address:
+    the POST is answered (or refused) at once, and the proxy is never stalled meanwhile."""
+    a = Admin(env)
+    text = open(a.d.conf).read()
+    for i in range(4):
+        new = free_port()
+        a.d.rewrite(text.replace("127.0.0.1:%d" % a.aport, "127.0.0.1:%d" % new))
+        text = open(a.d.conf).read()
+        c = http.client.HTTPConnection("127.0.0.1", a.aport, timeout=15)
+        c.connect()
+        a.d.hup()
+        t0 = time.time()
+        c.request("POST", "/admin/v1/reload")
+        try:
+            r = c.getresponse()
+            st = r.status
+            r.read()
+        except (OSError, http.client.HTTPException):
+            st = None
+        took = time.time() - t0
+        c.close()
+        check(took < 5 and st in (200, 503),
+              "round %d: POST during the move: %r after %.1f s" % (i, st, took))
+        t0 = time.time()
+        res = a.get("/lesson/small", "mover%d" % i)
+        check(res.status == 200 and time.time() - t0 < 2,
+              "round %d: proxied request: %d after %.1f s" % (i, res.status, time.time() - t0))
+        a.aport = new
+        wait_listening(new)
+        check(a.json("GET", "/admin/v1/status")["config"]["generation"] >= 2 + i,
+              "round %d: the new address serves" % i)
+
+
+test_admin_reload_while_moving.timeout = 90
+
+
+def test_admin_tls_reload_keeps_listener(env):
+    """A TLS admin listener survives reloads that keep its address: a connection opened before
+    the reload is still served after it, and new certificate files are used from then on."""
+    chain, key = env.certs.server("admin.test")
+    a = Admin(env, tls={"certificate": chain, "key": key}, name="admtlsk")
+    ctx = ssl.create_default_context(cafile=env.certs.ca)
+    ctx.check_hostname = False
+    c = http.client.HTTPSConnection("127.0.0.1", a.aport, context=ctx, timeout=10)
+    c.request("GET", "/admin/v1/status")
+    r = c.getresponse()
+    check(r.status == 200, "status over TLS: %d" % r.status)
+    r.read()
+    for gen in (2, 3, 4):
+        a.d.hup()
+        end = time.time() + 5
+        while time.time() < end:
+            st, _, body = a.admin("GET", "/admin/v1/status", ctx=ctx)
+            if st == 200 and json.loads(body)["config"]["generation"] == gen:
+                break
+            time.sleep(0.1)
+        check(json.loads(body)["config"]["generation"] == gen, "reload %d seen" % gen)
+    # The keep-alive connection from before the reloads is still served (not rebound).
+    c.request("GET", "/admin/v1/status")
+    r = c.getresponse()
+    check(r.status == 200 and json.loads(r.read())["config"]["generation"] == 4,
+          "the connection opened before the reloads is still served")
+    c.close()
+    log = open(a.d.logpath, "rb").read()
+    check(log.count(b"admin API listening") == 1, "the listener was started once: %d"
+          % log.count(b"admin API listening"))
+    # New certificate files at the same address: taken by new connections.
+    chain2, key2 = env.certs.server("admin2.test")
+    text = open(a.d.conf).read()
+    a.d.rewrite(text.replace(chain, chain2).replace(key, key2))
+    st, _, body = a.admin("POST", "/admin/v1/reload", ctx=ctx)
+    check(st == 200, "reload with new certificates: %d %r" % (st, body))
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", a.aport), timeout=5))
+    cn = dict(x[0] for x in s.getpeercert()["subject"]).get("commonName")
+    s.close()
+    check(cn == "admin2.test", "the new certificate is served: %r" % cn)
+
+
+test_admin_tls_reload_keeps_listener.timeout = 60
