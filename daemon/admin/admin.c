@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "admindoc.h"
+#include "adminguard.h"
 #include "calendar_json.h"
 #include "auditd.h"
 #include "auditrec.h"
@@ -476,6 +477,35 @@ method_is(struct evhttp_request *req, enum evhttp_cmd_type m)
 	return false;
 }
 
+/*
+ * Whether the request may be served, else answered: its Host must be the
+ * listener's own host, localhost or an IP literal (421: a DNS-rebinding page
+ * names its own domain), and a POST's Origin, if any, its own origin (403: a
+ * form on another site).
+ */
+static bool
+allowed(struct evhttp_request *req, const struct lg_config *cf)
+{
+	const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const char *host = evhttp_find_header(h, "Host");
+
+	if (!lg_admin_host_ok(host, cf->admin.listen.address)) {
+		lgd_http_error(req, 421,
+		               "Host: the admin API answers only its own address, localhost or an "
+		               "IP address (DNS rebinding)");
+		return false;
+	}
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST &&
+	    !lg_admin_origin_ok(evhttp_find_header(h, "Origin"), host, cf->admin.listen.tls)) {
+		lgd_http_error(
+		    req, 403,
+		    "Origin: a POST is taken only without Origin or from the admin API's "
+		    "own origin (a cross-site request)");
+		return false;
+	}
+	return true;
+}
+
 /* Every request of the admin API. */
 static void
 handle(struct evhttp_request *req, void *arg)
@@ -490,12 +520,17 @@ handle(struct evhttp_request *req, void *arg)
 		lgd_http_error(req, 400, "malformed request target");
 		return;
 	}
+	rt = current();
+	if (!allowed(req, rt->cf)) {
+		lgd_runtime_unref(rt);
+		return;
+	}
 	if (strcmp(path, "/admin/v1/reload") == 0) {
 		if (method_is(req, EVHTTP_REQ_POST))
 			post_reload(req);
+		lgd_runtime_unref(rt);
 		return;
 	}
-	rt = current();
 	if (strcmp(path, "/metrics") == 0) {
 		if (method_is(req, EVHTTP_REQ_GET))
 			get_metrics(req, rt, now);

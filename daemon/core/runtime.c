@@ -85,6 +85,29 @@ lgd_sockaddr_overlap(const struct sockaddr_storage *a, const struct sockaddr_sto
 	return false;
 }
 
+/* Resolve l's address (what: "admin.listen") into ss; false with an error in errs. */
+static bool
+resolve_own(const struct lg_config *cf, const struct lg_listen_conf *l, const char *what,
+            struct sockaddr_storage *ss, socklen_t *sl, struct lg_errors *errs)
+{
+	if (lgd_parse_sockaddr(l->address, ss, sl, NULL) == 0)
+		return true;
+	lg_errors_add(errs, cf->file, l->line, "%s.address: cannot resolve \"%s\"", what,
+	              l->address);
+	return false;
+}
+
+/* The error for l (what) sharing the socket address of other (named by other_what). */
+static void
+clash(const struct lg_config *cf, const struct lg_listen_conf *l, const char *what,
+      const struct lg_listen_conf *other, const char *other_what, struct lg_errors *errs)
+{
+	lg_errors_add(errs, cf->file, l->line,
+	              "%s.address: \"%s\" is the same socket address as %s \"%s\" (line %d); "
+	              "the %.5s listener needs an address of its own",
+	              what, l->address, other_what, other->address, other->line, what);
+}
+
 /*
  * The admin and audit listeners resolved and checked against the client
  * listeners and each other: a listener that shares a client listener's
@@ -97,49 +120,26 @@ check_own_addresses(struct lgd_runtime *rt, struct lg_errors *errs)
 	const struct lg_config *cf = rt->cf;
 	struct sockaddr_storage audit_sa;
 	socklen_t audit_salen;
-	bool admin = false, audit = false;
+	bool admin = cf->admin.enabled && cf->admin.listen.address &&
+	             resolve_own(cf, &cf->admin.listen, "admin.listen", &rt->admin_sa,
+	                         &rt->admin_salen, errs);
+	bool audit =
+	    cf->audit.listen_enabled && cf->audit.listen.address &&
+	    resolve_own(cf, &cf->audit.listen, "audit.listen", &audit_sa, &audit_salen, errs);
+	char name[64];
 
-	if (cf->admin.enabled && cf->admin.listen.address) {
-		admin = lgd_parse_sockaddr(cf->admin.listen.address, &rt->admin_sa,
-		                           &rt->admin_salen, NULL) == 0;
-		if (!admin)
-			lg_errors_add(errs, cf->file, cf->admin.listen.line,
-			              "admin.listen.address: cannot resolve \"%s\"",
-			              cf->admin.listen.address);
-	}
-	if (cf->audit.listen_enabled && cf->audit.listen.address) {
-		audit = lgd_parse_sockaddr(cf->audit.listen.address, &audit_sa, &audit_salen,
-		                           NULL) == 0;
-		if (!audit)
-			lg_errors_add(errs, cf->file, cf->audit.listen.line,
-			              "audit.listen.address: cannot resolve \"%s\"",
-			              cf->audit.listen.address);
-	}
 	for (size_t i = 0; i < cf->nlisten; i++) {
 		if (rt->listen_salen[i] == 0)
 			continue;
+		snprintf(name, sizeof(name), "listen[%zu].address, a client listener,", i);
 		if (admin && lgd_sockaddr_overlap(&rt->admin_sa, &rt->listen_sa[i]))
-			lg_errors_add(
-			    errs, cf->file, cf->admin.listen.line,
-			    "admin.listen.address: \"%s\" is the same socket address as "
-			    "listen[%zu].address \"%s\" (line %d), a client listener; the "
-			    "admin listener needs an address of its own",
-			    cf->admin.listen.address, i, cf->listen[i].address, cf->listen[i].line);
+			clash(cf, &cf->admin.listen, "admin.listen", &cf->listen[i], name, errs);
 		if (audit && lgd_sockaddr_overlap(&audit_sa, &rt->listen_sa[i]))
-			lg_errors_add(
-			    errs, cf->file, cf->audit.listen.line,
-			    "audit.listen.address: \"%s\" is the same socket address as "
-			    "listen[%zu].address \"%s\" (line %d), a client listener; the "
-			    "audit listener needs an address of its own",
-			    cf->audit.listen.address, i, cf->listen[i].address, cf->listen[i].line);
+			clash(cf, &cf->audit.listen, "audit.listen", &cf->listen[i], name, errs);
 	}
 	if (admin && audit && lgd_sockaddr_overlap(&rt->admin_sa, &audit_sa))
-		lg_errors_add(errs, cf->file, cf->admin.listen.line,
-		              "admin.listen.address: \"%s\" is the same socket address as "
-		              "audit.listen.address \"%s\" (line %d); the admin listener needs an "
-		              "address of its own",
-		              cf->admin.listen.address, cf->audit.listen.address,
-		              cf->audit.listen.line);
+		clash(cf, &cf->admin.listen, "admin.listen", &cf->audit.listen,
+		      "audit.listen.address", errs);
 }
 
 /* Load, validate and prepare a configuration; NULL with every error in errs. */

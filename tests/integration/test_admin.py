@@ -667,3 +667,44 @@ def test_admin_tls_reload_keeps_listener(env):
 
 
 test_admin_tls_reload_keeps_listener.timeout = 60
+
+
+def raw_admin(a, method, path, headers):
+    """(status, body) for a request with exactly these header fields (Host included)."""
+    s = socket.create_connection(("127.0.0.1", a.aport), timeout=10)
+    h = "%s %s HTTP/1.1\r\nConnection: close\r\nContent-Length: 0\r\n" % (method, path)
+    for k, v in headers:
+        h += "%s: %s\r\n" % (k, v)
+    s.sendall((h + "\r\n").encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+def test_admin_host_and_origin(env):
+    """DNS rebinding (a foreign Host) gets 421; a cross-site POST reload (a foreign Origin) gets
+    403 and reloads nothing; the listener's own address, localhost and same-origin pass."""
+    a = Admin(env)
+    own = "127.0.0.1:%d" % a.aport
+    for host in ("evil.example:%d" % a.aport, "evil.example"):
+        st, body = raw_admin(a, "GET", "/admin/v1/status", [("Host", host)])
+        check(st == 421 and b"Host" in body, "Host %s: %d %r" % (host, st, body))
+    st, body = raw_admin(a, "GET", "/admin/v1/status", [])
+    check(st == 421, "no Host: %d %r" % (st, body))
+    for host in (own, "localhost:%d" % a.aport):
+        st, body = raw_admin(a, "GET", "/admin/v1/status", [("Host", host)])
+        check(st == 200, "Host %s: %d %r" % (host, st, body))
+    for origin in ("http://evil.example", "null", "https://" + own):
+        st, body = raw_admin(a, "POST", "/admin/v1/reload", [("Host", own), ("Origin", origin)])
+        check(st == 403 and b"Origin" in body, "Origin %s: %d %r" % (origin, st, body))
+    check(a.json("GET", "/admin/v1/status")["config"]["generation"] == 1, "nothing reloaded")
+    st, body = raw_admin(a, "POST", "/admin/v1/reload", [("Host", own), ("Origin",
+                                                                       "http://" + own)])
+    check(st == 200 and json.loads(body)["generation"] == 2, "same-origin POST: %d %r"
+          % (st, body))
