@@ -233,8 +233,7 @@ lg_admin_overview_json(struct lg_buf *b, const struct lg_config *cf, const struc
 	LG_BUF_LIT(b, "},\"open_lessons\":{");
 	for (unsigned k = 0; k < LG_CLASS_FREE; k++)
 		lg_buf_printf(b, "%s\"%s\":%" PRIu64, k ? "," : "", lg_class_name((enum lg_class)k),
-		              lg_ctr_get(&c->tunnels_opened[k]) -
-		                  lg_ctr_get(&c->tunnels_closed[k]));
+		              lg_ctr_gauge(&c->tunnels_opened[k], &c->tunnels_closed[k]));
 	LG_BUF_LIT(b, "},\"lessons_started\":{");
 	for (unsigned k = 0; k < LG_CLASS_FREE; k++)
 		lg_buf_printf(b, "%s\"%s\":%" PRIu64, k ? "," : "", lg_class_name((enum lg_class)k),

@@ -161,6 +161,7 @@ test_overview(void **state)
 	memset(&c, 0, sizeof(c));
 	lg_ctr_add(&c.tunnels_opened[LG_CLASS_SUBJECT], 5);
 	lg_ctr_add(&c.tunnels_closed[LG_CLASS_SUBJECT], 2);
+	lg_ctr_add(&c.tunnels_closed[LG_CLASS_NON_SUBJECT], 1); /* closed ahead of opened: 0 */
 	minutes[LG_M_MINUTES - 1][LG_M_LESSON_LIMIT] = 7;
 	lg_admin_overview_json(&b, cf, &c, minutes, r, &in, tu_at(cf, 2026, 9, 21, 15, 30, 10));
 	lg_buf_add(&b, "", 1);
