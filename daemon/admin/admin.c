@@ -149,7 +149,7 @@ gather(const struct lgd_runtime *rt, struct scrape *sc, int64_t now)
 	in->store_up = lgd_store && lg_store_up(lgd_store);
 	in->audit_on = lgd_auditd_on();
 	in->audit_healthy = lgd_auditd_healthy();
-	in->audit_records = in->audit_on ? lgd_auditd_size() : 0;
+	in->audit_records = in->audit_on ? lgd_auditd_durable() : 0; /* never waits */
 	in->audit_queued = lgd_auditd_queued();
 	in->audit_lost = lgd_auditd_lost();
 	in->workers = A.workers;

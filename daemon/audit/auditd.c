@@ -66,7 +66,8 @@ static struct {
 	size_t queued;
 	bool stopping;
 	atomic_bool healthy;
-	atomic_uint_fast64_t lost; /* records that could not be written */
+	atomic_uint_fast64_t lost;    /* records that could not be written */
+	atomic_uint_fast64_t durable; /* records known synced: read without tree_lock */
 	/* Owned by the writer thread from start on. */
 	struct lg_auditlog *log;
 	char *dir;
@@ -360,6 +361,7 @@ reopen(int64_t now)
 		return;
 	}
 	atomic_store(&A.healthy, true);
+	atomic_store(&A.durable, lg_auditlog_size(A.log));
 	lg_violidx_truncate(A.vidx, lg_auditlog_size(A.log));
 	lgd_info("audit log writable again", "dir=%s records=%" PRIu64 " lost=%" PRIuFAST64, A.dir,
 	         rep.records, atomic_load(&A.lost));
@@ -512,6 +514,8 @@ batch(struct item *l, int64_t now, bool final)
 	if (!A.batch_failed && A.log && lg_auditlog_sync(A.log, A.err, sizeof(A.err)) != 0)
 		A.batch_failed = true;
 	ok = !A.batch_failed;
+	if (ok && A.log)
+		atomic_store(&A.durable, lg_auditlog_size(A.log));
 	if (!ok) /* what was not written is not to be found */
 		lg_violidx_truncate(A.vidx, A.log ? lg_auditlog_size(A.log) : 0);
 	if (!ok && A.log && atomic_load(&A.healthy)) {
@@ -599,6 +603,7 @@ lgd_auditd_start(const struct lg_config *cf, const char *version, char *err, siz
 		A.vidx = NULL;
 		return -1;
 	}
+	atomic_store(&A.durable, lg_auditlog_size(A.log));
 	A.fail_file = getenv("LESSONGATE_TEST_AUDIT_FAIL_FILE");
 	A.dir = lg_strdup(cf->audit.dir);
 	RAND_bytes(aggkey, sizeof(aggkey));
@@ -680,6 +685,14 @@ lgd_auditd_size(void)
 	n = A.log ? lg_auditlog_size(A.log) : 0;
 	pthread_mutex_unlock(&A.tree_lock);
 	return n;
+}
+
+/* The records known durable, without the writer's lock (which a sync may hold for long):
+ * for scrapes (the admin API). */
+uint64_t
+lgd_auditd_durable(void)
+{
+	return A.on ? atomic_load(&A.durable) : 0;
 }
 
 /* Records waiting for the writer. */
