@@ -708,3 +708,20 @@ def test_admin_host_and_origin(env):
                                                                        "http://" + own)])
     check(st == 200 and json.loads(body)["generation"] == 2, "same-origin POST: %d %r"
           % (st, body))
+
+
+def test_admin_recent_violations_fold(env):
+    """One student refused in a loop (60 retries) does not push another student's refusal out of
+    the 50 recent violations: the loop is one entry with its count."""
+    a = Admin(env, name="admfold")
+    check(until_refused(a, "quiet") == 429, "quiet refused")
+    check(until_refused(a, "loop") == 429, "loop refused")
+    for _ in range(60):
+        a.get("/lesson/small", "loop")
+    recent = a.json("GET", "/admin/v1/overview")["recent_violations"]
+    who = [(v["student"], v["count"]) for v in recent]
+    check(("loop", 61) in who and ("quiet", 1) in who and len(recent) == 2,
+          "recent violations: %r" % who)
+
+
+test_admin_recent_violations_fold.timeout = 60
