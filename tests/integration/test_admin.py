@@ -19,6 +19,7 @@ import os
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 from harness import HttpConn, Skip, check, free_port
@@ -413,12 +414,12 @@ def test_admin_mtls(env):
     st, h, body = a.admin("GET", "/admin/v1/status", ctx=withcert)
     check(st == 200 and json.loads(body)["listeners"][-1]["client_certificates"] is True,
           "served with a certificate: %d" % st)
-    # lessongatectl with --cacert/--cert/--key.
+    # lessongatectl with --cacert/--cert/--cert-key (the names audit verify --url uses).
     ctl = ctl_binary(env)
     if not os.path.exists(ctl):
         return
     r = subprocess.run([ctl, "-c", a.d.conf, "status", "--json", "--cacert", env.certs.ca,
-                        "--cert", cert[0], "--key", cert[1]], capture_output=True, text=True,
+                        "--cert", cert[0], "--cert-key", cert[1]], capture_output=True, text=True,
                        timeout=15)
     check(r.returncode == 0 and json.loads(r.stdout)["workers"] == 2,
           "lessongatectl status over mTLS: %d %s %s" % (r.returncode, r.stdout[:200], r.stderr))
@@ -725,3 +726,60 @@ def test_admin_recent_violations_fold(env):
 
 
 test_admin_recent_violations_fold.timeout = 60
+
+
+def ctl_at(a, address, *args):
+    """lessongatectl ARGS with a's configuration but admin.listen.address = address:
+    (exit code, stderr, seconds taken); a failure if it runs 30 s."""
+    conf = os.path.join(a.env.dir, "ctl-%d-%d.conf" % (a.env.seq, time.time_ns()))
+    with open(conf, "w") as f:
+        f.write(open(a.d.conf).read().replace("127.0.0.1:%d" % a.aport, address))
+    t0 = time.time()
+    try:
+        r = subprocess.run([ctl_binary(a.env), "-c", conf] + list(args), capture_output=True,
+                           text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("lessongatectl %s hung (admin address %s)" % (args, address))
+    return r.returncode, r.stdout, r.stderr, time.time() - t0
+
+
+def test_lessongatectl_never_hangs(env):
+    """lessongatectl status against an admin address that accepts and never answers: exit 4
+    within its 10 s limit (not a hang); one that drips a byte a second: given up at 10 s too
+    (a deadline, not a per-read limit); a wildcard admin address is reached on loopback; the
+    old option name --key is not an admin option any more (it is the verifier key's)."""
+    a = Admin(env, name="admhang")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    rc, _, err, took = ctl_at(a, "127.0.0.1:%d" % silent.getsockname()[1], "status")
+    silent.close()
+    check(rc == 4 and took < 15 and "within 10 s" in err,
+          "silent listener: exit %d after %.1f s: %s" % (rc, took, err))
+    drip = socket.socket()
+    drip.bind(("127.0.0.1", 0))
+    drip.listen(8)
+
+    def dripper():
+        c, _ = drip.accept()
+        try:
+            for ch in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 40:
+                c.sendall(bytes([ch]))
+                time.sleep(1)
+        except OSError:
+            pass
+        c.close()
+
+    threading.Thread(target=dripper, daemon=True).start()
+    rc, _, err, took = ctl_at(a, "127.0.0.1:%d" % drip.getsockname()[1], "status")
+    drip.close()
+    check(rc == 1 and took < 15 and "within 10 s" in err,
+          "dripping listener: exit %d after %.1f s: %s" % (rc, took, err))
+    rc, out, err, _ = ctl_at(a, "*:%d" % a.aport, "status", "--json")
+    check(rc == 0 and json.loads(out)["workers"] == 2,
+          "a wildcard admin address: %d %s" % (rc, err))
+    rc, _, err, _ = ctl_at(a, "127.0.0.1:%d" % a.aport, "status", "--cert", "x", "--key", "y")
+    check(rc == 2, "--key is not a status option: %d %s" % (rc, err))
+
+
+test_lessongatectl_never_hangs.timeout = 60
