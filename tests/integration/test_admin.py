@@ -2,8 +2,11 @@
 moving after scripted traffic (allowed, refused by rule, free, a forced close, a JWT cache
 hit), the JSON of /admin/v1/status, /students/{id} and /overview, 404s and 405s, reloads over
 HTTP (success and an error naming file:line), the listener off by default and refused on a
-client listener's address, an mTLS variant refusing a client without a certificate, and
-`lessongatectl status|student|reload` against the running daemon.
+client listener's address (also spelt differently: localhost, 08080; and audit.listen), an
+mTLS variant refusing a client without a certificate, `lessongatectl status|student|reload`
+against the running daemon (and against silent or dripping listeners: never a hang), a
+reload POSTed while SIGHUP moves the listener (answered at once, the proxy never stalls), a
+TLS listener kept across reloads, the Host/Origin checks, and folded recent violations.
 
 The daemon runs under libfaketime on a school day at 15:00 (Asia/Shanghai) with a 3 s
 lesson and a 2 s break; students are named by the trusted identity header, or by an HS256
