@@ -45,7 +45,8 @@ def b64u(b):
 class Admin:
     """A lessongated with the admin listener (plain, or TLS with client certificates)."""
 
-    def __init__(self, env, tls=None, audit=False, name="adm", jwt_secret=None, state=None):
+    def __init__(self, env, tls=None, audit=False, name="adm", jwt_secret=None, state=None,
+                 preload=None, env_more=None):
         self.env = env
         self.aport = free_port()
         listen = {"address": "127.0.0.1:%d" % self.aport}
@@ -73,6 +74,9 @@ class Admin:
         envx = {"LD_PRELOAD": faketime_lib(), "FAKETIME": "@" + START, "TZ": "Asia/Shanghai"}
         if tls:
             envx = {"TZ": "Asia/Shanghai"}  # certificates are checked against the real clock
+        if preload:
+            envx["LD_PRELOAD"] = (envx.get("LD_PRELOAD", "") + " " + preload).strip()
+        envx.update(env_more or {})
         self.d = env.daemon(workers=2, extra=extra, env_extra=envx, name=name)
         self.port = self.d.port
         self.ctx = None
@@ -786,3 +790,40 @@ def test_lessongatectl_never_hangs(env):
 
 
 test_lessongatectl_never_hangs.timeout = 60
+
+
+def slow_sync_lib(env):
+    """build/tests/bench/libslow_sync.so next to the daemon's build (Skip if absent)."""
+    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(env.binary))), "tests",
+                       "bench", "libslow_sync.so")
+    if not os.path.exists(lib):
+        raise Skip("no %s (build tests/bench/slow_sync.c)" % lib)
+    return lib
+
+
+def test_admin_scrape_during_slow_sync(env):
+    """The audit writer stuck in fdatasync for 4 s (a hung disk, through an LD_PRELOAD): the
+    admin API's /metrics and /status still answer at once, with the durable record count."""
+    flag = os.path.join(env.dir, "slow-sync-%d" % env.seq)
+    a = Admin(env, audit=True, name="admslow", preload=slow_sync_lib(env),
+              env_more={"LG_SLOW_SYNC_FILE": flag, "LG_SLOW_SYNC_S": "4"})
+    before = a.json("GET", "/admin/v1/status")["audit"]
+    open(flag, "w").close()
+    t = threading.Thread(target=lambda: a.get("/lesson/small", "slow-1"), daemon=True)
+    t.start()
+    time.sleep(0.7)  # the writer is in its group commit now
+    t0 = time.time()
+    st, _, body = a.admin("GET", "/metrics")
+    took = time.time() - t0
+    t1 = time.time()
+    doc = a.json("GET", "/admin/v1/status")
+    took2 = time.time() - t1
+    os.unlink(flag)
+    t.join(10)
+    check(st == 200 and b"lessongate_audit_records" in body and took < 1.5,
+          "/metrics during a slow sync: %d after %.1f s" % (st, took))
+    check(took2 < 1.5, "/admin/v1/status during a slow sync: %.1f s" % took2)
+    check(doc["audit"] is not None and before is not None, "audit health shown: %r" % doc["audit"])
+
+
+test_admin_scrape_during_slow_sync.timeout = 40
