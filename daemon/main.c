@@ -238,7 +238,7 @@ do_reload(struct lg_errors *out, unsigned *generation)
 	return 0;
 }
 
-/* SIGHUP: reload; then retire an admin listener the reload replaced. */
+/* SIGHUP: reload. */
 static void
 reload_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -248,7 +248,6 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	lg_errors_init(&errs);
 	do_reload(&errs, &gen);
 	lg_errors_free(&errs);
-	lgd_admin_settle();
 }
 
 /* While stopping: leave once every worker's loop is done. */

@@ -1,9 +1,11 @@
 /*
  * The admin API on its own listener and thread (httpsrv.c): Prometheus
  * metrics, the status, one student's clock, the overview and a month's calendar
- * for the operator page (served at /), and reloads. It reads counters (counters.c) and the runtime in force;
- * the documents are rendered by lib/admin/. A reload it is asked for runs on
- * the main thread (the same code as SIGHUP) while the request waits.
+ * for the operator page (served at /), and reloads. It reads counters (counters.c) and the runtime
+ * in force; the documents are rendered by lib/admin/. A reload it is asked for runs on the main
+ * thread (the same code as SIGHUP) and is answered asynchronously: the admin thread never waits for
+ * the main thread, and the main thread never joins an admin thread (a replaced listener retires on
+ * its own).
  */
 #include "admin.h"
 
@@ -13,6 +15,7 @@
 #include <event2/keyvalq_struct.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@
 #include <unistd.h>
 
 #include "admindoc.h"
+#include "adminguard.h"
 #include "calendar_json.h"
 #include "auditd.h"
 #include "auditrec.h"
@@ -41,25 +45,40 @@
 /* Longest student id in a path. */
 #define ID_MAX 256
 
+/*
+ * A POST /admin/v1/reload waiting for the main thread. The admin thread never
+ * blocks on it: the main thread hands the result back through ev (on the
+ * server's own base) and that event answers; ev's 30 s timeout answers 503
+ * if the main thread has not. Whoever takes it out of A.pending owns it.
+ */
+struct reload_job {
+	struct evhttp_request *req;
+	struct event_base *base; /* the server's, whose thread answers */
+	struct event *ev;
+	unsigned seq;
+	int rc;
+	bool stopping;
+	unsigned generation;
+	struct lg_errors errs;
+};
+
 static struct {
-	pthread_mutex_t lock; /* rt, sha256, jwt_carry */
+	pthread_mutex_t lock; /* rt, sha256, jwt_carry, pending, seq, stopping */
 	struct lgd_runtime *rt;
 	char sha256[65];
 	uint64_t jwt_carry_hits, jwt_carry_misses; /* cache counts of earlier generations */
-	struct lgd_httpsrv *srv, *next, *old;
-	char sig[4096]; /* the running listener's settings */
-	char next_sig[4096];
+	struct lgd_httpsrv *srv, *next;
+	SSL_CTX *next_ctx; /* the running listener kept at a reload: its new TLS context */
+	bool keep;         /* the prepared reload keeps the running listener */
 	int workers;
 	int64_t start_time;
 	/* The reload bridge: one request at a time waits for the main thread. */
-	struct event *reload_ev;
+	struct event *reload_ev, *reap_ev;
 	lgd_admin_reload_fn reload;
-	pthread_cond_t cond;
-	bool busy, done, stopping;
-	int rc;
-	unsigned generation;
-	struct lg_errors errs;
-} A = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+	struct reload_job *pending;
+	unsigned seq;
+	bool stopping;
+} A = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* The runtime in force, referenced (the caller unrefs it). */
 static struct lgd_runtime *
@@ -132,7 +151,7 @@ gather(const struct lgd_runtime *rt, struct scrape *sc, int64_t now)
 		lg_store_health(lgd_store, &in->store_health);
 	in->audit_on = lgd_auditd_on();
 	in->audit_healthy = lgd_auditd_healthy();
-	in->audit_records = in->audit_on ? lgd_auditd_size() : 0;
+	in->audit_records = in->audit_on ? lgd_auditd_durable() : 0; /* never waits */
 	in->audit_queued = lgd_auditd_queued();
 	in->audit_lost = lgd_auditd_lost();
 	in->workers = A.workers;
@@ -295,53 +314,81 @@ out:
 	evhttp_clear_headers(&q);
 }
 
-/* POST /admin/v1/reload: the main thread reloads while this request waits; its result. */
+/* On the server's thread: answer a reload request with its result (or 503), free it. */
+static void
+reload_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct reload_job *job = arg;
+	struct lg_buf b = {0};
+	bool timed_out;
+
+	(void)fd, (void)what;
+	pthread_mutex_lock(&A.lock);
+	timed_out = A.pending == job; /* not handed back: the timeout fired */
+	if (timed_out)
+		A.pending = NULL;
+	pthread_mutex_unlock(&A.lock);
+	if (timed_out || job->stopping) {
+		lgd_http_error(job->req, 503,
+		               job->stopping ? "the daemon is shutting down"
+		                             : "the reload did not finish in time");
+	} else if (job->rc == 0) {
+		lg_buf_printf(&b, "{\"ok\":true,\"generation\":%u}\n", job->generation);
+		lgd_http_reply(job->req, 200, "application/json", b.data, b.len);
+	} else {
+		LG_BUF_LIT(&b, "{\"ok\":false,\"errors\":[");
+		for (size_t i = 0; i < job->errs.count; i++) {
+			if (i)
+				LG_BUF_LIT(&b, ",");
+			lg_buf_json_str(&b, job->errs.msg[i]);
+		}
+		LG_BUF_LIT(&b, "]}\n");
+		lgd_http_reply(job->req, 422, "application/json", b.data, b.len);
+	}
+	lg_buf_free(&b);
+	lg_errors_free(&job->errs);
+	event_free(job->ev);
+	free(job);
+}
+
+/* POST /admin/v1/reload: ask the main thread to reload; answered later by reload_done. */
 static void
 post_reload(struct evhttp_request *req)
 {
-	struct timespec until;
-	struct lg_buf b = {0};
-	int status;
+	struct timeval wait = {RELOAD_WAIT_S, 0};
+	struct reload_job *job;
 
 	pthread_mutex_lock(&A.lock);
-	if (A.busy || A.reload_ev == NULL || A.stopping) {
-		const char *why = A.busy ? "a reload is in progress" : "shutting down";
+	if (A.pending || A.reload_ev == NULL || A.stopping) {
+		const char *why = A.pending ? "a reload is in progress" : "shutting down";
+		int status = A.pending ? 409 : 503;
 		pthread_mutex_unlock(&A.lock);
-		lgd_http_error(req, A.busy ? 409 : 503, why);
+		lgd_http_error(req, status, why);
 		return;
 	}
-	A.busy = true;
-	A.done = false;
+	job = lg_xcalloc(1, sizeof(*job));
+	job->req = req;
+	job->base = evhttp_connection_get_base(evhttp_request_get_connection(req));
+	job->ev = event_new(job->base, -1, 0, reload_done, job);
+	job->seq = ++A.seq;
+	lg_errors_init(&job->errs);
+	event_add(job->ev, &wait);
+	A.pending = job;
 	event_active(A.reload_ev, EV_READ, 0);
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += RELOAD_WAIT_S;
-	while (!A.done && !A.stopping)
-		if (pthread_cond_timedwait(&A.cond, &A.lock, &until) == ETIMEDOUT)
-			break;
-	if (!A.done) {
-		A.busy = false;
-		pthread_mutex_unlock(&A.lock);
-		lgd_http_error(req, 503, "the reload did not finish in time (or the daemon stops)");
-		return;
-	}
-	if (A.rc == 0) {
-		lg_buf_printf(&b, "{\"ok\":true,\"generation\":%u}\n", A.generation);
-		status = 200;
-	} else {
-		LG_BUF_LIT(&b, "{\"ok\":false,\"errors\":[");
-		for (size_t i = 0; i < A.errs.count; i++) {
-			if (i)
-				LG_BUF_LIT(&b, ",");
-			lg_buf_json_str(&b, A.errs.msg[i]);
-		}
-		LG_BUF_LIT(&b, "]}\n");
-		status = 422;
-	}
-	lg_errors_free(&A.errs);
-	A.busy = false;
 	pthread_mutex_unlock(&A.lock);
-	lgd_http_reply(req, status, "application/json", b.data, b.len);
-	lg_buf_free(&b);
+}
+
+/* Whether a reload request waits to be answered on base (a retiring server keeps serving). */
+static bool
+reload_pending_on(struct event_base *base, void *arg)
+{
+	bool busy;
+
+	(void)arg;
+	pthread_mutex_lock(&A.lock);
+	busy = A.pending && A.pending->base == base;
+	pthread_mutex_unlock(&A.lock);
+	return busy;
 }
 
 /* GET /: the operator page (daemon/admin/page/operator.html, built in by embed.py). */
@@ -351,10 +398,11 @@ get_root(struct evhttp_request *req)
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 
 	/* Its script and style are inline: nothing else may load. */
-	evhttp_add_header(h, "Content-Security-Policy",
-	                  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-	                  "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
-	                  "form-action 'none'; frame-ancestors 'none'");
+	evhttp_add_header(
+	    h, "Content-Security-Policy",
+	    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+	    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
+	    "form-action 'none'; frame-ancestors 'none'");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	lgd_http_reply(req, 200, "text/html; charset=utf-8", lgd_operator_page,
 	               lgd_operator_page_len);
@@ -431,6 +479,35 @@ method_is(struct evhttp_request *req, enum evhttp_cmd_type m)
 	return false;
 }
 
+/*
+ * Whether the request may be served, else answered: its Host must be the
+ * listener's own host, localhost or an IP literal (421: a DNS-rebinding page
+ * names its own domain), and a POST's Origin, if any, its own origin (403: a
+ * form on another site).
+ */
+static bool
+allowed(struct evhttp_request *req, const struct lg_config *cf)
+{
+	const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const char *host = evhttp_find_header(h, "Host");
+
+	if (!lg_admin_host_ok(host, cf->admin.listen.address)) {
+		lgd_http_error(req, 421,
+		               "Host: the admin API answers only its own address, localhost or an "
+		               "IP address (DNS rebinding)");
+		return false;
+	}
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST &&
+	    !lg_admin_origin_ok(evhttp_find_header(h, "Origin"), host, cf->admin.listen.tls)) {
+		lgd_http_error(
+		    req, 403,
+		    "Origin: a POST is taken only without Origin or from the admin API's "
+		    "own origin (a cross-site request)");
+		return false;
+	}
+	return true;
+}
+
 /* Every request of the admin API. */
 static void
 handle(struct evhttp_request *req, void *arg)
@@ -445,12 +522,17 @@ handle(struct evhttp_request *req, void *arg)
 		lgd_http_error(req, 400, "malformed request target");
 		return;
 	}
+	rt = current();
+	if (!allowed(req, rt->cf)) {
+		lgd_runtime_unref(rt);
+		return;
+	}
 	if (strcmp(path, "/admin/v1/reload") == 0) {
 		if (method_is(req, EVHTTP_REQ_POST))
 			post_reload(req);
+		lgd_runtime_unref(rt);
 		return;
 	}
-	rt = current();
 	if (strcmp(path, "/metrics") == 0) {
 		if (method_is(req, EVHTTP_REQ_GET))
 			get_metrics(req, rt, now);
@@ -478,29 +560,59 @@ handle(struct evhttp_request *req, void *arg)
 	lgd_runtime_unref(rt);
 }
 
-/* The main thread runs the reload a request asked for, answers it, then retires. */
+/* The main thread runs the reload a request asked for and hands the result back to the
+ * request (never to a later one: the sequence number must still match). */
 static void
 reload_ev_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct lg_errors errs;
-	unsigned gen = 0;
+	unsigned gen = 0, seq;
 	int rc;
 
 	(void)fd, (void)what, (void)arg;
+	pthread_mutex_lock(&A.lock);
+	seq = A.pending ? A.pending->seq : 0;
+	pthread_mutex_unlock(&A.lock);
+	if (seq == 0)
+		return; /* it timed out already */
 	lg_errors_init(&errs);
 	rc = A.reload(&errs, &gen);
 	pthread_mutex_lock(&A.lock);
-	if (A.busy && !A.done) { /* the request is still waiting: it takes (and frees) errs */
-		A.rc = rc;
-		A.generation = gen;
-		A.errs = errs;
-		A.done = true;
-		pthread_cond_broadcast(&A.cond);
+	if (A.pending && A.pending->seq == seq) {
+		struct reload_job *job = A.pending;
+		A.pending = NULL;
+		job->rc = rc;
+		job->generation = gen;
+		job->errs = errs;
+		event_active(job->ev, EV_READ, 0);
 	} else {
 		lg_errors_free(&errs); /* it gave up waiting (503) */
 	}
 	pthread_mutex_unlock(&A.lock);
-	lgd_admin_settle();
+}
+
+/* Join the retired listeners whose threads are done; again in a second while any is left. */
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval second = {1, 0};
+
+	(void)fd, (void)what, (void)arg;
+	if (lgd_httpsrv_reap(false) > 0)
+		evtimer_add(A.reap_ev, &second);
+}
+
+/* Retire a listener without waiting for it (its thread is joined later by reap_cb). */
+static void
+retire(struct lgd_httpsrv *s)
+{
+	struct timeval second = {1, 0};
+
+	if (s == NULL)
+		return;
+	lgd_httpsrv_retire(s, reload_pending_on, NULL);
+	if (A.reap_ev)
+		evtimer_add(A.reap_ev, &second);
 }
 
 /* At start: the process's start time, its workers, and how the main thread reloads. */
@@ -512,20 +624,25 @@ lgd_admin_init(struct event_base *main_base, lgd_admin_reload_fn reload, int wor
 	A.start_time = start_time;
 	A.reload = reload;
 	A.reload_ev = event_new(main_base, -1, 0, reload_ev_cb, NULL);
+	A.reap_ev = evtimer_new(main_base, reap_cb, NULL);
 }
 
-/* The listener settings of cf as one string ("" when off). */
-static void
-signature(const struct lg_config *cf, char *out, size_t len)
+/* Whether two resolved addresses are the same (family, address and port). */
+static bool
+same_sockaddr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-	const struct lg_listen_conf *l = &cf->admin.listen;
-
-	if (!cf->admin.enabled) {
-		*out = '\0';
-		return;
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
 	}
-	snprintf(out, len, "%s|%d|%s|%s|%s", l->address, l->tls, l->tls ? l->tlsc.certificate : "",
-	         l->tls ? l->tlsc.key : "", l->tls && l->tlsc.client_ca ? l->tlsc.client_ca : "");
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
 }
 
 /* The SHA-256 of the configuration file, as hex. */
@@ -562,69 +679,76 @@ set_runtime(struct lgd_runtime *rt)
 }
 
 /*
- * Before rt is put in force: start the listener it configures when it
- * differs from the running one, or has TLS (certificate files may have
- * changed); 0, or -1 with the reason in err.
+ * Before rt is put in force: when the admin listener keeps its (resolved)
+ * address, load its TLS context (certificate files may have changed) for the
+ * running listener to take at the commit; else start the new listener. 0, or
+ * -1 with the reason in err.
  */
 int
 lgd_admin_prepare(struct lgd_runtime *rt, char *err, size_t errlen)
 {
 	const struct lg_config *cf = rt->cf;
 
-	signature(cf, A.next_sig, sizeof(A.next_sig));
 	A.next = NULL;
+	A.next_ctx = NULL;
+	A.keep = false;
 	if (A.rt == NULL)
 		set_runtime(rt); /* at start: no request is ever answered without one */
-	if (!cf->admin.enabled ||
-	    (strcmp(A.next_sig, A.sig) == 0 && A.srv != NULL && !cf->admin.listen.tls))
+	if (!cf->admin.enabled)
 		return 0;
+	if (A.srv != NULL && A.rt && A.rt->cf->admin.enabled &&
+	    same_sockaddr(&A.rt->admin_sa, &rt->admin_sa)) {
+		A.keep = true;
+		return lgd_httpsrv_tls(cf, &cf->admin.listen, "admin.listen", &A.next_ctx, err,
+		                       errlen);
+	}
 	A.next =
 	    lgd_httpsrv_start(cf, &cf->admin.listen, "admin.listen", handle, NULL, err, errlen);
 	return A.next ? 0 : -1;
 }
 
-/* rt is in force: answer with it, and with the listener prepared for it. */
+/* rt is in force: answer with it, on the listener prepared for it (a replaced one retires). */
 void
 lgd_admin_commit(struct lgd_runtime *rt)
 {
 	set_runtime(rt);
-	if (A.next != NULL || !rt->cf->admin.enabled) {
-		lgd_httpsrv_retire(A.old);
-		A.old = A.srv;
+	if (A.keep) {
+		lgd_httpsrv_swap_tls(A.srv, A.next_ctx);
+	} else if (A.next != NULL || !rt->cf->admin.enabled) {
+		retire(A.srv);
 		A.srv = A.next;
-		A.next = NULL;
 		if (A.srv)
 			lgd_info("admin API listening", "address=%s tls=%s client_certificates=%s",
 			         rt->cf->admin.listen.address,
 			         rt->cf->admin.listen.tls ? "true" : "false",
 			         rt->cf->admin.listen.tlsc.client_ca ? "true" : "false");
 	}
-	memcpy(A.sig, A.next_sig, sizeof(A.sig));
+	A.next = NULL;
+	A.next_ctx = NULL;
+	A.keep = false;
 }
 
-/* After a reload was answered: retire the listener a commit replaced. */
-void
-lgd_admin_settle(void)
-{
-	lgd_httpsrv_retire(A.old);
-	A.old = NULL;
-}
-
-/* At exit: stop the listener (a reload waiting for the main thread is answered 503). */
+/* At exit: answer a reload request still waiting (503), retire the listener, join it. */
 void
 lgd_admin_stop(void)
 {
 	pthread_mutex_lock(&A.lock);
 	A.stopping = true;
-	pthread_cond_broadcast(&A.cond);
+	if (A.pending) {
+		A.pending->stopping = true;
+		event_active(A.pending->ev, EV_READ, 0);
+		A.pending = NULL;
+	}
 	pthread_mutex_unlock(&A.lock);
-	lgd_httpsrv_stop(A.old);
-	lgd_httpsrv_stop(A.srv);
+	lgd_httpsrv_retire(A.srv, NULL, NULL);
 	lgd_httpsrv_stop(A.next);
-	A.old = A.srv = A.next = NULL;
+	A.srv = A.next = NULL;
+	lgd_httpsrv_reap(true);
 	if (A.reload_ev)
 		event_free(A.reload_ev);
-	A.reload_ev = NULL;
+	if (A.reap_ev)
+		event_free(A.reap_ev);
+	A.reload_ev = A.reap_ev = NULL;
 	lgd_runtime_unref(A.rt);
 	A.rt = NULL;
 }

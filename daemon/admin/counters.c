@@ -1,4 +1,5 @@
-/* Per-worker counters behind a thread-local pointer; the recent violations under a lock. */
+/* Per-worker counters behind a thread-local pointer; per-worker rings of recent violations
+ * (each under a lock only its worker and a reader take), merged when read. */
 #include "counters.h"
 
 #include <pthread.h>
@@ -18,18 +19,32 @@ _Thread_local struct lg_metrics *lgd_metrics = &spare;
 #define SLOTS 258
 static struct lg_metrics *slots[SLOTS] = {&spare};
 
-/* The last LG_RECENT_MAX enforced refusals (locked: written only on refusals). */
-static pthread_mutex_t recent_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct lg_recent recent;
+/* A thread's last enforced refusals, folded (lg_recent_push); its lock is contended only by a
+ * reader of /overview, never by the other workers. */
+struct ring {
+	pthread_mutex_t lock;
+	struct lg_recent r;
+};
+static struct ring spare_ring = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static _Thread_local struct ring *my_ring = &spare_ring;
+/* Worker threads' rings, index as slots; written once per worker. */
+static struct ring *rings[SLOTS] = {&spare_ring};
 
 /* A worker thread starts: give it counters of its own (kept until exit). */
 void
 lgd_counters_attach(int worker)
 {
 	struct lg_metrics *m;
+	struct ring *g;
 
 	if (worker < 0 || worker + 1 >= SLOTS)
 		return;
+	if ((g = rings[worker + 1]) == NULL) {
+		g = lg_xcalloc(1, sizeof(*g));
+		pthread_mutex_init(&g->lock, NULL);
+		__atomic_store_n(&rings[worker + 1], g, __ATOMIC_RELEASE);
+	}
+	my_ring = g;
 	if ((m = slots[worker + 1]) == NULL) {
 		m = aligned_alloc(64, sizeof(*m));
 		if (m == NULL)
@@ -73,9 +88,9 @@ keep_violation(const struct lgd_runtime *rt, const struct lg_event *ev, enum lg_
 		lg_audit_pseudonym(cf->audit.pseudonym, ev->student, strlen(ev->student), v.who);
 	else if (ev->student)
 		snprintf(v.who, sizeof(v.who), "%s", ev->student);
-	pthread_mutex_lock(&recent_lock);
-	lg_recent_push(&recent, &v);
-	pthread_mutex_unlock(&recent_lock);
+	pthread_mutex_lock(&my_ring->lock);
+	lg_recent_push(&my_ring->r, &v);
+	pthread_mutex_unlock(&my_ring->lock);
 }
 
 /* Every lesson event: lessons started, refusals, forced closes, violations. */
@@ -108,13 +123,26 @@ lgd_counters_event(const struct lgd_runtime *rt, const struct lg_event *ev)
 	}
 }
 
-/* A copy of the recent violations. */
+/* The recent violations of every thread, merged (runs of one student folded across workers). */
 void
 lgd_counters_recent(struct lg_recent *out)
 {
-	pthread_mutex_lock(&recent_lock);
-	*out = recent;
-	pthread_mutex_unlock(&recent_lock);
+	struct lg_violation *all = NULL;
+	size_t n = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < SLOTS; i++) {
+		struct ring *g = __atomic_load_n(&rings[i], __ATOMIC_ACQUIRE);
+		if (g == NULL)
+			continue;
+		pthread_mutex_lock(&g->lock);
+		all = lg_xrealloc(all, n + g->r.count + 1, sizeof(*all));
+		memcpy(all + n, g->r.v, g->r.count * sizeof(*all));
+		n += g->r.count;
+		pthread_mutex_unlock(&g->lock);
+	}
+	lg_recent_merge(out, all, n);
+	free(all);
 }
 
 /* Free every worker's counters (at exit, after the workers are joined). */
@@ -124,5 +152,9 @@ lgd_counters_free(void)
 	for (size_t i = 1; i < SLOTS; i++) {
 		free(slots[i]);
 		slots[i] = NULL;
+		if (rings[i])
+			pthread_mutex_destroy(&rings[i]->lock);
+		free(rings[i]);
+		rings[i] = NULL;
 	}
 }

@@ -66,7 +66,8 @@ static struct {
 	size_t queued;
 	bool stopping;
 	atomic_bool healthy;
-	atomic_uint_fast64_t lost; /* records that could not be written */
+	atomic_uint_fast64_t lost;    /* records that could not be written */
+	atomic_uint_fast64_t durable; /* records known synced: read without tree_lock */
 	/* Owned by the writer thread from start on. */
 	struct lg_auditlog *log;
 	char *dir;
@@ -405,6 +406,7 @@ reopen(int64_t now)
 		return;
 	}
 	atomic_store(&A.healthy, true);
+	atomic_store(&A.durable, lg_auditlog_size(A.log));
 	lgd_info("audit log writable again", "dir=%s records=%" PRIu64 " lost=%" PRIuFAST64, A.dir,
 	         rep.records, atomic_load(&A.lost));
 }
@@ -556,6 +558,7 @@ batch(struct item *l, int64_t now, bool final)
 	ok = !A.batch_failed;
 	if (ok && A.log) {
 		A.indexed = lg_auditlog_size(A.log);
+		atomic_store(&A.durable, A.indexed);
 	} else if (!ok) {
 		/* What was not made durable is not to be found; what was stays (reopen adds back
 		 * what reached the disk anyway). */
@@ -675,6 +678,7 @@ lgd_auditd_start(const struct lg_config *cf, const char *version, char *err, siz
 	A.vidx = lg_violidx_new();
 	if (index_violations(cf->audit.dir, rep.records, err, errlen) != 0)
 		goto fail;
+	atomic_store(&A.durable, lg_auditlog_size(A.log));
 	A.fail_file = getenv("LESSONGATE_TEST_AUDIT_FAIL_FILE");
 	A.dir = lg_strdup(cf->audit.dir);
 	RAND_bytes(aggkey, sizeof(aggkey));
@@ -767,6 +771,14 @@ lgd_auditd_readable(void)
 	yes = A.log != NULL;
 	pthread_mutex_unlock(&A.tree_lock);
 	return yes;
+}
+
+/* The records known durable, without the writer's lock (which a sync may hold for long):
+ * for scrapes (the admin API). */
+uint64_t
+lgd_auditd_durable(void)
+{
+	return A.on ? atomic_load(&A.durable) : 0;
 }
 
 /* Records waiting for the writer. */

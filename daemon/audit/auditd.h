@@ -45,6 +45,9 @@ void lgd_auditd_stop(const char *reason);
 uint64_t lgd_auditd_size(void);
 /* Whether the log can be read now (false while it could not be reopened after a failure). */
 bool lgd_auditd_readable(void);
+/* The records known durable (updated after every successful sync), read without any lock: for
+ * scrapes, which must not wait behind a group commit or a hung disk. */
+uint64_t lgd_auditd_durable(void);
 /* Records waiting for the writer (0 if off). */
 uint64_t lgd_auditd_queued(void);
 /* Records that could not be written since start. */

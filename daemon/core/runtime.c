@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,86 @@ lgd_parse_sockaddr(const char *addr, struct sockaddr_storage *ss, socklen_t *len
 	return 0;
 }
 
+/* Whether two resolved addresses would take the same connections (same family and port, same
+ * address or either the family's wildcard). */
+bool
+lgd_sockaddr_overlap(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && (x->sin_addr.s_addr == y->sin_addr.s_addr ||
+		                                      x->sin_addr.s_addr == htonl(INADDR_ANY) ||
+		                                      y->sin_addr.s_addr == htonl(INADDR_ANY));
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port &&
+		       (IN6_ARE_ADDR_EQUAL(&x->sin6_addr, &y->sin6_addr) ||
+		        IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) ||
+		        IN6_IS_ADDR_UNSPECIFIED(&y->sin6_addr));
+	}
+	return false;
+}
+
+/* Resolve l's address (what: "admin.listen") into ss; false with an error in errs. */
+static bool
+resolve_own(const struct lg_config *cf, const struct lg_listen_conf *l, const char *what,
+            struct sockaddr_storage *ss, socklen_t *sl, struct lg_errors *errs)
+{
+	if (lgd_parse_sockaddr(l->address, ss, sl, NULL) == 0)
+		return true;
+	lg_errors_add(errs, cf->file, l->line, "%s.address: cannot resolve \"%s\"", what,
+	              l->address);
+	return false;
+}
+
+/* The error for l (what) sharing the socket address of other (named by other_what). */
+static void
+clash(const struct lg_config *cf, const struct lg_listen_conf *l, const char *what,
+      const struct lg_listen_conf *other, const char *other_what, struct lg_errors *errs)
+{
+	lg_errors_add(errs, cf->file, l->line,
+	              "%s.address: \"%s\" is the same socket address as %s \"%s\" (line %d); "
+	              "the %.5s listener needs an address of its own",
+	              what, l->address, other_what, other->address, other->line, what);
+}
+
+/*
+ * The admin and audit listeners resolved and checked against the client
+ * listeners and each other: a listener that shares a client listener's
+ * socket address (by another spelling, "localhost" or "08080", or through a
+ * wildcard) would take proxy clients' connections. Errors go to errs.
+ */
+static void
+check_own_addresses(struct lgd_runtime *rt, struct lg_errors *errs)
+{
+	const struct lg_config *cf = rt->cf;
+	struct sockaddr_storage audit_sa;
+	socklen_t audit_salen;
+	bool admin = cf->admin.enabled && cf->admin.listen.address &&
+	             resolve_own(cf, &cf->admin.listen, "admin.listen", &rt->admin_sa,
+	                         &rt->admin_salen, errs);
+	bool audit =
+	    cf->audit.listen_enabled && cf->audit.listen.address &&
+	    resolve_own(cf, &cf->audit.listen, "audit.listen", &audit_sa, &audit_salen, errs);
+	char name[64];
+
+	for (size_t i = 0; i < cf->nlisten; i++) {
+		if (rt->listen_salen[i] == 0)
+			continue;
+		snprintf(name, sizeof(name), "listen[%zu].address, a client listener,", i);
+		if (admin && lgd_sockaddr_overlap(&rt->admin_sa, &rt->listen_sa[i]))
+			clash(cf, &cf->admin.listen, "admin.listen", &cf->listen[i], name, errs);
+		if (audit && lgd_sockaddr_overlap(&audit_sa, &rt->listen_sa[i]))
+			clash(cf, &cf->audit.listen, "audit.listen", &cf->listen[i], name, errs);
+	}
+	if (admin && audit && lgd_sockaddr_overlap(&rt->admin_sa, &audit_sa))
+		clash(cf, &cf->admin.listen, "admin.listen", &cf->audit.listen,
+		      "audit.listen.address", errs);
+}
+
 /* Load, validate and prepare a configuration; NULL with every error in errs. */
 struct lgd_runtime *
 lgd_runtime_load(const char *path, struct lg_errors *errs)
@@ -98,6 +179,7 @@ lgd_runtime_load(const char *path, struct lg_errors *errs)
 		if (cf->listen[i].tls)
 			rt->listen_ctx[i] = lgd_tls_server_ctx(cf, &cf->listen[i], errs);
 	}
+	check_own_addresses(rt, errs);
 	if (cf->upstream.tls)
 		rt->upstream_ctx = lgd_tls_client_ctx(cf, errs);
 	if (cf->audit.listen_enabled && cf->audit.listen.tls) {

@@ -26,6 +26,8 @@ struct lgd_runtime {
 	SSL_CTX **listen_ctx;               /* per cf->listen[i]; NULL for plain listeners */
 	struct sockaddr_storage *listen_sa; /* per cf->listen[i], resolved when loaded */
 	socklen_t *listen_salen;
+	struct sockaddr_storage admin_sa; /* admin.listen.address resolved (if enabled) */
+	socklen_t admin_salen;
 	SSL_CTX *upstream_ctx;
 	struct sockaddr_storage upstream_addr;
 	socklen_t upstream_addrlen;
@@ -61,6 +63,9 @@ struct lgd_runtime *lgd_runtime_ref(struct lgd_runtime *);
 void lgd_runtime_unref(struct lgd_runtime *);
 /* Parse "host:port" or "[v6]:port" into a socket address (resolving names); 0 or -1. */
 int lgd_parse_sockaddr(const char *addr, struct sockaddr_storage *ss, socklen_t *len, char **host);
+/* Whether two resolved addresses would take the same connections (same family and port, same
+ * address or either the family's wildcard). */
+bool lgd_sockaddr_overlap(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
 /*
  * Say (through say) one sentence per year that today or one of the next 60

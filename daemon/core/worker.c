@@ -82,9 +82,9 @@ lgd_size_connections(const struct lg_config *cf, int nworkers, long long nofile)
 	}
 }
 
-/* Open a listening socket on a resolved address; -1 with errno on failure. */
-int
-lgd_listen_socket(const struct sockaddr_storage *ss, socklen_t sl)
+/* A listening socket on a resolved address, in a SO_REUSEPORT group or not; -1 with errno. */
+static int
+listen_on(const struct sockaddr_storage *ss, socklen_t sl, bool reuseport)
 {
 	int fd, one = 1;
 
@@ -92,7 +92,8 @@ lgd_listen_socket(const struct sockaddr_storage *ss, socklen_t sl)
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (reuseport)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (ss->ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)ss, sl) != 0 || listen(fd, 1024) != 0) {
@@ -102,6 +103,20 @@ lgd_listen_socket(const struct sockaddr_storage *ss, socklen_t sl)
 		return -1;
 	}
 	return fd;
+}
+
+/* Open a listening socket (SO_REUSEPORT: one per worker) on a resolved address; -1 with errno. */
+int
+lgd_listen_socket(const struct sockaddr_storage *ss, socklen_t sl)
+{
+	return listen_on(ss, sl, true);
+}
+
+/* Open a listening socket nobody else may share (no SO_REUSEPORT); -1 with errno (EADDRINUSE). */
+int
+lgd_listen_socket_excl(const struct sockaddr_storage *ss, socklen_t sl)
+{
+	return listen_on(ss, sl, false);
 }
 
 /*

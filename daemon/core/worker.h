@@ -128,6 +128,9 @@ void lgd_worker_post_stop(struct lgd_worker *w);
 void lgd_worker_join(struct lgd_worker *w);
 /* Open a listening socket on a resolved address; -1 with errno on failure. */
 int lgd_listen_socket(const struct sockaddr_storage *, socklen_t);
+/* Open a listening socket nobody else may share (no SO_REUSEPORT): the admin and audit
+ * listeners, single-threaded; -1 with errno (EADDRINUSE if anyone listens there). */
+int lgd_listen_socket_excl(const struct sockaddr_storage *, socklen_t);
 /* 0 if nobody listens on a resolved address yet (a second instance, another program). */
 int lgd_listen_probe(const struct sockaddr_storage *, socklen_t);
 /*

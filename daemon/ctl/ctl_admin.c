@@ -1,23 +1,19 @@
 /*
  * lessongatectl status, student ID, reload: one HTTP/1.1 request to the
  * admin listener named in the configuration (plain, or TLS with an optional
- * client certificate), the answer printed readably or, with --json, as sent.
+ * client certificate) through ctl_fetch.c, at most 10 s; the answer printed
+ * readably or, with --json, as sent.
  */
 #include "ctl_admin.h"
 
 #include <getopt.h>
-#include <netdb.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "config.h"
+#include "ctl_fetch.h"
 #include "json.h"
 #include "render.h"
 #include "util.h"
@@ -33,12 +29,13 @@ const char lgctl_admin_usage[] =
     "                                     now would be refused\n"
     "  reload [--json]                    reload the configuration (as SIGHUP) and say\n"
     "                                     how it went (errors with file:line)\n"
-    "      (these talk to admin.listen; over TLS: [--cacert FILE] [--cert FILE --key FILE])\n";
+    "      (these talk to admin.listen, 10 s at most; over TLS: [--cacert FILE]\n"
+    "       [--cert FILE [--cert-key FILE]])\n";
 
 /* What the command line asked for. */
 struct opts {
 	bool json;
-	const char *cacert, *cert, *key, *region;
+	const char *cacert, *cert, *cert_key, *region;
 };
 
 /* A response: status and body. */
@@ -47,153 +44,30 @@ struct answer {
 	struct lg_buf body;
 };
 
-/* Split "host:port" or "[v6]:port" into host and port; -1 if malformed. */
-static int
-split_address(const char *a, char *host, size_t hl, char *port, size_t pl)
-{
-	const char *c = strrchr(a, ':');
-	size_t n;
+/* Seconds a request to the admin listener may take in all (documented in lessongatectl(8)). */
+#define ADMIN_TIMEOUT_S 10
+/* The largest answer taken. */
+#define ADMIN_ANSWER_MAX (1 << 20)
 
-	if (c == NULL || c == a)
+/* The URL that reaches the admin listener at address: a wildcard host ("*", "", "0.0.0.0",
+ * "[::]") becomes loopback of its family; -1 if the address is malformed. */
+static int
+admin_url(const char *address, bool tls, char *out, size_t cap)
+{
+	const char *colon = strrchr(address, ':'), *host = address;
+	size_t hl;
+
+	if (colon == NULL || colon[1] == '\0')
 		return -1;
-	n = (size_t)(c - a);
-	if (a[0] == '[' && n >= 2 && a[n - 1] == ']') {
-		a++;
-		n -= 2;
-	}
-	if (n >= hl || strlen(c + 1) >= pl)
-		return -1;
-	memcpy(host, a, n);
-	host[n] = '\0';
-	snprintf(port, pl, "%s", c + 1);
-	return 0;
-}
-
-/* A connected socket to host:port; -1 with the reason in err. */
-static int
-dial(const char *host, const char *port, char *err, size_t errlen)
-{
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *ai;
-	int fd = -1, rc;
-
-	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
-		return lg_fail(err, errlen, "%s: %s", host, gai_strerror(rc));
-	for (ai = res; ai; ai = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0)) < 0)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		snprintf(err, errlen, "%m");
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
-/* The last OpenSSL error as text (or what). */
-static const char *
-ssl_reason(const char *what)
-{
-	static char buf[256];
-	unsigned long e = ERR_get_error();
-
-	if (e == 0)
-		return what;
-	ERR_error_string_n(e, buf, sizeof(buf));
-	return buf;
-}
-
-/* A TLS session on fd, verified against --cacert (else the system's CAs); NULL with err. */
-static SSL *
-tls_open(int fd, const char *host, const struct opts *o, SSL_CTX **ctxp, char *err, size_t errlen)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	SSL *ssl;
-
-	*ctxp = ctx;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if (o->cacert ? SSL_CTX_load_verify_locations(ctx, o->cacert, NULL) != 1
-	              : SSL_CTX_set_default_verify_paths(ctx) != 1) {
-		lg_fail(err, errlen, "--cacert %s: %s", o->cacert ? o->cacert : "(system)",
-		        ssl_reason("cannot load"));
-		return NULL;
-	}
-	if (o->cert &&
-	    (SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1 ||
-	     SSL_CTX_use_PrivateKey_file(ctx, o->key ? o->key : o->cert, SSL_FILETYPE_PEM) != 1)) {
-		lg_fail(err, errlen, "--cert/--key: %s", ssl_reason("cannot load"));
-		return NULL;
-	}
-	ssl = SSL_new(ctx);
-	SSL_set_fd(ssl, fd);
-	if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) != 1) {
-		SSL_set_tlsext_host_name(ssl, host);
-		SSL_set1_host(ssl, host);
-	}
-	if (SSL_connect(ssl) != 1) {
-		long v = SSL_get_verify_result(ssl);
-		if (v != X509_V_OK)
-			lg_fail(err, errlen, "TLS: the admin listener's certificate: %s",
-			        X509_verify_cert_error_string(v));
-		else
-			lg_fail(err, errlen,
-			        "TLS handshake failed: %s (does the admin listener want a client "
-			        "certificate? --cert and --key)",
-			        ssl_reason("refused"));
-		SSL_free(ssl);
-		return NULL;
-	}
-	return ssl;
-}
-
-/* Send the request and read the whole response (Connection: close). */
-static int
-exchange(int fd, SSL *ssl, const char *req, struct lg_buf *raw, char *err, size_t errlen)
-{
-	size_t len = strlen(req), off = 0;
-	char buf[16384];
-	ssize_t n;
-
-	while (off < len) {
-		n = ssl ? SSL_write(ssl, req + off, (int)(len - off))
-		        : write(fd, req + off, len - off);
-		if (n <= 0)
-			return lg_fail(
-			    err, errlen, "cannot send the request%s",
-			    ssl ? ": the TLS session was refused (a client certificate it "
-			          "accepts? --cert and --key)"
-			        : "");
-		off += (size_t)n;
-	}
-	for (;;) {
-		n = ssl ? SSL_read(ssl, buf, sizeof(buf)) : read(fd, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		lg_buf_add(raw, buf, (size_t)n);
-	}
-	if (raw->len == 0)
-		return lg_fail(
-		    err, errlen, "the admin listener closed the connection without answering%s",
-		    ssl ? " (a client certificate it does not accept? --cert, --key)" : "");
-	return 0;
-}
-
-/* Parse "HTTP/1.1 NNN ...\r\n...\r\n\r\nbody" into a; -1 if it is not that. */
-static int
-parse_response(const struct lg_buf *raw, struct answer *a)
-{
-	const char *end = raw->data ? memmem(raw->data, raw->len, "\r\n\r\n", 4) : NULL;
-
-	if (end == NULL || raw->len < 12 || strncmp(raw->data, "HTTP/1.", 7) != 0)
-		return -1;
-	a->status = atoi(raw->data + 9);
-	end += 4;
-	lg_buf_add(&a->body, end, (size_t)(raw->data + raw->len - end));
-	lg_buf_add(&a->body, "", 1);
-	a->body.len--;
-	return 0;
+	hl = (size_t)(colon - address);
+	if (hl == 0 || (hl == 1 && *host == '*') || (hl == 7 && strncmp(host, "0.0.0.0", 7) == 0))
+		host = "127.0.0.1", hl = 9;
+	else if (hl == 4 && strncmp(host, "[::]", 4) == 0)
+		host = "[::1]", hl = 5;
+	return snprintf(out, cap, "%s://%.*s%s", tls ? "https" : "http", (int)hl, host, colon) <
+	               (int)cap
+	           ? 0
+	           : -1;
 }
 
 /* One request to the admin listener of cf; an exit code (EX_OK with a filled in). */
@@ -202,11 +76,9 @@ request(const struct lg_config *cf, const char *method, const char *path, const 
         struct answer *a)
 {
 	const struct lg_listen_conf *l = &cf->admin.listen;
-	char host[256], port[16], err[512], req[2048];
-	struct lg_buf raw = {0};
-	SSL_CTX *ctx = NULL;
-	SSL *ssl = NULL;
-	int fd, rc = EX_UNREACHABLE;
+	char url[400], err[768];
+	struct lgctl_https *h;
+	int rc;
 
 	if (!cf->admin.enabled) {
 		fprintf(stderr,
@@ -215,42 +87,33 @@ request(const struct lg_config *cf, const char *method, const char *path, const 
 		        cf->file);
 		return EX_NOADMIN;
 	}
-	if (split_address(l->address, host, sizeof(host), port, sizeof(port)) != 0) {
+	if (admin_url(l->address, l->tls, url, sizeof(url)) != 0) {
 		fprintf(stderr, "lessongatectl: admin.listen.address \"%s\" is malformed\n",
 		        l->address);
 		return EX_NOADMIN;
 	}
-	if ((fd = dial(host, port, err, sizeof(err))) < 0) {
+	if ((h = lgctl_https_new(url, o->cert, o->cert_key, o->cacert, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "lessongatectl: %s\n", err);
+		return EX_USAGE;
+	}
+	lgctl_https_timeout(h, ADMIN_TIMEOUT_S);
+	rc = lgctl_https_request_buf(h, method, path, "application/json", &a->status, &a->body,
+	                             ADMIN_ANSWER_MAX, err, sizeof(err));
+	lgctl_https_free(h);
+	if (rc == LGCTL_UNREACHABLE) {
 		fprintf(stderr,
 		        "lessongatectl: cannot reach the admin listener at %s: %s (is lessongated "
-		        "running with %s?)\n",
+		        "running with %s? over TLS: --cacert, --cert, --cert-key)\n",
 		        l->address, err, cf->file);
 		return EX_UNREACHABLE;
 	}
-	if (l->tls && (ssl = tls_open(fd, host, o, &ctx, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "lessongatectl: %s: %s\n", l->address, err);
-		goto out;
+	if (rc != 0) {
+		fprintf(stderr, "lessongatectl: the admin listener at %s: %s\n", l->address, err);
+		return EX_ANSWER;
 	}
-	snprintf(req, sizeof(req),
-	         "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lessongatectl\r\nAccept: "
-	         "application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-	         method, path, l->address);
-	if (exchange(fd, ssl, req, &raw, err, sizeof(err)) != 0) {
-		fprintf(stderr, "lessongatectl: %s: %s\n", l->address, err);
-		goto out;
-	}
-	if (parse_response(&raw, a) != 0) {
-		fprintf(stderr, "lessongatectl: %s: not an HTTP response\n", l->address);
-		goto out;
-	}
-	rc = EX_OK;
-out:
-	lg_buf_free(&raw);
-	if (ssl)
-		SSL_free(ssl);
-	SSL_CTX_free(ctx);
-	close(fd);
-	return rc;
+	lg_buf_add(&a->body, "", 1); /* NUL-terminated for printing */
+	a->body.len--;
+	return EX_OK;
 }
 
 /*
@@ -456,7 +319,7 @@ parse_opts(int argc, char **argv, struct opts *o, char **rest, int *nrest)
 {
 	static const struct option longopts[] = {
 	    {"json", no_argument, NULL, 'j'},         {"cacert", required_argument, NULL, 'A'},
-	    {"cert", required_argument, NULL, 'C'},   {"key", required_argument, NULL, 'K'},
+	    {"cert", required_argument, NULL, 'C'},   {"cert-key", required_argument, NULL, 'K'},
 	    {"region", required_argument, NULL, 'r'}, {NULL, 0, NULL, 0}};
 	int ch;
 
@@ -474,7 +337,7 @@ parse_opts(int argc, char **argv, struct opts *o, char **rest, int *nrest)
 			o->cert = optarg;
 			break;
 		case 'K':
-			o->key = optarg;
+			o->cert_key = optarg;
 			break;
 		case 'r':
 			o->region = optarg;
@@ -518,7 +381,7 @@ lgctl_admin_main(const char *config_path, int argc, char **argv)
 	int nrest, rc;
 
 	if (parse_opts(argc, argv, &o, rest, &nrest) != 0 ||
-	    nrest != (strcmp(cmd, "student") == 0 ? 1 : 0) || (o.key && !o.cert) ||
+	    nrest != (strcmp(cmd, "student") == 0 ? 1 : 0) || (o.cert_key && !o.cert) ||
 	    (o.region && strcmp(cmd, "student") != 0)) {
 		fprintf(stderr, "usage:\n%s", lgctl_admin_usage);
 		return EX_USAGE;

@@ -3,18 +3,64 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "calendar.h"
 
-/* Keep a violation, dropping the oldest once full. */
+/* Whether a and b are refusals of the same student by the same rule on the same route. */
+static bool
+same_run(const struct lg_violation *a, const struct lg_violation *b)
+{
+	return a->rule == b->rule && a->cls == b->cls && strcmp(a->who, b->who) == 0 &&
+	       strcmp(a->route, b->route) == 0;
+}
+
+/* Keep a violation, folded into a recent one of the same run, else added (oldest dropped). */
 void
 lg_recent_push(struct lg_recent *r, const struct lg_violation *v)
 {
-	r->v[r->next] = *v;
-	r->next = (r->next + 1) % LG_RECENT_MAX;
-	if (r->count < LG_RECENT_MAX)
-		r->count++;
+	struct lg_violation e = *v;
+	unsigned i;
+
+	if (e.count == 0)
+		e.count = 1;
+	for (i = r->count; i-- > 0;) {
+		const struct lg_violation *o = &r->v[i];
+		if (same_run(o, &e) && e.time - o->time <= LG_RECENT_FOLD_S &&
+		    o->time - e.time <= LG_RECENT_FOLD_S) {
+			e.count += o->count ? o->count : 1;
+			if (o->time > e.time)
+				e.time = o->time;
+			break;
+		}
+	}
+	if (i < r->count) { /* folded: take it out, the run becomes the newest */
+		memmove(&r->v[i], &r->v[i + 1], (r->count - i - 1) * sizeof(r->v[0]));
+		r->count--;
+	} else if (r->count == LG_RECENT_MAX) {
+		memmove(&r->v[0], &r->v[1], (LG_RECENT_MAX - 1) * sizeof(r->v[0]));
+		r->count--;
+	}
+	r->v[r->count++] = e;
+}
+
+/* Order violations by time, oldest first (qsort). */
+static int
+by_time(const void *a, const void *b)
+{
+	const struct lg_violation *x = a, *y = b;
+
+	return (x->time > y->time) - (x->time < y->time);
+}
+
+/* Push n violations from several rings into out, oldest first. */
+void
+lg_recent_merge(struct lg_recent *out, struct lg_violation *all, size_t n)
+{
+	qsort(all, n, sizeof(*all), by_time);
+	for (size_t i = 0; i < n; i++)
+		lg_recent_push(out, &all[i]);
 }
 
 /* "key":"RFC 3339 time" (or null for 0). */
@@ -37,8 +83,7 @@ lg_recent_json(struct lg_buf *b, const struct lg_recent *r, const struct lg_tz *
 {
 	LG_BUF_LIT(b, "[");
 	for (unsigned k = 0; k < r->count; k++) {
-		const struct lg_violation *v =
-		    &r->v[(r->next + LG_RECENT_MAX - 1 - k) % LG_RECENT_MAX];
+		const struct lg_violation *v = &r->v[r->count - 1 - k];
 		if (k)
 			LG_BUF_LIT(b, ",");
 		LG_BUF_LIT(b, "{");
@@ -48,7 +93,7 @@ lg_recent_json(struct lg_buf *b, const struct lg_recent *r, const struct lg_tz *
 		lg_buf_json_str(b, v->route);
 		LG_BUF_LIT(b, ",\"student\":");
 		lg_buf_json_str(b, v->who);
-		LG_BUF_LIT(b, "}");
+		lg_buf_printf(b, ",\"count\":%" PRIu32 "}", v->count ? v->count : 1);
 	}
 	LG_BUF_LIT(b, "]");
 }
@@ -242,8 +287,7 @@ lg_admin_overview_json(struct lg_buf *b, const struct lg_config *cf, const struc
 	LG_BUF_LIT(b, "},\"open_lessons\":{");
 	for (unsigned k = 0; k < LG_CLASS_FREE; k++)
 		lg_buf_printf(b, "%s\"%s\":%" PRIu64, k ? "," : "", lg_class_name((enum lg_class)k),
-		              lg_ctr_get(&c->tunnels_opened[k]) -
-		                  lg_ctr_get(&c->tunnels_closed[k]));
+		              lg_ctr_gauge(&c->tunnels_opened[k], &c->tunnels_closed[k]));
 	LG_BUF_LIT(b, "},\"lessons_started\":{");
 	for (unsigned k = 0; k < LG_CLASS_FREE; k++)
 		lg_buf_printf(b, "%s\"%s\":%" PRIu64, k ? "," : "", lg_class_name((enum lg_class)k),

@@ -16,25 +16,35 @@
 
 /* Recent violations the overview lists. */
 #define LG_RECENT_MAX 50
+/* Refusals of one student by one rule on one route within this many seconds of the last are
+ * one entry with a count: a student's app retrying in a loop cannot push the others out. */
+#define LG_RECENT_FOLD_S 60
 
-/* One enforced refusal as the overview lists it. */
+/* One enforced refusal (or a run of them) as the overview lists it. */
 struct lg_violation {
-	int64_t time;
+	int64_t time;   /* the last one */
+	uint32_t count; /* how many were folded into it (0 counts as 1) */
 	enum lg_m_rule rule;
 	enum lg_class cls;
 	char route[64]; /* the configured route, or "" */
 	char who[80];   /* the student's audit pseudonym, or the id itself; "" if none */
 };
 
-/* The last LG_RECENT_MAX violations (the caller locks it). */
+/* The last LG_RECENT_MAX violations, oldest first (the caller locks it). */
 struct lg_recent {
 	struct lg_violation v[LG_RECENT_MAX];
-	unsigned next, count;
+	unsigned count;
 };
 
-/* Keep a violation, dropping the oldest once full. */
+/*
+ * Keep a violation: folded into the entry of the same student, rule, class
+ * and route if that is at most LG_RECENT_FOLD_S older (its count grows, it
+ * becomes the newest), else added, dropping the oldest once full.
+ */
 void lg_recent_push(struct lg_recent *, const struct lg_violation *);
-/* The violations as a JSON array, newest first. */
+/* Push n violations (from several rings; sorted here by time, oldest first) into out. */
+void lg_recent_merge(struct lg_recent *out, struct lg_violation *all, size_t n);
+/* The violations as a JSON array, newest first (each with its count). */
 void lg_recent_json(struct lg_buf *, const struct lg_recent *, const struct lg_tz *);
 
 /*

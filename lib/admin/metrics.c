@@ -272,7 +272,7 @@ render_lessons(struct lg_buf *b, const struct lg_counters *c)
 	for (unsigned k = 0; k < LG_CLASS_FREE; k++) {
 		const char *l[2] = {"class", cls_name(k)};
 		sample(b, "lessongate_lesson_tunnels_open", l, 1,
-		       lg_ctr_get(&c->tunnels_opened[k]) - lg_ctr_get(&c->tunnels_closed[k]));
+		       lg_ctr_gauge(&c->tunnels_opened[k], &c->tunnels_closed[k]));
 	}
 	family(b, "lessongate_forced_closes_total", "counter",
 	       "Lesson tunnels ended at their deadline, by rule and how.");
@@ -317,7 +317,7 @@ render_process(struct lg_buf *b, const struct lg_counters *c, const struct lg_me
 	family(b, "lessongate_connections_open", "gauge", "Open connections by side.");
 	sample(b, "lessongate_connections_open", lc, 1, (uint64_t)in->connections_client);
 	sample(b, "lessongate_connections_open", lu, 1,
-	       lg_ctr_get(&c->upstream_opened) - lg_ctr_get(&c->upstream_closed));
+	       lg_ctr_gauge(&c->upstream_opened, &c->upstream_closed));
 	family(b, "lessongate_upstream_errors_total", "counter", "Upstream failures by kind.");
 	for (int k = 0; k < LG_M_UPSTREAMS; k++) {
 		const char *l[2] = {"kind", upstream_names[k]};

@@ -106,6 +106,16 @@ lg_ctr_get(const lg_ctr *c)
 	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
+/* A gauge kept as opened - closed, read from a snapshot in which closed may be ahead of
+ * opened (both relaxed loads of an owner still counting): never below 0. */
+static inline uint64_t
+lg_ctr_gauge(const lg_ctr *opened, const lg_ctr *closed)
+{
+	uint64_t c = lg_ctr_get(closed), o = lg_ctr_get(opened);
+
+	return o > c ? o - c : 0;
+}
+
 /* A lesson-class or free request ended with outcome. */
 void lg_metrics_request(struct lg_metrics *, enum lg_class cls, enum lg_m_outcome);
 /* A refusal by rule of class cls at unix time now (also into the minute ring). */

@@ -2,8 +2,11 @@
 moving after scripted traffic (allowed, refused by rule, free, a forced close, a JWT cache
 hit), the JSON of /admin/v1/status, /students/{id} and /overview, 404s and 405s, reloads over
 HTTP (success and an error naming file:line), the listener off by default and refused on a
-client listener's address, an mTLS variant refusing a client without a certificate, and
-`lessongatectl status|student|reload` against the running daemon.
+client listener's address (also spelt differently: localhost, 08080; and audit.listen), an
+mTLS variant refusing a client without a certificate, `lessongatectl status|student|reload`
+against the running daemon (and against silent or dripping listeners: never a hang), a
+reload POSTed while SIGHUP moves the listener (answered at once, the proxy never stalls), a
+TLS listener kept across reloads, the Host/Origin checks, and folded recent violations.
 
 The daemon runs under libfaketime on a school day at 15:00 (Asia/Shanghai) with a 3 s
 lesson and a 2 s break; students are named by the trusted identity header, or by an HS256
@@ -19,6 +22,7 @@ import os
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 from harness import HttpConn, Skip, check, free_port
@@ -41,7 +45,8 @@ def b64u(b):
 class Admin:
     """A lessongated with the admin listener (plain, or TLS with client certificates)."""
 
-    def __init__(self, env, tls=None, audit=False, name="adm", jwt_secret=None, state=None):
+    def __init__(self, env, tls=None, audit=False, name="adm", jwt_secret=None, state=None,
+                 preload=None, env_more=None):
         self.env = env
         self.aport = free_port()
         listen = {"address": "127.0.0.1:%d" % self.aport}
@@ -69,6 +74,9 @@ class Admin:
         envx = {"LD_PRELOAD": faketime_lib(), "FAKETIME": "@" + START, "TZ": "Asia/Shanghai"}
         if tls:
             envx = {"TZ": "Asia/Shanghai"}  # certificates are checked against the real clock
+        if preload:
+            envx["LD_PRELOAD"] = (envx.get("LD_PRELOAD", "") + " " + preload).strip()
+        envx.update(env_more or {})
         self.d = env.daemon(workers=2, extra=extra, env_extra=envx, name=name)
         self.port = self.d.port
         self.ctx = None
@@ -415,12 +423,12 @@ def test_admin_mtls(env):
     st, h, body = a.admin("GET", "/admin/v1/status", ctx=withcert)
     check(st == 200 and json.loads(body)["listeners"][-1]["client_certificates"] is True,
           "served with a certificate: %d" % st)
-    # lessongatectl with --cacert/--cert/--key.
+    # lessongatectl with --cacert/--cert/--cert-key (the names audit verify --url uses).
     ctl = ctl_binary(env)
     if not os.path.exists(ctl):
         return
     r = subprocess.run([ctl, "-c", a.d.conf, "status", "--json", "--cacert", env.certs.ca,
-                        "--cert", cert[0], "--key", cert[1]], capture_output=True, text=True,
+                        "--cert", cert[0], "--cert-key", cert[1]], capture_output=True, text=True,
                        timeout=15)
     check(r.returncode == 0 and json.loads(r.stdout)["workers"] == 2,
           "lessongatectl status over mTLS: %d %s %s" % (r.returncode, r.stdout[:200], r.stderr))
@@ -580,3 +588,285 @@ def test_admin_store_degraded_redis(env):
 
 
 test_admin_store_degraded_redis.timeout = 40
+
+
+def start_refused(env, extra, listen_extra, what):
+    """A daemon that must refuse to start; its log."""
+    d = env.daemon(plain=False, listen_extra=listen_extra, extra=extra, wait=False, name="admx")
+    d.expect_exit = True
+    rc = d.wait(10)
+    check(rc is not None and rc != 0, "%s: started anyway (rc %r): %s" % (what, rc, d.tail()))
+    return open(d.logpath, "rb").read().decode("utf-8", "replace")
+
+
+def test_admin_own_address_resolved(env):
+    """The admin listener on a client listener's socket address spelt differently ("localhost",
+    a port with a leading zero): refused at start naming both, and at a reload."""
+    port = free_port()
+    listen = [{"address": "127.0.0.1:%d" % port}]
+    for spelling in ("localhost:%d" % port, "127.0.0.1:0%d" % port):
+        log = start_refused(env, {"admin": {"listen": {"address": spelling}}}, listen, spelling)
+        check("admin.listen.address" in log and spelling in log and
+              "127.0.0.1:%d" % port in log and "client listener" in log,
+              "%s: the clash is named: %s" % (spelling, log[-600:]))
+    # A reload to such an address is refused too, and the proxy keeps its port to itself.
+    a = Admin(env)
+    text = open(a.d.conf).read()
+    a.d.rewrite(text.replace("127.0.0.1:%d\"; }; };" % a.aport,
+                             "localhost:%d\"; }; };" % a.port))
+    r = a.json("POST", "/admin/v1/reload", status=422)
+    check(any("admin.listen.address" in e and "same socket address" in e for e in r["errors"]),
+          "reload clash named: %r" % r)
+    check(a.json("GET", "/admin/v1/status")["config"]["generation"] == 1,
+          "the admin listener kept its own address")
+
+
+test_admin_own_address_resolved.timeout = 60
+
+
+def test_audit_listen_not_on_client_address(env):
+    """audit.listen on a client listener's socket address: refused at start, naming both."""
+    port = free_port()
+    chain, key = env.certs.server("audit.test")
+    k = AuditKeys(env, "clash%d" % env.seq)
+    audit = {"dir": os.path.join(env.dir, "audit-clash-%d" % env.seq), "signing_key": k.sign,
+             "pseudonym_key": k.pseudo, "name": "it.test/gw",
+             "listen": {"address": "localhost:%d" % port,
+                        "tls": {"certificate": chain, "key": key, "client_ca": env.certs.ca}}}
+    log = start_refused(env, {"audit": audit}, [{"address": "127.0.0.1:%d" % port}], "audit")
+    check("audit.listen.address" in log and "client listener" in log and
+          "127.0.0.1:%d" % port in log, "the clash is named: %s" % log[-600:])
+
+
+def test_admin_reload_while_moving(env):
+    """The admin address changes at a SIGHUP while a POST reload arrives on the old address:
+    the POST is answered (or refused) at once, and the proxy is never stalled meanwhile."""
+    a = Admin(env)
+    text = open(a.d.conf).read()
+    for i in range(4):
+        new = free_port()
+        a.d.rewrite(text.replace("127.0.0.1:%d" % a.aport, "127.0.0.1:%d" % new))
+        text = open(a.d.conf).read()
+        c = http.client.HTTPConnection("127.0.0.1", a.aport, timeout=15)
+        c.connect()
+        a.d.hup()
+        t0 = time.time()
+        c.request("POST", "/admin/v1/reload")
+        try:
+            r = c.getresponse()
+            st = r.status
+            r.read()
+        except (OSError, http.client.HTTPException):
+            st = None
+        took = time.time() - t0
+        c.close()
+        check(took < 5 and st in (200, 503),
+              "round %d: POST during the move: %r after %.1f s" % (i, st, took))
+        t0 = time.time()
+        res = a.get("/lesson/small", "mover%d" % i)
+        check(res.status == 200 and time.time() - t0 < 2,
+              "round %d: proxied request: %d after %.1f s" % (i, res.status, time.time() - t0))
+        a.aport = new
+        wait_listening(new)
+        check(a.json("GET", "/admin/v1/status")["config"]["generation"] >= 2 + i,
+              "round %d: the new address serves" % i)
+
+
+test_admin_reload_while_moving.timeout = 90
+
+
+def test_admin_tls_reload_keeps_listener(env):
+    """A TLS admin listener survives reloads that keep its address: a connection opened before
+    the reload is still served after it, and new certificate files are used from then on."""
+    chain, key = env.certs.server("admin.test")
+    a = Admin(env, tls={"certificate": chain, "key": key}, name="admtlsk")
+    ctx = ssl.create_default_context(cafile=env.certs.ca)
+    ctx.check_hostname = False
+    c = http.client.HTTPSConnection("127.0.0.1", a.aport, context=ctx, timeout=10)
+    c.request("GET", "/admin/v1/status")
+    r = c.getresponse()
+    check(r.status == 200, "status over TLS: %d" % r.status)
+    r.read()
+    for gen in (2, 3, 4):
+        a.d.hup()
+        end = time.time() + 5
+        while time.time() < end:
+            st, _, body = a.admin("GET", "/admin/v1/status", ctx=ctx)
+            if st == 200 and json.loads(body)["config"]["generation"] == gen:
+                break
+            time.sleep(0.1)
+        check(json.loads(body)["config"]["generation"] == gen, "reload %d seen" % gen)
+    # The keep-alive connection from before the reloads is still served (not rebound).
+    c.request("GET", "/admin/v1/status")
+    r = c.getresponse()
+    check(r.status == 200 and json.loads(r.read())["config"]["generation"] == 4,
+          "the connection opened before the reloads is still served")
+    c.close()
+    log = open(a.d.logpath, "rb").read()
+    check(log.count(b"admin API listening") == 1, "the listener was started once: %d"
+          % log.count(b"admin API listening"))
+    # New certificate files at the same address: taken by new connections.
+    chain2, key2 = env.certs.server("admin2.test")
+    text = open(a.d.conf).read()
+    a.d.rewrite(text.replace(chain, chain2).replace(key, key2))
+    st, _, body = a.admin("POST", "/admin/v1/reload", ctx=ctx)
+    check(st == 200, "reload with new certificates: %d %r" % (st, body))
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", a.aport), timeout=5))
+    cn = dict(x[0] for x in s.getpeercert()["subject"]).get("commonName")
+    s.close()
+    check(cn == "admin2.test", "the new certificate is served: %r" % cn)
+
+
+test_admin_tls_reload_keeps_listener.timeout = 60
+
+
+def raw_admin(a, method, path, headers):
+    """(status, body) for a request with exactly these header fields (Host included)."""
+    s = socket.create_connection(("127.0.0.1", a.aport), timeout=10)
+    h = "%s %s HTTP/1.1\r\nConnection: close\r\nContent-Length: 0\r\n" % (method, path)
+    for k, v in headers:
+        h += "%s: %s\r\n" % (k, v)
+    s.sendall((h + "\r\n").encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+def test_admin_host_and_origin(env):
+    """DNS rebinding (a foreign Host) gets 421; a cross-site POST reload (a foreign Origin) gets
+    403 and reloads nothing; the listener's own address, localhost and same-origin pass."""
+    a = Admin(env)
+    own = "127.0.0.1:%d" % a.aport
+    for host in ("evil.example:%d" % a.aport, "evil.example"):
+        st, body = raw_admin(a, "GET", "/admin/v1/status", [("Host", host)])
+        check(st == 421 and b"Host" in body, "Host %s: %d %r" % (host, st, body))
+    st, body = raw_admin(a, "GET", "/admin/v1/status", [])
+    check(st == 421, "no Host: %d %r" % (st, body))
+    for host in (own, "localhost:%d" % a.aport):
+        st, body = raw_admin(a, "GET", "/admin/v1/status", [("Host", host)])
+        check(st == 200, "Host %s: %d %r" % (host, st, body))
+    for origin in ("http://evil.example", "null", "https://" + own):
+        st, body = raw_admin(a, "POST", "/admin/v1/reload", [("Host", own), ("Origin", origin)])
+        check(st == 403 and b"Origin" in body, "Origin %s: %d %r" % (origin, st, body))
+    check(a.json("GET", "/admin/v1/status")["config"]["generation"] == 1, "nothing reloaded")
+    st, body = raw_admin(a, "POST", "/admin/v1/reload", [("Host", own), ("Origin",
+                                                                       "http://" + own)])
+    check(st == 200 and json.loads(body)["generation"] == 2, "same-origin POST: %d %r"
+          % (st, body))
+
+
+def test_admin_recent_violations_fold(env):
+    """One student refused in a loop (60 retries) does not push another student's refusal out of
+    the 50 recent violations: the loop is one entry with its count."""
+    a = Admin(env, name="admfold")
+    check(until_refused(a, "quiet") == 429, "quiet refused")
+    check(until_refused(a, "loop") == 429, "loop refused")
+    for _ in range(60):
+        a.get("/lesson/small", "loop")
+    recent = a.json("GET", "/admin/v1/overview")["recent_violations"]
+    who = [(v["student"], v["count"]) for v in recent]
+    check(("loop", 61) in who and ("quiet", 1) in who and len(recent) == 2,
+          "recent violations: %r" % who)
+
+
+test_admin_recent_violations_fold.timeout = 60
+
+
+def ctl_at(a, address, *args):
+    """lessongatectl ARGS with a's configuration but admin.listen.address = address:
+    (exit code, stderr, seconds taken); a failure if it runs 30 s."""
+    conf = os.path.join(a.env.dir, "ctl-%d-%d.conf" % (a.env.seq, time.time_ns()))
+    with open(conf, "w") as f:
+        f.write(open(a.d.conf).read().replace("127.0.0.1:%d" % a.aport, address))
+    t0 = time.time()
+    try:
+        r = subprocess.run([ctl_binary(a.env), "-c", conf] + list(args), capture_output=True,
+                           text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("lessongatectl %s hung (admin address %s)" % (args, address))
+    return r.returncode, r.stdout, r.stderr, time.time() - t0
+
+
+def test_lessongatectl_never_hangs(env):
+    """lessongatectl status against an admin address that accepts and never answers: exit 4
+    within its 10 s limit (not a hang); one that drips a byte a second: given up at 10 s too
+    (a deadline, not a per-read limit); a wildcard admin address is reached on loopback; the
+    old option name --key is not an admin option any more (it is the verifier key's)."""
+    a = Admin(env, name="admhang")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    rc, _, err, took = ctl_at(a, "127.0.0.1:%d" % silent.getsockname()[1], "status")
+    silent.close()
+    check(rc == 4 and took < 15 and "within 10 s" in err,
+          "silent listener: exit %d after %.1f s: %s" % (rc, took, err))
+    drip = socket.socket()
+    drip.bind(("127.0.0.1", 0))
+    drip.listen(8)
+
+    def dripper():
+        c, _ = drip.accept()
+        try:
+            for ch in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 40:
+                c.sendall(bytes([ch]))
+                time.sleep(1)
+        except OSError:
+            pass
+        c.close()
+
+    threading.Thread(target=dripper, daemon=True).start()
+    rc, _, err, took = ctl_at(a, "127.0.0.1:%d" % drip.getsockname()[1], "status")
+    drip.close()
+    check(rc == 1 and took < 15 and "within 10 s" in err,
+          "dripping listener: exit %d after %.1f s: %s" % (rc, took, err))
+    rc, out, err, _ = ctl_at(a, "*:%d" % a.aport, "status", "--json")
+    check(rc == 0 and json.loads(out)["workers"] == 2,
+          "a wildcard admin address: %d %s" % (rc, err))
+    rc, _, err, _ = ctl_at(a, "127.0.0.1:%d" % a.aport, "status", "--cert", "x", "--key", "y")
+    check(rc == 2, "--key is not a status option: %d %s" % (rc, err))
+
+
+test_lessongatectl_never_hangs.timeout = 60
+
+
+def slow_sync_lib(env):
+    """build/tests/bench/libslow_sync.so next to the daemon's build (Skip if absent)."""
+    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(env.binary))), "tests",
+                       "bench", "libslow_sync.so")
+    if not os.path.exists(lib):
+        raise Skip("no %s (build tests/bench/slow_sync.c)" % lib)
+    return lib
+
+
+def test_admin_scrape_during_slow_sync(env):
+    """The audit writer stuck in fdatasync for 4 s (a hung disk, through an LD_PRELOAD): the
+    admin API's /metrics and /status still answer at once, with the durable record count."""
+    flag = os.path.join(env.dir, "slow-sync-%d" % env.seq)
+    a = Admin(env, audit=True, name="admslow", preload=slow_sync_lib(env),
+              env_more={"LG_SLOW_SYNC_FILE": flag, "LG_SLOW_SYNC_S": "4"})
+    before = a.json("GET", "/admin/v1/status")["audit"]
+    open(flag, "w").close()
+    t = threading.Thread(target=lambda: a.get("/lesson/small", "slow-1"), daemon=True)
+    t.start()
+    time.sleep(0.7)  # the writer is in its group commit now
+    t0 = time.time()
+    st, _, body = a.admin("GET", "/metrics")
+    took = time.time() - t0
+    t1 = time.time()
+    doc = a.json("GET", "/admin/v1/status")
+    took2 = time.time() - t1
+    os.unlink(flag)
+    t.join(10)
+    check(st == 200 and b"lessongate_audit_records" in body and took < 1.5,
+          "/metrics during a slow sync: %d after %.1f s" % (st, took))
+    check(took2 < 1.5, "/admin/v1/status during a slow sync: %.1f s" % took2)
+    check(doc["audit"] is not None and before is not None, "audit health shown: %r" % doc["audit"])
+
+
+test_admin_scrape_during_slow_sync.timeout = 40

@@ -22,7 +22,8 @@ from test_demo import Browser, chromium
 
 
 def traffic(a):
-    """Two allowed lesson requests, a free one, then the same student refused at 3 s."""
+    """Two allowed lesson requests, a free one, then the same student refused at 3 s, and
+    refused twice more on retrying."""
     for _ in range(2):
         r = a.get("/lesson/small", student="s-1")
         check(r.status == 200, "lesson request: %d" % r.status)
@@ -32,6 +33,9 @@ def traffic(a):
     while True:
         r = a.get("/lesson/small", student="s-1")
         if r.status == 429:
+            for _ in range(2):  # retries: one row "×3"
+                r = a.get("/lesson/small", student="s-1")
+                check(r.status == 429, "a retry: %d" % r.status)
             return
         check(r.status == 200 and time.time() < end,
               "the lesson was not refused at its 3 s limit: %d" % r.status)
@@ -108,6 +112,8 @@ async def scenario(b, url, shot):
                         " return r && r.innerText; })()", "the recent violation")
     check("lesson_limit" in row and "subject" in row and "/lesson/" in row and "s-1" in row and
           "2026-09-21T15:" in row, "violation row: %r" % row)
+    rows = await b.js("document.querySelectorAll('#violations tbody tr').length")
+    check(rows == 1 and "\u00d73" in row, "the retries fold into one row: %d %r" % (rows, row))
     today = await b.js("document.querySelector('#today').innerText")
     check("533100" in today and "workday" in today and "weekly" in today, "today: %r" % today)
     # The calendar: the daemon's month, day kinds as classes and colours.

@@ -102,13 +102,72 @@ test_recent_ring(void **state)
 	lg_buf_add(&b, "", 1);
 	/* The newest (54) first, the oldest kept is 5; 4 was dropped. */
 	has(&b, "[{\"time\":\"2026-09-21T15:00:54+08:00\",\"rule\":\"lesson_limit\",\"class\":"
-	        "\"subject\",\"route\":\"/live/\",\"student\":\"s54\\\"\"}");
+	        "\"subject\",\"route\":\"/live/\",\"student\":\"s54\\\"\",\"count\":1}");
 	assert_int_equal(b.data[0], '[');
 	assert_int_equal(strncmp(b.data + 10, "2026-09-21T15:00:54", 19), 0);
-	has(&b, "\"student\":\"s5\\\"\"}]");
+	has(&b, "\"student\":\"s5\\\"\",\"count\":1}]");
 	assert_null(strstr(b.data, "\"s4\\\""));
 	lg_buf_free(&b);
 	free(r);
+}
+
+/* A refusal of student who by rule at t. */
+static struct lg_violation
+refusal(const char *who, enum lg_m_rule rule, int64_t t)
+{
+	struct lg_violation v = {.time = t, .rule = rule, .cls = LG_CLASS_SUBJECT};
+
+	snprintf(v.route, sizeof(v.route), "/live/");
+	snprintf(v.who, sizeof(v.who), "%s", who);
+	return v;
+}
+
+/* One student retrying in a loop is one entry with a count; another student stays visible;
+ * a run resumed after LG_RECENT_FOLD_S is a new entry; rings of two workers merge and fold. */
+static void
+test_recent_fold(void **state)
+{
+	struct lg_recent *r = calloc(1, sizeof(*r)), *m = calloc(1, sizeof(*m));
+	struct lg_violation all[4];
+	struct lg_buf b = {0};
+	int64_t t = tu_at(cf, 2026, 9, 21, 15, 0, 0);
+	struct lg_violation v = refusal("other", LG_M_LESSON_LIMIT, t);
+
+	(void)state;
+	lg_recent_push(r, &v);
+	for (int i = 0; i < 500; i++) { /* 10 a second for 50 s */
+		v = refusal("loop", LG_M_LESSON_LIMIT, t + 1 + i / 10);
+		lg_recent_push(r, &v);
+	}
+	assert_int_equal(r->count, 2);
+	lg_recent_json(&b, r, cf->tz);
+	lg_buf_add(&b, "", 1);
+	has(&b, "\"student\":\"loop\",\"count\":500}");
+	has(&b, "\"student\":\"other\",\"count\":1}]");
+	/* Another rule is another run; 61 s after the last one, a new entry. */
+	v = refusal("loop", LG_M_DAY_END, t + 50);
+	lg_recent_push(r, &v);
+	v = refusal("loop", LG_M_LESSON_LIMIT, t + 50 + LG_RECENT_FOLD_S + 1);
+	lg_recent_push(r, &v);
+	assert_int_equal(r->count, 4);
+	assert_int_equal(r->v[3].count, 1);
+	/* Two workers' rings: the same run folds across them, ordered by time. */
+	all[0] = refusal("loop", LG_M_LESSON_LIMIT, t + 2);
+	all[0].count = 7;
+	all[1] = refusal("other", LG_M_LESSON_LIMIT, t + 1);
+	all[2] = refusal("loop", LG_M_LESSON_LIMIT, t + 3);
+	all[2].count = 5;
+	all[3] = refusal("third", LG_M_DAY_END, t + 4);
+	lg_recent_merge(m, all, 4);
+	assert_int_equal(m->count, 3);
+	assert_string_equal(m->v[0].who, "other");
+	assert_string_equal(m->v[1].who, "loop");
+	assert_int_equal(m->v[1].count, 12);
+	assert_int_equal(m->v[1].time, t + 3);
+	assert_string_equal(m->v[2].who, "third");
+	lg_buf_free(&b);
+	free(r);
+	free(m);
 }
 
 /* The status: generation, hash, listeners with the admin one, today per region, unknown_year. */
@@ -168,6 +227,7 @@ test_overview(void **state)
 	memset(&c, 0, sizeof(c));
 	lg_ctr_add(&c.tunnels_opened[LG_CLASS_SUBJECT], 5);
 	lg_ctr_add(&c.tunnels_closed[LG_CLASS_SUBJECT], 2);
+	lg_ctr_add(&c.tunnels_closed[LG_CLASS_NON_SUBJECT], 1); /* closed ahead of opened: 0 */
 	minutes[LG_M_MINUTES - 1][LG_M_LESSON_LIMIT] = 7;
 	lg_admin_overview_json(&b, cf, &c, minutes, r, &in, tu_at(cf, 2026, 9, 21, 15, 30, 10));
 	lg_buf_add(&b, "", 1);
@@ -190,6 +250,7 @@ main(void)
 	    cmocka_unit_test(test_student_at_limit),
 	    cmocka_unit_test(test_student_allowed_and_blocked),
 	    cmocka_unit_test(test_recent_ring),
+	    cmocka_unit_test(test_recent_fold),
 	    cmocka_unit_test(test_status),
 	    cmocka_unit_test(test_overview),
 	};

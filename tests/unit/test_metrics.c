@@ -90,6 +90,30 @@ test_sum_of_workers(void **state)
 	free(w[1]);
 }
 
+/* A snapshot with closed ahead of opened (an owner opened and closed one between the two loads)
+ * shows 0 open, never a wrapped 2^64 - 1. */
+static void
+test_gauge_never_wraps(void **state)
+{
+	struct lg_metrics *w[1] = {new_metrics()};
+	struct lg_counters sum;
+	struct lg_buf b = {0};
+
+	(void)state;
+	lg_ctr_add(&w[0]->c.tunnels_opened[LG_CLASS_SUBJECT], 4);
+	lg_ctr_add(&w[0]->c.tunnels_closed[LG_CLASS_SUBJECT], 5);
+	lg_ctr_add(&w[0]->c.upstream_opened, 1);
+	lg_ctr_add(&w[0]->c.upstream_closed, 2);
+	lg_metrics_sum(&sum, w, 1);
+	render(&b, &sum, "1.0");
+	assert_int_equal(value_of(&b, "lessongate_lesson_tunnels_open{class=\"subject\"}"), 0);
+	assert_int_equal(value_of(&b, "lessongate_connections_open{side=\"upstream\"}"), 0);
+	assert_null(strstr(b.data, "18446744073709551615"));
+	assert_int_equal(lg_ctr_gauge(&sum.upstream_opened, &sum.upstream_closed), 0);
+	lg_buf_free(&b);
+	free(w[0]);
+}
+
 /* The lateness histogram's buckets are cumulative and end with +Inf = count. */
 static void
 test_histogram_cumulative(void **state)
@@ -253,9 +277,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sum_of_workers), cmocka_unit_test(test_histogram_cumulative),
-	    cmocka_unit_test(test_label_escaping), cmocka_unit_test(test_help_and_type),
-	    cmocka_unit_test(test_minute_ring),    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_sum_of_workers),    cmocka_unit_test(test_histogram_cumulative),
+	    cmocka_unit_test(test_label_escaping),    cmocka_unit_test(test_help_and_type),
+	    cmocka_unit_test(test_minute_ring),       cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_gauge_never_wraps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
