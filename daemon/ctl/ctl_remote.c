@@ -23,10 +23,17 @@
 /* The largest page accepted (a record is a few hundred bytes). */
 #define REMOTE_PAGE_MAX (64u << 20)
 
-/* A client for the URL and certificates of a; NULL with the reason. */
+/* A client for the URL and certificates of a (the regulator API is TLS only); NULL with the
+ * reason. */
 static struct lgctl_https *
 client(const struct lgctl_args *a, char *err, size_t errlen)
 {
+	if (strncmp(a->url, "https://", 8) != 0) {
+		lg_fail(err, errlen,
+		        "--url \"%s\": not an https:// URL (the regulator API is TLS only)",
+		        a->url);
+		return NULL;
+	}
 	return lgctl_https_new(a->url, a->cert, a->cert_key, a->cacert, err, errlen);
 }
 
