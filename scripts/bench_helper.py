@@ -67,8 +67,8 @@ def wrk_parse(path):
     print("%.2f %s %d" % (rps, "%.3f" % p99 if p99 is not None else "nan", errors))
 
 
-def strace_parse(path, requests):
-    """strace -c's table: calls per request in all and the biggest contributors."""
+def strace_counts(path):
+    """strace -c's table as {syscall: calls} (tests/integration/test_io.py reads it too)."""
     calls = {}
     for line in open(path):
         f = line.split()
@@ -78,6 +78,12 @@ def strace_parse(path, requests):
                 calls[f[-1]] = int(f[3])
             except ValueError:
                 continue
+    return calls
+
+
+def strace_parse(path, requests):
+    """strace -c's table: calls per request in all and the biggest contributors."""
+    calls = strace_counts(path)
     total = sum(calls.values())
     top = sorted(calls.items(), key=lambda kv: -kv[1])[:6]
     print("syscalls/request=%.2f (%d calls, %d requests: %s)" % (

@@ -5,25 +5,18 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
-from harness import HttpConn, Skip, check, note
+from harness import ROOT, HttpConn, Skip, check, note
 
 READS = ("read", "readv", "recvfrom", "recvmsg", "recvmmsg")
 WRITES = ("write", "writev", "sendto", "sendmsg", "sendmmsg")
 
 
-def strace_counts(path):
-    """strace -c's table as {syscall: calls}."""
-    calls = {}
-    for line in open(path):
-        f = line.split()
-        if len(f) >= 5 and f[0][0].isdigit() and f[-1] != "total":
-            try:
-                calls[f[-1]] = int(f[3])
-            except ValueError:
-                pass
-    return calls
+# strace -c's table as {syscall: calls}: the benchmark's own reader (scripts/bench_helper.py).
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from bench_helper import strace_counts  # noqa: E402
 
 
 def count_syscalls(env, d, n):
