@@ -12,8 +12,9 @@ the 30-minute checks compare deadlines and refusals against the shared lesson st
 that both daemons report.
 """
 
-import re
+import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -112,6 +113,15 @@ class Redis:
     def kill(self):
         self.proc.kill()
         self.proc.wait()
+
+    @contextlib.contextmanager
+    def paused(self):
+        """redis-server stopped (SIGSTOP) for the with block, then continued."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(self.proc.pid, signal.SIGCONT)
 
     def close(self):
         if self.proc and self.proc.poll() is None:
@@ -445,8 +455,7 @@ def test_redis_paused_answered_within_timeout(env):
                  name="p") as g:
         tok = g.token("stu-stop", "533100")
         allowed(wait_ready(g, tok), "before the pause")
-        os.kill(rd.proc.pid, signal.SIGSTOP)
-        try:
+        with rd.paused():
             worst = 0.0
             for i in range(8):
                 r, dt = timed(g, "/live/p?n=%d" % i, tok)
@@ -455,8 +464,6 @@ def test_redis_paused_answered_within_timeout(env):
                 check(dt < 0.2 + 0.25, "answered after %.3f s (timeout 200 ms)" % dt)
                 f = g.request("/small?p=%d" % i)
                 check(f.status == 200, "a free route with Redis paused: %r" % f)
-        finally:
-            os.kill(rd.proc.pid, signal.SIGCONT)
         allowed(wait_ready(g, tok, limit=10), "after SIGCONT")
         note("slowest answer while paused: %.3f s" % worst)
 
@@ -475,8 +482,7 @@ def test_redis_paused_local_decides_within_timeout(env):
         with Gate(env, "2026-09-21 10:00:00", state=st, routes=ROUTES, name="pl") as g:
             tok = g.token("stu-stop-local", "533100")
             rem, deadline = allowed(wait_ready(g, tok), "before the pause")
-            os.kill(rd.proc.pid, signal.SIGSTOP)
-            try:
+            with rd.paused():
                 worst = 0.0
                 for i in range(6):
                     r, dt = timed(g, "/live/pl?n=%d" % i, tok)
@@ -484,8 +490,6 @@ def test_redis_paused_local_decides_within_timeout(env):
                     rem, dl = allowed(r, "request %d with Redis paused" % i)
                     check(dl == deadline, "the deadline moved to %s" % local(dl))
                     check(dt < 0.2 + 0.25, "answered after %.3f s (timeout 200 ms)" % dt)
-            finally:
-                os.kill(rd.proc.pid, signal.SIGCONT)
             end = time.monotonic() + 10
             while ('msg="student store available again"' not in g.log_text() and
                    time.monotonic() < end):
@@ -513,8 +517,7 @@ def test_redis_connections_close_while_deciding(env):
                  name="c") as g:
         tok = g.token("stu-close", "533100")
         allowed(wait_ready(g, tok), "before the pause")
-        os.kill(rd.proc.pid, signal.SIGSTOP)
-        try:
+        with rd.paused():
             socks = []
             for i in range(20):
                 s = socket.create_connection(("127.0.0.1", g.port), timeout=5)
@@ -525,8 +528,6 @@ def test_redis_connections_close_while_deciding(env):
             for s in socks:
                 s.close()
             time.sleep(0.2)
-        finally:
-            os.kill(rd.proc.pid, signal.SIGCONT)
         # The answers arrive for connections that are gone; the next requests are decided.
         r = wait_ready(g, tok, limit=10)
         allowed(r, "after the closed connections")
