@@ -403,7 +403,7 @@ down_read_cb(struct bufferevent *bev, void *arg)
 		lgd_proxy_read_head(c);
 		break;
 	case LGD_CONN_DECIDE:
-		break; /* reading is paused; the head and what follows stay in the input */
+		break; /* the head and what follows stay in the input until the decision */
 	case LGD_CONN_CONNECT:
 	case LGD_CONN_PROXY:
 		if (c->down.st == LGD_HALF_BODY)
@@ -449,6 +449,9 @@ down_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_TIMEOUT) {
 		lgd_conn_close(c, what & BEV_EVENT_READING ? "client body timeout"
 		                                           : "client write timeout");
+	} else if (c->state == LGD_CONN_DECIDE && (what & BEV_EVENT_EOF)) {
+		/* Reading stopped at the EOF; resuming after the decision reads it again, and it is
+		 * then a half-close after a complete request or a client that left early. */
 	} else if (c->state == LGD_CONN_TUNNEL && (what & BEV_EVENT_EOF) && c->up.bev) {
 		/* Pass what the client sent last, then finish: the upstream sees the EOF. */
 		lgd_conn_close(c, "client closed the tunnel");

@@ -34,7 +34,7 @@
 enum lgd_conn_state {
 	LGD_CONN_IDLE,           /* keep-alive: waiting for the first byte of a request */
 	LGD_CONN_HEAD,           /* reading a request head (client_header timeout) */
-	LGD_CONN_DECIDE,         /* head kept, reading paused: waiting for the store's decision */
+	LGD_CONN_DECIDE,         /* head kept in the input: waiting for the store's decision */
 	LGD_CONN_CONNECT,        /* request head taken, upstream connection being opened */
 	LGD_CONN_PROXY,          /* request and response flowing (see the half states) */
 	LGD_CONN_TUNNEL,         /* WebSocket after the upstream's 101 */

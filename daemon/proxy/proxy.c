@@ -324,7 +324,10 @@ handle_request(struct lgd_conn *c, const struct lg_http_request *req, size_t hea
  * Identity, route class and rules (a refused request never reaches the
  * upstream), then the exchange with the upstream. When the store answers
  * later, the head stays in the client's input and the connection waits in
- * DECIDE with reading paused, for at most the store's timeout.
+ * DECIDE for at most the store's timeout. Reading is not stopped for the
+ * wait (that would cost two epoll_ctl calls a decision): what the client
+ * sends meanwhile stays in the input, up to its high watermark, and an EOF
+ * waits for the decision (down_event_cb).
  */
 static void
 gate_and_forward(struct lgd_conn *c, const struct lg_http_request *req, size_t head_len)
@@ -337,8 +340,6 @@ gate_and_forward(struct lgd_conn *c, const struct lg_http_request *req, size_t h
 
 	if (g == LGD_LESSON_WAIT) {
 		lgd_conn_set_state(c, LGD_CONN_DECIDE);
-		c->down.waiting = true;
-		lgd_conn_update_read(c, &c->down);
 		/* An enforced refusal waits for its audit record; a decision for the store. */
 		if (c->audit_wait)
 			lgd_conn_timer(c, LGD_AUDIT_WAIT_MS);

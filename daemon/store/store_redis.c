@@ -28,7 +28,6 @@
  */
 #include "store_redis.h"
 
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
@@ -49,6 +48,7 @@
 #include "store.h"
 #include "students.h"
 #include "clock.h"
+#include "redis_ev.h"
 
 #define BACKOFF_MIN_MS       100
 #define BACKOFF_MAX_MS       2000
@@ -448,9 +448,9 @@ sentinel_ask(struct rconn *rc)
 	rc->sentinel_i =
 	    (rc->sentinel_i + 1) % s->nsentinels; /* round robin: one down is skipped */
 
-	if (ac == NULL || ac->err) {
+	if (ac == NULL || ac->err || lgd_redis_attach(ac, rc->base) < 0) {
 		if (ac != NULL) {
-			note_down(s, "sentinel", ac->errstr);
+			note_down(s, "sentinel", ac->err ? ac->errstr : "out of memory");
 			redisAsyncFree(ac);
 		}
 		sentinel_failed(rc, NULL, "cannot connect");
@@ -460,7 +460,6 @@ sentinel_ask(struct rconn *rc)
 	rc->ac = ac; /* the stuck check covers the sentinel too; not ready meanwhile */
 	rc->ready = false;
 	rc->outstanding = 0;
-	redisLibeventAttach(ac, rc->base);
 	redisAsyncSetConnectCallback(ac, sentinel_connect_cb);
 	redisAsyncSetDisconnectCallback(ac, disconnect_cb);
 	sent(rc); /* the connect */
@@ -484,9 +483,9 @@ rconn_start(struct rconn *rc)
 	     : s->port         ? redisAsyncConnect(s->host, s->port)
 	                       : redisAsyncConnectUnix(s->host);
 
-	if (ac == NULL || ac->err) {
+	if (ac == NULL || ac->err || lgd_redis_attach(ac, rc->base) < 0) {
 		rc->ac = NULL;
-		note_down(s, "connect", ac ? ac->errstr : "out of memory");
+		note_down(s, "connect", ac && ac->err ? ac->errstr : "out of memory");
 		if (ac != NULL)
 			redisAsyncFree(ac);
 		struct timeval tv = {rc->backoff_ms / 1000, (rc->backoff_ms % 1000) * 1000};
@@ -497,7 +496,6 @@ rconn_start(struct rconn *rc)
 	rc->ac = ac;
 	rc->ready = false;
 	rc->outstanding = 0;
-	redisLibeventAttach(ac, rc->base);
 	redisAsyncSetConnectCallback(ac, connect_cb);
 	redisAsyncSetDisconnectCallback(ac, disconnect_cb);
 	sent(rc); /* the connect itself must finish within the timeout */

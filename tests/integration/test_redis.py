@@ -22,8 +22,9 @@ import subprocess
 import threading
 import time
 
-from harness import Skip, check, free_port, note
-from test_enforce import (JITTER, Gate, HandshakeHead, WsWatch, allowed, local, refused)
+from harness import ConnClosed, HttpConn, Skip, check, free_port, note
+from test_enforce import (JITTER, Gate, HandshakeHead, WsWatch, allowed, local, origin_targets,
+                          refused)
 
 # libfaketime speeds up the monotonic clock too: at x120 a 200 ms store timeout would be
 # 1.7 real ms. Sped-up daemons get the longest timeout (60 fake s = 0.5 real s at x120).
@@ -532,6 +533,68 @@ def test_redis_connections_close_while_deciding(env):
         r = wait_ready(g, tok, limit=10)
         allowed(r, "after the closed connections")
         check(g.d.alive(), "the daemon died")
+
+
+def test_redis_half_close_and_pipelining_while_deciding(env):
+    """While a decision is pending in Redis (paused), the client's connection keeps being
+    read: a client that half-closes after its request still gets its answer, then the
+    close; two pipelined requests are both answered, in order; and the daemon makes no
+    epoll_ctl per decided request (reading is not stopped and restarted for the wait)."""
+    o = env.origin()
+    with Redis(env) as rd, \
+            Gate(env, "2026-09-21 10:00:00", state=state(rd, "5s"), routes=ROUTES,
+                 name="hp") as g:
+        tok = g.token("stu-half", "533100")
+        allowed(wait_ready(g, tok), "before the pause")
+        req = ("GET /live/hp?n=%d HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tok +
+               "\r\n\r\n")
+        mark = o.mark()
+        with rd.paused():
+            half = HttpConn(g.port)
+            half.send(req % 0)
+            half.s.shutdown(socket.SHUT_WR)
+            pipe = HttpConn(g.port)
+            pipe.send((req % 1) + (req % 2))
+            time.sleep(0.4)  # both connections wait for Redis; the EOF and the second
+            check(g.d.alive(), "the daemon died")  # request have arrived meanwhile
+        allowed(half.read_response(), "the half-closed client's request")
+        try:
+            half.read_response()
+            check(False, "a second response on the half-closed connection")
+        except ConnClosed:
+            pass
+        for n in (1, 2):
+            allowed(pipe.read_response(), "pipelined request %d" % n)
+        pipe.s.close()
+        got = [t for t in origin_targets(o, mark) if t.startswith("/live/hp")]
+        check(sorted(got) == ["/live/hp?n=0", "/live/hp?n=1", "/live/hp?n=2"] and
+              got.index("/live/hp?n=1") < got.index("/live/hp?n=2"),
+              "the origin received %r" % got)
+        if shutil.which("strace") is None:
+            note("strace not installed: the epoll_ctl count was not checked")
+            return
+        out = os.path.join(env.dir, "strace-hp.txt")
+        st = subprocess.Popen(["strace", "-c", "-f", "-q", "-p", str(g.d.proc.pid), "-o", out],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        c = HttpConn(g.port)
+        n = 200
+        for i in range(n):
+            c.send(req % (100 + i))
+            allowed(c.read_response(), "request %d" % i)
+        st.send_signal(signal.SIGINT)
+        st.wait(timeout=10)
+        calls = {}
+        for line in open(out):
+            f = line.split()
+            if len(f) >= 5 and f[-1].isidentifier() and f[3].isdigit():
+                calls[f[-1]] = int(f[3])
+        check(calls.get("epoll_ctl", 0) <= n // 10,
+              "%d epoll_ctl for %d decided requests: %r" % (calls.get("epoll_ctl", 0), n, calls))
+        note("system calls for %d Redis-decided requests: %r" % (n, calls))
+
+
+test_redis_half_close_and_pipelining_while_deciding.timeout = 60
 
 
 class Sentinel:
