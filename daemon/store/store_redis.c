@@ -720,8 +720,12 @@ static void
 req_send(struct rreq *q)
 {
 	struct rconn *rc = q->rc;
+	char cmd[1024]; /* an EVALSHA fits; an EVAL with its script is formatted by hiredis */
+	size_t len = lg_redis_format(cmd, sizeof(cmd), q->argc, q->argv, q->argvlen);
+	int queued = len ? redisAsyncFormattedCommand(rc->ac, reply_cb, q, cmd, len)
+	                 : redisAsyncCommandArgv(rc->ac, reply_cb, q, q->argc, q->argv, q->argvlen);
 
-	if (redisAsyncCommandArgv(rc->ac, reply_cb, q, q->argc, q->argv, q->argvlen) != REDIS_OK) {
+	if (queued != REDIS_OK) {
 		struct lg_store_result r = {.status = LG_STORE_UNAVAILABLE};
 		if (q->kind == REQ_DECIDE)
 			q->done(q->arg, q->tag, &r);

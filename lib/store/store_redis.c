@@ -159,6 +159,51 @@ lg_redis_key(const char *prefix, const char *student, size_t len, char *out, siz
 	return pl + len + 2;
 }
 
+/* "<c><decimal n>\r\n" at p (at most 24 bytes); the end. */
+static char *
+resp_len(char *p, char c, size_t n)
+{
+	char d[20];
+	int k = 0;
+
+	*p++ = c;
+	do
+		d[k++] = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	while (k > 0)
+		*p++ = d[--k];
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
+}
+
+/* *argc, then $len and the bytes of each argument, every line ended by CRLF. */
+size_t
+lg_redis_format(char *out, size_t cap, int argc, const char *const *argv, const size_t *argvlen)
+{
+	size_t need = 24;
+	char *p = out;
+
+	if (argc < 0)
+		return 0;
+	for (int i = 0; i < argc; i++) {
+		if (argvlen[i] > cap)
+			return 0;
+		need += 24 + argvlen[i] + 2;
+	}
+	if (need > cap)
+		return 0;
+	p = resp_len(p, '*', (size_t)argc);
+	for (int i = 0; i < argc; i++) {
+		p = resp_len(p, '$', argvlen[i]);
+		memcpy(p, argv[i], argvlen[i]);
+		p += argvlen[i];
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	return (size_t)(p - out);
+}
+
 /* allow, start, last, new, ended_start, ended_last, last_off, lease_until. */
 int
 lg_redis_decide_answer(const long long *v, size_t n, struct lg_clock_outcome *o,

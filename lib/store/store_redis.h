@@ -75,6 +75,11 @@ int lg_redis_merge_answer(const long long *v, size_t n, struct lg_student_state 
  * long. */
 size_t lg_redis_key(const char *prefix, const char *student, size_t len, char *out, size_t cap);
 
+/* A command in the Redis protocol (RESP: an array of bulk strings) into out (cap bytes); its
+ * length, or 0 if it does not fit. */
+size_t lg_redis_format(char *out, size_t cap, int argc, const char *const *argv,
+                       const size_t *argvlen);
+
 /* The decide script's 8 integers to a clock outcome and a copy of the state; -1 if malformed. */
 int lg_redis_decide_answer(const long long *v, size_t n, struct lg_clock_outcome *o,
                            struct lg_student_state *st);

@@ -512,6 +512,45 @@ test_merge_script_matches(void **state)
 	}
 }
 
+/* lg_redis_format writes what hiredis's redisFormatCommandArgv writes, or 0 if out is short. */
+static void
+test_format_matches_hiredis(void **state)
+{
+	char out[4096], big[3000];
+	(void)state;
+	memset(big, 'z', sizeof(big));
+	for (int trial = 0; trial < 2000; trial++) {
+		const char *argv[10];
+		size_t argvlen[10];
+		char text[10][64];
+		int argc = 1 + rand() % 10;
+		for (int i = 0; i < argc; i++) {
+			size_t n = (size_t)(rand() % 64);
+			for (size_t j = 0; j < n; j++)
+				text[i][j] =
+				    (char)(rand() % 256); /* binary safe: CR, LF, NUL too */
+			argv[i] = text[i];
+			argvlen[i] = n;
+		}
+		if (trial % 100 == 0) { /* a long argument: 4-digit length */
+			argv[0] = big;
+			argvlen[0] = sizeof(big);
+		}
+		char *want = NULL;
+		long long wn = redisFormatCommandArgv(&want, argc, argv, argvlen);
+		size_t n = lg_redis_format(out, sizeof(out), argc, argv, argvlen);
+		if (wn + 24 * (argc + 1) <= (long long)sizeof(out)) {
+			assert_int_equal(n, (size_t)wn);
+			assert_memory_equal(out, want, n);
+		}
+		/* Too small a buffer: 0, never a partial command. */
+		assert_int_equal(lg_redis_format(out, (size_t)wn / 2, argc, argv, argvlen), 0);
+		redisFreeCommand(want);
+	}
+	assert_int_equal(lg_redis_format(out, sizeof(out), 0, NULL, NULL), 4);
+	assert_memory_equal(out, "*0\r\n", 4);
+}
+
 int
 main(void)
 {
@@ -520,6 +559,7 @@ main(void)
 	    cmocka_unit_test(test_key_expiry),
 	    cmocka_unit_test(test_merge_properties),
 	    cmocka_unit_test(test_merge_script_matches),
+	    cmocka_unit_test(test_format_matches_hiredis),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
