@@ -892,7 +892,7 @@ redis_decide(struct lg_store *gs, const struct lg_store_query *q, lg_store_done 
 	struct lg_store_result r = {.status = LG_STORE_OK};
 	const struct lg_class_rules *cr = &lg_policy_rules(q->policy)->cls[q->cls];
 	struct rconn *rc;
-	char key[1024], now[24], lmax[24], bmin[24], keep[24];
+	char key[1024], now[24], lmax[24], bmin[24], keep[24], slack[24];
 	struct rreq *req;
 
 	if (!lg_policy_decide_day(q->policy, q->cls, q->region, q->now, &r.d)) {
@@ -920,8 +920,9 @@ redis_decide(struct lg_store *gs, const struct lg_store_query *q, lg_store_done 
 	snprintf(lmax, sizeof(lmax), "%d", cr->lesson_max);
 	snprintf(bmin, sizeof(bmin), "%d", cr->break_min);
 	snprintf(keep, sizeof(keep), "%d", keep_for(q->policy));
-	req =
-	    req_new(rc, REQ_DECIDE, s->sha_decide, (const char *[]){key, now, lmax, bmin, keep}, 5);
+	snprintf(slack, sizeof(slack), "%d", LG_REDIS_EXPIRY_SLACK);
+	req = req_new(rc, REQ_DECIDE, s->sha_decide,
+	              (const char *[]){key, now, lmax, bmin, keep, slack}, 6);
 	req->done = done;
 	req->arg = arg;
 	req->tag = tag;

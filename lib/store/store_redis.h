@@ -28,9 +28,19 @@
 #include "policy.h"
 
 /*
+ * How much longer than needed a key may live (seconds): the decide script
+ * sets a key's expiry (PEXPIRE) only when its clock outgrows the one set
+ * last (the hash field 'x', the expiry's second, which every script that
+ * sets an expiry keeps equal to it), then this far ahead, so an active
+ * student's key costs one PEXPIRE a minute instead of one a second.
+ */
+#define LG_REDIS_EXPIRY_SLACK 60
+
+/*
  * KEYS[1] the student; ARGV now, lesson_max, break_min, keep (the longest
- * break_min). Answers {allow, start, last, new, ended_start, ended_last,
- * last_off, lease_until} (lease_until: the latest live lease's expiry, 0 if none).
+ * break_min), slack (LG_REDIS_EXPIRY_SLACK). Answers {allow, start, last,
+ * new, ended_start, ended_last, last_off, lease_until} (lease_until: the
+ * latest live lease's expiry, 0 if none).
  */
 extern const char lg_redis_decide_lua[];
 /*

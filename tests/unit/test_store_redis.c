@@ -132,8 +132,9 @@ redis_decide(const char *key, enum lg_class cls, int64_t now, struct lg_decision
 
 	if (!lg_policy_decide_day(cf->policy, cls, 0, now, d))
 		return;
-	reply = redisCommand(rc, "EVAL %s 1 %s %lld %d %d %d", lg_redis_decide_lua, key,
-	                     (long long)now, r->lesson_max, r->break_min, longest(false));
+	reply = redisCommand(rc, "EVAL %s 1 %s %lld %d %d %d %d", lg_redis_decide_lua, key,
+	                     (long long)now, r->lesson_max, r->break_min, longest(false),
+	                     LG_REDIS_EXPIRY_SLACK);
 	assert_non_null(reply);
 	if (reply->type == REDIS_REPLY_ERROR)
 		fail_msg("decide script: %s", reply->str);
@@ -326,9 +327,10 @@ test_key_expiry(void **state)
 	redis_decide("t:{ttl}", LG_CLASS_SUBJECT, now, &d);
 	assert_true(d.allow);
 	reply = redisCommand(rc, "PTTL t:{ttl}");
-	/* The break (600 s of the default rules) and a second more. */
+	/* The break (600 s of the default rules), the slack and a second more. */
 	assert_int_equal(reply->type, REDIS_REPLY_INTEGER);
-	assert_true(reply->integer > 600000 && reply->integer <= 601000);
+	assert_true(reply->integer > (600 + LG_REDIS_EXPIRY_SLACK) * 1000 &&
+	            reply->integer <= (601 + LG_REDIS_EXPIRY_SLACK) * 1000);
 	freeReplyObject(reply);
 	/* A lease beyond that keeps the key. */
 	redis_lease("t:{ttl}", "open", now, 7, now + 3600, -1);
@@ -343,6 +345,9 @@ test_key_expiry(void **state)
 		redis_decide("t:{ttl}", LG_CLASS_SUBJECT, now, &d);
 		assert_true(d.allow);
 		redis_decide("t:{ttl}", LG_CLASS_SUBJECT, now + 1, &d);
+		/* The lease's hour outgrew the expiry set last: set once, the slack further on;
+		 * the next second's activity moves the clock but not the expiry. */
+		redis_decide("t:{ttl}", LG_CLASS_SUBJECT, now + 2, &d);
 		reply = redisCommand(rc, "INFO commandstats");
 		const char *h = strstr(reply->str, "cmdstat_hset:calls=");
 		const char *p = strstr(reply->str, "cmdstat_pexpire:calls=");
@@ -351,9 +356,25 @@ test_key_expiry(void **state)
 		if (p != NULL)
 			pexpire = atoll(p + strlen("cmdstat_pexpire:calls="));
 		freeReplyObject(reply);
-		assert_int_equal(hset, 1); /* only now + 1 moved the last activity */
+		assert_int_equal(hset, 2); /* only now + 1 and now + 2 moved the last activity */
 		assert_int_equal(pexpire, 1);
+		reply = redisCommand(rc, "PTTL t:{ttl}");
+		assert_true(reply->integer > (3600 - 2 + LG_REDIS_EXPIRY_SLACK) * 1000 &&
+		            reply->integer <= (3601 + LG_REDIS_EXPIRY_SLACK) * 1000);
+		freeReplyObject(reply);
 	}
+	/* The lease closed, the last one: the key expires a break after the last activity. */
+	redis_lease("t:{ttl}", "close", now + 3, 7, now + 3600, 1800);
+	reply = redisCommand(rc, "PTTL t:{ttl}");
+	assert_true(reply->integer > 598000 && reply->integer <= 601000);
+	freeReplyObject(reply);
+	/* A decision in the slack after that sets the expiry again (the field 'x' followed it). */
+	freeReplyObject(redisCommand(rc, "CONFIG RESETSTAT"));
+	redis_decide("t:{ttl}", LG_CLASS_SUBJECT, now + 4, &d);
+	assert_true(d.allow);
+	reply = redisCommand(rc, "PTTL t:{ttl}");
+	assert_true(reply->integer > (600 + LG_REDIS_EXPIRY_SLACK) * 1000);
+	freeReplyObject(reply);
 	/* Hash tag: the student in braces. */
 	char key[64];
 	assert_int_equal(lg_redis_key("lg:", "abc", 3, key, sizeof(key)), 8);
