@@ -129,7 +129,7 @@ lgd_conn_update_read(struct lgd_conn *c, struct lgd_half *h)
 	}
 	if (lgd_splice_owns(c, h))
 		return; /* the splice reads it; its bufferevent stays off */
-	if (h->paused || h->waiting)
+	if (h->paused || h->waiting || h->eof)
 		bufferevent_disable(h->bev, EV_READ);
 	else
 		bufferevent_enable(h->bev, EV_READ);
@@ -449,21 +449,23 @@ down_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_TIMEOUT) {
 		lgd_conn_close(c, what & BEV_EVENT_READING ? "client body timeout"
 		                                           : "client write timeout");
-	} else if (c->state == LGD_CONN_DECIDE && (what & BEV_EVENT_EOF)) {
-		/* Reading stopped at the EOF; resuming after the decision reads it again, and it is
-		 * then a half-close after a complete request or a client that left early. */
+	} else if ((what & BEV_EVENT_EOF) &&
+	           (c->state == LGD_CONN_DECIDE ||
+	            (c->down.st == LGD_HALF_DONE &&
+	             (c->state == LGD_CONN_PROXY || c->state == LGD_CONN_CONNECT)))) {
+		/* A half-close after a complete request (kept for a decision, or forwarded): it
+		 * and any complete requests behind it are answered, then the connection closes
+		 * (lgd_proxy_read_head). Noted, not read again: over TLS a close_notify leaves
+		 * nothing on the socket to read. */
+		c->down.eof = true;
+		lgd_conn_update_read(c, &c->down);
 	} else if (c->state == LGD_CONN_TUNNEL && (what & BEV_EVENT_EOF) && c->up.bev) {
 		/* Pass what the client sent last, then finish: the upstream sees the EOF. */
 		lgd_conn_close(c, "client closed the tunnel");
-	} else if ((what & BEV_EVENT_EOF) && c->down.st == LGD_HALF_DONE &&
-	           (c->state == LGD_CONN_PROXY || c->state == LGD_CONN_CONNECT)) {
-		/* Half-close after a complete request: answer it, then close. */
-		c->close_after = true;
-		c->down.waiting = true;
-		lgd_conn_update_read(c, &c->down);
 	} else if (what & BEV_EVENT_EOF) {
-		lgd_conn_close(c,
-		               c->state == LGD_CONN_IDLE ? "client closed" : "client closed early");
+		lgd_conn_close(c, c->state == LGD_CONN_IDLE || c->state == LGD_CONN_CLOSING
+		                      ? "client closed"
+		                      : "client closed early");
 	} else {
 		unsigned long e = bufferevent_get_openssl_error(bev);
 		char buf[160];

@@ -65,6 +65,8 @@ struct lgd_half {
 	struct lg_http_body body;
 	bool paused;             /* reading stopped because the other side's output is full */
 	bool waiting;            /* reading stopped until the current exchange ends (pipelining) */
+	bool eof;                /* the client half-closed: complete requests in the input are
+	                          * still answered, then the connection closes */
 	struct lg_ws_tracker ws; /* frames this half sends, in a tunnel */
 	bool ws_closing;         /* stop at the next frame boundary and send our Close frame */
 	bool ws_close_sent;      /* our Close frame is queued; what this half sends is dropped */

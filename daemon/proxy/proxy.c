@@ -423,8 +423,11 @@ lgd_proxy_read_head(struct lgd_conn *c)
 	int r;
 
 	for (;;) {
-		if ((len = evbuffer_get_length(in)) == 0)
+		if ((len = evbuffer_get_length(in)) == 0) {
+			if (c->down.eof && c->state == LGD_CONN_IDLE)
+				lgd_conn_closing(c, "client closed its side");
 			return;
+		}
 		if (c->state == LGD_CONN_IDLE) {
 			if (evbuffer_get_length(bufferevent_get_output(c->down.bev)) >=
 			    LGD_HIGH_WATER) {
@@ -456,8 +459,11 @@ lgd_proxy_read_head(struct lgd_conn *c)
 			len = max;
 		buf = (const char *)evbuffer_pullup(in, (ssize_t)len);
 		r = lg_http_parse_request(&c->down.parser, buf, len, &req);
-		if (r == LG_HTTP_NEED_MORE)
+		if (r == LG_HTTP_NEED_MORE) {
+			if (c->down.eof) /* the rest of this head will never come */
+				lgd_conn_closing(c, "client closed early");
 			return;
+		}
 		if (r < 0) {
 			lgd_conn_error(c, c->down.parser.error.status, c->down.parser.error.reason);
 			return;
@@ -527,7 +533,7 @@ lgd_proxy_request_body(struct lgd_conn *c)
 			return;
 		}
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
-			return;
+			break;
 		trailers = lg_http_body_in_trailers(&c->down.body);
 		n = lg_http_body_feed(&c->down.body, v.iov_base, v.iov_len, &data);
 		if (n < 0) {
@@ -544,8 +550,10 @@ lgd_proxy_request_body(struct lgd_conn *c)
 				evbuffer_add(out, "\r\n", 2); /* the empty trailer section */
 			request_done(c);
 		} else if (n == 0)
-			return;
+			break;
 	}
+	if (c->down.st == LGD_HALF_BODY && c->down.eof) /* the rest will never come */
+		lgd_conn_close(c, "client closed early");
 }
 
 /* The connection to the upstream is up (TCP, and TLS if configured). */
@@ -687,7 +695,7 @@ lgd_proxy_response_done(struct lgd_conn *c)
 		lgd_conn_update_read(c, &c->down);
 	}
 	lgd_conn_timer(c, c->rt->cf->timeouts.keepalive_ms);
-	if (evbuffer_get_length(bufferevent_get_input(c->down.bev)) > 0)
+	if (evbuffer_get_length(bufferevent_get_input(c->down.bev)) > 0 || c->down.eof)
 		lgd_proxy_read_head(c);
 }
 

@@ -589,6 +589,8 @@ def test_redis_half_close_and_pipelining_while_deciding(env):
             f = line.split()
             if len(f) >= 5 and f[-1].isidentifier() and f[3].isdigit():
                 calls[f[-1]] = int(f[3])
+        check(calls.get("recvfrom", 0) + calls.get("read", 0) >= n,
+              "strace counted too little to judge (%r): could it attach?" % calls)
         check(calls.get("epoll_ctl", 0) <= n // 10,
               "%d epoll_ctl for %d decided requests: %r" % (calls.get("epoll_ctl", 0), n, calls))
         note("system calls for %d Redis-decided requests: %r" % (n, calls))
@@ -768,3 +770,183 @@ def test_redis_state_change_on_reload_is_said(env):
         check('msg="state changed; takes effect at the next restart" store=redis running=memory'
               in log, "the reload did not say the store change needs a restart: %r" % log[-600:])
         allowed(g.request("/live/y", tok), "after the reload (still the memory store)")
+
+
+def test_redis_half_close_after_pipelined_requests(env):
+    """A client that sends requests and half-closes gets every complete request answered,
+    in order, then the close: while Redis is paused (the decide times out: 503 each), not
+    paused, and paused then continued. (A half-close used to make the connection close
+    after the request in progress, dropping those behind it, depending on timing.)"""
+    o = env.origin()
+    with Redis(env) as rd, \
+            Gate(env, "2026-09-21 10:00:00", state=state(rd, "2s"), routes=ROUTES,
+                 name="rv") as g:
+        tok = g.token("stu-rv", "533100")
+        allowed(wait_ready(g, tok), "before the pause")
+        req = ("GET /live/rv?n=%d HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tok +
+               "\r\n\r\n")
+        with rd.paused():
+            a = HttpConn(g.port)
+            a.send(req % 0)
+            a.s.shutdown(socket.SHUT_WR)
+            b = HttpConn(g.port)
+            b.send((req % 1) + (req % 2))
+            b.s.shutdown(socket.SHUT_WR)
+            time.sleep(2.5)
+            ra = []
+            try:
+                while True:
+                    ra.append(a.read_response().status)
+            except ConnClosed:
+                pass
+            rb = []
+            try:
+                while True:
+                    rb.append(b.read_response().status)
+            except ConnClosed:
+                pass
+        note("timeout+half-close: %r; pipelined+half-close: %r" % (ra, rb))
+        allowed(wait_ready(g, tok), "after the pause")
+        c = HttpConn(g.port)
+        c.send((req % 3) + (req % 4))
+        c.s.shutdown(socket.SHUT_WR)
+        rc = []
+        try:
+            while True:
+                rc.append(c.read_response().status)
+        except ConnClosed:
+            pass
+        note("not paused, pipelined+half-close: %r" % rc)
+        with rd.paused():
+            d = HttpConn(g.port)
+            d.send((req % 5) + (req % 6))
+            d.s.shutdown(socket.SHUT_WR)
+            time.sleep(0.4)
+        rd2 = []
+        try:
+            while True:
+                rd2.append(d.read_response().status)
+        except ConnClosed:
+            pass
+        note("paused then answered, pipelined+half-close: %r" % rd2)
+        check(ra == [503] and rb == [503, 503], "ra=%r rb=%r" % (ra, rb))
+        check(len(rc) == 2 and len(rd2) == 2,
+              "pipelined requests before a half-close dropped: %r %r" % (rc, rd2))
+
+
+test_redis_half_close_after_pipelined_requests.timeout = 60
+
+
+def _tls_client(port, ctx, host):
+    """A TLS client over memory BIOs (so close_notify can be sent without a FIN)."""
+    import ssl as _ssl
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    inc, out = _ssl.MemoryBIO(), _ssl.MemoryBIO()
+    o = ctx.wrap_bio(inc, out, server_hostname=host)
+
+    def pump_out():
+        d = out.read()
+        if d:
+            s.sendall(d)
+
+    while True:
+        try:
+            o.do_handshake()
+            break
+        except _ssl.SSLWantReadError:
+            pump_out()
+            d = s.recv(65536)
+            if not d:
+                raise ConnClosed("eof in handshake")
+            inc.write(d)
+    pump_out()
+    return s, o, inc, out, pump_out
+
+
+def _tls_read_all(s, o, inc, limit=3.0):
+    """Read decrypted bytes until TCP EOF / TLS close / timeout: (data, how)."""
+    import ssl as _ssl
+    data = b""
+    s.settimeout(limit)
+    while True:
+        try:
+            while True:
+                d = o.read(65536)
+                if not d:
+                    return data, "tls-close"
+                data += d
+        except _ssl.SSLWantReadError:
+            pass
+        except _ssl.SSLZeroReturnError:
+            return data, "tls-close"
+        except _ssl.SSLError as e:
+            return data, "ssl-error %s" % e
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            return data, "timeout (still open)"
+        except ConnectionResetError:
+            return data, "reset"
+        if not d:
+            inc.write_eof()
+            try:
+                data += o.read(65536)
+            except Exception:
+                pass
+            return data, "tcp-eof"
+        inc.write(d)
+
+
+def test_redis_tls_close_notify_while_deciding(env):
+    """A TLS client that sends its request and close_notify (with or without a FIN) while
+    the decision is pending in Redis gets its answer, then the connection closes at once
+    (close_notify without a FIN leaves nothing to read on the socket: the half-close is
+    noted when it is read, not read again after the decision)."""
+    import ssl as _ssl
+    from test_tls import tls_conf
+    o = env.origin()
+    orig = env.daemon
+    env.daemon = lambda **kw: orig(tls=tls_conf(env, sni=False), **kw)
+    try:
+        with Redis(env) as rd, \
+                Gate(env, "2026-09-21 10:00:00", state=state(rd, "2s"), routes=ROUTES,
+                     name="rvt") as g:
+            tp = g.d.tls_port
+            tok = g.token("stu-rvt", "533100")
+            allowed(wait_ready(g, tok), "before the pause")
+            req = ("GET /live/rvt?n=%d HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tok +
+                   "\r\n\r\n")
+            ctx = env.certs.client_context()
+            res = {}
+            for fin in (False, True):
+                with rd.paused():
+                    s, ob, inc, out, pump = _tls_client(tp, ctx, "gate.test")
+                    ob.write((req % int(fin)).encode())
+                    pump()
+                    time.sleep(0.3)
+                    try:
+                        ob.unwrap()
+                    except _ssl.SSLWantReadError:
+                        pass
+                    pump()  # close_notify
+                    if fin:
+                        s.shutdown(socket.SHUT_WR)
+                    time.sleep(0.4)  # the close_notify is read in DECIDE
+                t0 = time.monotonic()
+                data, how = _tls_read_all(s, ob, inc, limit=4.0)
+                res[fin] = (data[:12], how, round(time.monotonic() - t0, 2))
+                s.close()
+            note("TLS close_notify in DECIDE: %r" % res)
+            for fin in (False, True):
+                data, how, took = res[fin]
+                check(data.startswith(b"HTTP/1.1 ") and data[9:12] not in (b"503", b"504"),
+                      "TLS close_notify (FIN %s) while deciding: no answer: %r" % (fin, res))
+                check(how != "timeout (still open)",
+                      "TLS close_notify (FIN %s) while deciding: the connection stayed open: %r"
+                      % (fin, res))
+            check(g.d.alive(), "daemon died")
+    finally:
+        env.daemon = orig
+
+
+test_redis_tls_close_notify_while_deciding.timeout = 60
