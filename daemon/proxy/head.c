@@ -52,10 +52,12 @@ lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,
 	char *base = scratch(c->w, need), *p = base;
 	bool host_seen = false, xff = false;
 	size_t last_xff = n;
+	uint64_t hop[(LGD_MAX_HEADERS + 63) / 64];
 
 	for (size_t i = 0; i < n; i++)
 		if (h[i].name_len == 15 && lg_http_header_is(&h[i], "x-forwarded-for"))
 			last_xff = i;
+	lg_http_hop_by_hop_mask(h, n, hop);
 
 	PUT(p, req->method_name.p, req->method_name.len);
 	PUTS(p, " ");
@@ -118,7 +120,7 @@ lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,
 			}
 			break;
 		}
-		if (lg_http_hop_by_hop(h, n, f))
+		if (hop[i / 64] >> (i % 64) & 1)
 			continue;
 		p = put_field(p, f);
 	}
@@ -164,6 +166,7 @@ lgd_head_response(struct lgd_conn *c, const struct lg_http_response *res,
 	size_t need = head_len + strlen(instance) + c->lesson.hdr_len + 256;
 	char *base = scratch(c->w, need), *p = base;
 	bool interim = res->status < 200, upgrade = res->status == 101;
+	uint64_t hop[(LGD_MAX_HEADERS + 63) / 64];
 
 	PUTS(p, "HTTP/1.1 ");
 	*p++ = (char)('0' + res->status / 100);
@@ -172,6 +175,7 @@ lgd_head_response(struct lgd_conn *c, const struct lg_http_response *res,
 	PUTS(p, " ");
 	PUT(p, res->reason.p, res->reason.len);
 	PUTS(p, "\r\n");
+	lg_http_hop_by_hop_mask(h, n, hop);
 	for (size_t i = 0; i < n; i++) {
 		const struct lg_http_header *f = &h[i];
 		if (f->name_len == 17 && c->res_chunked && !c->dechunk &&
@@ -183,7 +187,7 @@ lgd_head_response(struct lgd_conn *c, const struct lg_http_response *res,
 			p = put_field(p, f);
 			continue;
 		}
-		if (lg_http_hop_by_hop(h, n, f))
+		if (hop[i / 64] >> (i % 64) & 1)
 			continue;
 		p = put_field(p, f);
 	}

@@ -88,8 +88,9 @@ is_hex(unsigned char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* Whether s[0..n) is exactly word, ignoring case. */
-static bool
+/* Whether s[0..n) is exactly word, ignoring case (inline: a literal word's length is a constant).
+ */
+static inline bool
 str_is(const char *s, size_t n, const char *word)
 {
 	return strlen(word) == n && strncasecmp(s, word, n) == 0;
@@ -817,13 +818,6 @@ lg_http_parse_response(struct lg_http_parser *p, const char *buf, size_t len,
 	return n;
 }
 
-/* Whether h's name is name (case-insensitive). */
-bool
-lg_http_header_is(const struct lg_http_header *h, const char *name)
-{
-	return str_is(h->name, h->name_len, name);
-}
-
 /* Whether s[0..n) is a token (for callers outside the parser). */
 bool
 lg_http_is_token(const char *s, size_t n)
@@ -877,16 +871,65 @@ lg_http_connection_lists(const struct lg_http_header *h, size_t n, const char *n
 	return false;
 }
 
+/* Whether a field named s[0..n) is hop-by-hop by definition (RFC 9110 §7.6.1), Connection too. */
+static bool
+hop_by_name(const char *s, size_t n)
+{
+	switch (n) {
+	case 2:
+		return str_is(s, n, "te");
+	case 7:
+		return str_is(s, n, "upgrade");
+	case 10:
+		return str_is(s, n, "connection") || str_is(s, n, "keep-alive");
+	case 16:
+		return str_is(s, n, "proxy-connection");
+	case 17:
+		return str_is(s, n, "transfer-encoding");
+	case 18:
+		return str_is(s, n, "proxy-authenticate");
+	case 19:
+		return str_is(s, n, "proxy-authorization");
+	default:
+		return false;
+	}
+}
+
 /* Whether a proxy must drop h (RFC 9110 §7.6.1). */
 bool
 lg_http_hop_by_hop(const struct lg_http_header *all, size_t n, const struct lg_http_header *h)
 {
-	static const char *const fixed[] = {
-	    "connection",        "keep-alive", "proxy-connection",    "te",
-	    "transfer-encoding", "upgrade",    "proxy-authorization", "proxy-authenticate"};
+	return hop_by_name(h->name, h->name_len) ||
+	       lg_http_connection_lists(all, n, h->name, h->name_len);
+}
 
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		if (lg_http_header_is(h, fixed[i]))
-			return true;
-	return lg_http_connection_lists(all, n, h->name, h->name_len);
+/* Mark every field a proxy must drop: the fixed names, then each name a Connection field lists. */
+void
+lg_http_hop_by_hop_mask(const struct lg_http_header *h, size_t n, uint64_t *mask)
+{
+	struct lg_http_str el;
+	const char *q, *end;
+	bool listed = false;
+
+	memset(mask, 0, (n + 63) / 64 * sizeof(*mask));
+	for (size_t i = 0; i < n; i++) {
+		if (!hop_by_name(h[i].name, h[i].name_len))
+			continue;
+		mask[i / 64] |= UINT64_C(1) << (i % 64);
+		listed |= h[i].name_len == 10 && lg_http_header_is(&h[i], "connection");
+	}
+	for (size_t c = 0; listed && c < n; c++) {
+		if (!lg_http_header_is(&h[c], "connection"))
+			continue;
+		q = h[c].value;
+		end = q + h[c].value_len;
+		while (list_next(&q, end, &el)) {
+			if (hop_by_name(el.p, el.len))
+				continue; /* marked already, wherever it is */
+			for (size_t i = 0; i < n; i++)
+				if (h[i].name_len == el.len &&
+				    strncasecmp(h[i].name, el.p, el.len) == 0)
+					mask[i / 64] |= UINT64_C(1) << (i % 64);
+		}
+	}
 }

@@ -1134,6 +1134,78 @@ test_body_trailer_split(void **state)
 	assert_true(lg_http_body_done(&b));
 }
 
+/* A field line for the hop-by-hop tests (value without OWS, as the parser leaves it). */
+static struct lg_http_header
+field(const char *name, const char *value)
+{
+	return (struct lg_http_header){name, strlen(name), value, strlen(value)};
+}
+
+/* lg_http_hop_by_hop_mask(): fixed names in any case, names Connection fields list, > 64 fields. */
+static void
+test_hop_mask(void **state)
+{
+	struct lg_http_header hs[MAXH], many[70];
+	struct lg_http_request r;
+	uint64_t mask[2];
+	size_t n = 0;
+
+	(void)state;
+	/* The same head as test_helpers: the mask agrees with lg_http_hop_by_hop() field by field.
+	 */
+	req_ok(
+	    "GET / HTTP/1.1\r\nHost: a\r\nConnection: X-Foo, keep-alive\r\nX-Foo: 1\r\nKeep-Alive: "
+	    "5\r\nTE: trailers\r\nX-Bar: 2\r\nconnection: x-baz\r\nX-BAZ: 3\r\n\r\n",
+	    &r, hs);
+	lg_http_hop_by_hop_mask(hs, r.num_headers, mask);
+	assert_int_equal(mask[0], 0xde); /* all but Host (0) and X-Bar (5) */
+	for (size_t i = 0; i < r.num_headers; i++)
+		assert_int_equal(mask[0] >> i & 1, lg_http_hop_by_hop(hs, r.num_headers, &hs[i]));
+
+	/* Every fixed name, in odd cases; look-alikes of other lengths stay. */
+	hs[n++] = field("PROXY-Connection", "x");
+	hs[n++] = field("Proxy-Authorization", "x");
+	hs[n++] = field("proxy-AUTHENTICATE", "x");
+	hs[n++] = field("Transfer-Encoding", "chunked");
+	hs[n++] = field("UPGRADE", "websocket");
+	hs[n++] = field("tE", "trailers");
+	hs[n++] = field("keep-ALIVE", "5");
+	hs[n++] = field("Tea", "x");               /* 7 */
+	hs[n++] = field("Upgrades", "x");          /* 8 */
+	hs[n++] = field("Proxy-Connections", "x"); /* 9 */
+	hs[n++] = field("Close", "x");             /* 10: no Connection field lists it */
+	mask[0] = ~UINT64_C(0);
+	lg_http_hop_by_hop_mask(hs, n, mask);
+	assert_int_equal(mask[0], 0x7f);
+
+	/* Two Connection fields, empty elements and OWS, a custom name in another case, close
+	 * naming a field "Close", a listed fixed name (TE) marking nothing more. */
+	n = 0;
+	hs[n++] = field("Host", "a");                   /* 0 */
+	hs[n++] = field("X-Custom", "1");               /* 1: listed as x-CUSTOM */
+	hs[n++] = field("Connection", ", ,x-CUSTOM ,"); /* 2 */
+	hs[n++] = field("Close", "1");                  /* 3: listed by close */
+	hs[n++] = field("X-Other", "2");                /* 4 */
+	hs[n++] = field("connection", "close, te");     /* 5 */
+	hs[n++] = field("x-custom", "3");               /* 6: listed too */
+	hs[n++] = field("X-Custom-2", "4");             /* 7: a longer name */
+	lg_http_hop_by_hop_mask(hs, n, mask);
+	assert_int_equal(mask[0], 0x6e);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(mask[0] >> i & 1, lg_http_hop_by_hop(hs, n, &hs[i]));
+
+	/* Past 64 fields: the second word is written whole, and a listed field there is marked. */
+	for (size_t i = 0; i < 70; i++)
+		many[i] = field("X-Filler", "1");
+	many[3] = field("Connection", "X-Late");
+	many[68] = field("x-late", "1");
+	mask[0] = mask[1] = ~UINT64_C(0);
+	lg_http_hop_by_hop_mask(many, 70, mask);
+	assert_int_equal(mask[0], UINT64_C(1) << 3);
+	assert_int_equal(mask[1], UINT64_C(1) << 4);
+	lg_http_hop_by_hop_mask(many, 0, mask); /* no fields: nothing written, nothing read */
+}
+
 /* Header lookup, Connection-listed and hop-by-hop fields, error texts. */
 static void
 test_helpers(void **state)
@@ -1187,6 +1259,7 @@ main(void)
 	    cmocka_unit_test(test_chunked_reject),
 	    cmocka_unit_test(test_body_length_close),
 	    cmocka_unit_test(test_helpers),
+	    cmocka_unit_test(test_hop_mask),
 	    cmocka_unit_test(test_field_names),
 	};
 
