@@ -460,12 +460,16 @@ partial_line(struct lg_http_parser *p, const char *buf, size_t len)
 
 /*
  * Check the lines that ended since the last call; the head length once the
- * blank line is in. start_out receives the parsed start line.
+ * blank line is in. start_out receives the parsed start line. When the call
+ * checks the whole head (it arrived at once, the usual case), the fields go
+ * straight into p->headers and *whole is set: no second walk is needed.
+ * Otherwise the fields checked by earlier calls point into a buffer that may
+ * have moved or been reused, so nothing is kept and collect() walks again.
  */
 static int
-scan_head(struct lg_http_parser *p, const char *buf, size_t len, void *start_out)
+scan_head(struct lg_http_parser *p, const char *buf, size_t len, void *start_out, bool *whole)
 {
-	struct lg_http_header scratch;
+	struct lg_http_header scratch, *h;
 	const char *lf;
 	size_t next;
 	int r;
@@ -474,6 +478,7 @@ scan_head(struct lg_http_parser *p, const char *buf, size_t len, void *start_out
 		return LG_HTTP_ERROR;
 	if (len < p->scan_) /* not the same buffer grown: start over */
 		lg_http_parser_init(p, p->limits, p->headers, p->max_headers);
+	*whole = p->scan_ == 0;
 	for (;;) {
 		lf = p->scan_ < len ? memchr(buf + p->scan_, '\n', len - p->scan_) : NULL;
 		if (lf == NULL) {
@@ -481,7 +486,8 @@ scan_head(struct lg_http_parser *p, const char *buf, size_t len, void *start_out
 			return partial_line(p, buf, len);
 		}
 		next = (size_t)(lf - buf) + 1;
-		r = head_line(p, buf + p->pos_, next - 1 - p->pos_, next, start_out, &scratch);
+		h = *whole && p->nfields_ < p->max_headers ? &p->headers[p->nfields_] : &scratch;
+		r = head_line(p, buf + p->pos_, next - 1 - p->pos_, next, start_out, h);
 		if (r != 0)
 			return r < 0 ? r : (int)next;
 		p->pos_ = p->scan_ = next;
@@ -747,14 +753,19 @@ lg_http_parse_request(struct lg_http_parser *p, const char *buf, size_t len,
                       struct lg_http_request *req)
 {
 	struct lg_http_request scratch;
+	bool whole;
 	int n;
 
 	p->response_ = false;
 	memset(&scratch, 0, sizeof(scratch));
-	if ((n = scan_head(p, buf, len, &scratch)) < 0)
+	if ((n = scan_head(p, buf, len, &scratch, &whole)) < 0)
 		return n;
-	memset(req, 0, sizeof(*req));
-	collect(p, buf, (size_t)n, req);
+	if (whole) {
+		*req = scratch;
+	} else {
+		memset(req, 0, sizeof(*req));
+		collect(p, buf, (size_t)n, req);
+	}
 	req->num_headers = p->nfields_;
 	if (request_semantics(p, req) < 0)
 		return LG_HTTP_ERROR;
@@ -804,14 +815,19 @@ lg_http_parse_response(struct lg_http_parser *p, const char *buf, size_t len,
                        enum lg_http_method req_method, struct lg_http_response *res)
 {
 	struct lg_http_response scratch;
+	bool whole;
 	int n;
 
 	p->response_ = true;
 	memset(&scratch, 0, sizeof(scratch));
-	if ((n = scan_head(p, buf, len, &scratch)) < 0)
+	if ((n = scan_head(p, buf, len, &scratch, &whole)) < 0)
 		return n;
-	memset(res, 0, sizeof(*res));
-	collect(p, buf, (size_t)n, res);
+	if (whole) {
+		*res = scratch;
+	} else {
+		memset(res, 0, sizeof(*res));
+		collect(p, buf, (size_t)n, res);
+	}
 	res->num_headers = p->nfields_;
 	if (response_semantics(p, req_method, res) < 0)
 		return LG_HTTP_ERROR;
