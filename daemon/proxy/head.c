@@ -27,10 +27,19 @@ scratch(struct lgd_worker *w, size_t need)
 	return w->scratch;
 }
 
-/* Copy one field line as "name: value\r\n". */
+/*
+ * Copy one field line as "name: value\r\n": in one piece when the received
+ * line is exactly that (no OWS but the one space; the parser checked the line,
+ * so its CRLF follows the value).
+ */
 static char *
 put_field(char *p, const struct lg_http_header *h)
 {
+	if (h->value == h->name + h->name_len + 2 && h->name[h->name_len + 1] == ' ' &&
+	    h->value[h->value_len] == '\r') {
+		PUT(p, h->name, h->name_len + h->value_len + 4);
+		return p;
+	}
 	PUT(p, h->name, h->name_len);
 	PUTS(p, ": ");
 	PUT(p, h->value, h->value_len);

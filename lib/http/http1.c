@@ -356,6 +356,45 @@ status_line(struct lg_http_parser *p, const char *s, size_t n, struct lg_http_re
 	return 0;
 }
 
+/* A word of 8 bytes, each b. */
+#define BYTES8(b) (UINT64_C(0x0101010101010101) * (b))
+
+/* Whether some byte of w is below 0x20 or is 0x7f (HTAB aside, what a field value refuses). */
+static inline bool
+word_has_ctl(uint64_t w)
+{
+	uint64_t del = w ^ BYTES8(0x7f);
+
+	return (((w - BYTES8(0x20)) & ~w) | ((del - BYTES8(0x01)) & ~del)) & BYTES8(0x80);
+}
+
+/*
+ * The first byte of s[e..n) that may not appear in a field value, or n; eight
+ * bytes at a time while none is a control byte (HTAB, the one allowed, is
+ * looked at byte by byte).
+ */
+static size_t
+value_end(const char *s, size_t e, size_t n)
+{
+	uint64_t w;
+	size_t stop;
+
+	for (;;) {
+		while (e + 8 <= n) {
+			memcpy(&w, s + e, 8);
+			if (word_has_ctl(w))
+				break;
+			e += 8;
+		}
+		stop = e + 8 < n ? e + 8 : n;
+		for (; e < stop; e++)
+			if (!is_value_char((unsigned char)s[e]))
+				return e;
+		if (e == n)
+			return n;
+	}
+}
+
 /* Parse "name: OWS value OWS" (no CRLF) into h. */
 static int
 field_line(struct lg_http_parser *p, const char *s, size_t n, struct lg_http_header *h)
@@ -378,9 +417,8 @@ field_line(struct lg_http_parser *p, const char *s, size_t n, struct lg_http_hea
 	h->name_len = i;
 	for (v = i + 1; v < n && is_ows((unsigned char)s[v]); v++)
 		;
-	for (e = v; e < n; e++)
-		if (!is_value_char((unsigned char)s[e]))
-			return fail(p, LG_HTTP_E_FIELD_VALUE);
+	if ((e = value_end(s, v, n)) < n)
+		return fail(p, LG_HTTP_E_FIELD_VALUE);
 	while (e > v && is_ows((unsigned char)s[e - 1]))
 		e--;
 	h->value = s + v;

@@ -1134,6 +1134,64 @@ test_body_trailer_split(void **state)
 	assert_true(lg_http_body_done(&b));
 }
 
+/*
+ * Every byte at every position of a value long enough for the parser's
+ * eight-at-a-time check, with an HTAB in some: refused exactly where
+ * field-vchar, SP and HTAB end (CR and LF fail as line endings do).
+ */
+static void
+test_field_value_bytes(void **state)
+{
+	struct lg_http_header hs[MAXH];
+	struct lg_http_parser p;
+	struct lg_http_request r;
+	char in[128];
+	const char *pre = "GET / HTTP/1.1\r\nHost: a\r\nX-V: ";
+	size_t pl = strlen(pre), vl = 21;
+
+	(void)state;
+	for (int tab = 0; tab < 2; tab++) {
+		for (unsigned b = 0; b < 256; b++) {
+			for (size_t k = 0; k < vl; k++) {
+				enum lg_http_err want = LG_HTTP_E_NONE;
+				int rc;
+
+				memcpy(in, pre, pl);
+				memset(in + pl, 'v', vl);
+				if (tab)
+					in[pl + (k + 9) % vl] = '\t';
+				in[pl + k] = (char)b;
+				memcpy(in + pl + vl, "\r\n\r\n", 4);
+				if (b == '\r')
+					want = LG_HTTP_E_BARE_CR;
+				else if (b == '\n')
+					want = k == 0 ? LG_HTTP_E_NONE : LG_HTTP_E_BARE_LF;
+				else if (b != '\t' && (b < 0x20 || b == 0x7f))
+					want = LG_HTTP_E_FIELD_VALUE;
+				lg_http_parser_init(&p, NULL, hs, MAXH);
+				rc = lg_http_parse_request(&p, in, pl + vl + 4, &r);
+				if (b == '\n' && k == 0) /* "X-V: \n": a bare LF ends the line */
+					want = LG_HTTP_E_BARE_LF;
+				if (p.error.code != want || (want == LG_HTTP_E_NONE) != (rc > 0)) {
+					print_error(
+					    "byte 0x%02x at %zu (tab %d): rc %d code %d, want %d\n",
+					    b, k, tab, rc, p.error.code, want);
+					fail();
+				}
+				if (want == LG_HTTP_E_NONE) { /* the value without OWS around it */
+					const char *v0 = in + pl, *v1 = in + pl + vl;
+					while (*v0 == ' ' || *v0 == '\t')
+						v0++;
+					while (v1[-1] == ' ' || v1[-1] == '\t')
+						v1--;
+					assert_ptr_equal(hs[1].value, v0);
+					assert_int_equal(hs[1].value_len, v1 - v0);
+				}
+			}
+		}
+	}
+}
+
 /* A field line for the hop-by-hop tests (value without OWS, as the parser leaves it). */
 static struct lg_http_header
 field(const char *name, const char *value)
@@ -1260,6 +1318,7 @@ main(void)
 	    cmocka_unit_test(test_body_length_close),
 	    cmocka_unit_test(test_helpers),
 	    cmocka_unit_test(test_hop_mask),
+	    cmocka_unit_test(test_field_value_bytes),
 	    cmocka_unit_test(test_field_names),
 	};
 
