@@ -116,6 +116,26 @@ lgd_bev_tune(struct bufferevent *bev)
 		bufferevent_enable(bev, EV_READ);
 }
 
+/* Enable what is not enabled yet. */
+void
+lgd_bev_enable(struct bufferevent *bev, short events)
+{
+	short add = events & ~bufferevent_get_enabled(bev);
+
+	if (add)
+		bufferevent_enable(bev, add);
+}
+
+/* Disable what is enabled. */
+void
+lgd_bev_disable(struct bufferevent *bev, short events)
+{
+	short del = events & bufferevent_get_enabled(bev);
+
+	if (del)
+		bufferevent_disable(bev, del);
+}
+
 /*
  * The block cache behind libevent's allocations. Each block has a 16-byte
  * header with its class; classes are powers of two from 64 bytes to 256 KiB
