@@ -442,6 +442,15 @@ clamp(size_t limit)
 	return limit < INT_MAX / 4 ? limit : INT_MAX / 4;
 }
 
+/* A line s[0..n) (without its CRLF) failed its checks: a bare CR in it is the error to report. */
+static int
+line_error(struct lg_http_parser *p, const char *s, size_t n)
+{
+	if (memchr(s, '\r', n) != NULL)
+		return fail(p, LG_HTTP_E_BARE_CR);
+	return LG_HTTP_ERROR;
+}
+
 /*
  * Check one complete line: s[0..n) is everything before its LF, next the
  * offset just past that LF. 1 at the blank line that ends the head, 0 to go
@@ -460,13 +469,13 @@ head_line(struct lg_http_parser *p, const char *s, size_t n, size_t next, void *
 		return fail(p, LG_HTTP_E_HEAD_TOO_LARGE);
 	if (!cr)
 		return fail(p, LG_HTTP_E_BARE_LF);
-	if (memchr(s, '\r', n - 1) != NULL)
-		return fail(p, LG_HTTP_E_BARE_CR);
+	/* A line that passes its checks holds no CR but its last byte: look for a bare one only
+	 * when a check failed, and report it first, as if looked for before. */
 	if (!p->started_) {
 		if (n == 1 && !p->response_)
 			return 0; /* an empty line before a request-line is ignored (§2.2) */
 		if (start_line(p, s, n - 1, start_out) < 0)
-			return LG_HTTP_ERROR;
+			return line_error(p, s, n - 1);
 		p->started_ = true;
 		p->fields_ = next;
 		return 0;
@@ -474,7 +483,7 @@ head_line(struct lg_http_parser *p, const char *s, size_t n, size_t next, void *
 	if (n == 1)
 		return 1;
 	if (field_line(p, s, n - 1, h) < 0)
-		return LG_HTTP_ERROR;
+		return line_error(p, s, n - 1);
 	if (p->nfields_ == p->max_headers)
 		return fail(p, LG_HTTP_E_TOO_MANY_FIELDS);
 	p->nfields_++;

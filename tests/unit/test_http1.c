@@ -480,6 +480,11 @@ test_reject_line_endings(void **state)
 	req_err("GET /\r HTTP/1.1\r\nHost: a\r\n\r\n", 400, LG_HTTP_E_BARE_CR);
 	req_err("GET / HTTP/1.1\r\r\nHost: a\r\n\r\n", 400, LG_HTTP_E_BARE_CR);
 	req_err("GET / HTTP/1.1\r\nHost: a\r\n\r\r\n", 400, LG_HTTP_E_BARE_CR);
+	/* A bare CR wins over whatever else is wrong with its line. */
+	req_err("GET / HTTP/1.1\r\nHost: a\r\n X\r: b\r\n\r\n", 400, LG_HTTP_E_BARE_CR);
+	req_err("GET / HTTP/1.1\r\nHost: a\r\nX :\r b\r\n\r\n", 400, LG_HTTP_E_BARE_CR);
+	req_err("G\rET / HTTP/1.1\r\nHost: a\r\n\r\n", 400, LG_HTTP_E_BARE_CR);
+	req_err("GET / HTTP/1.1\r\n\rHost: a\r\n\r\n", 400, LG_HTTP_E_BARE_CR);
 }
 
 /* Field lines RFC 9112 §5 says to reject. */
@@ -778,6 +783,9 @@ test_response_reject(void **state)
 	res_err("\r\nHTTP/1.1 200 OK\r\n\r\n", LG_HTTP_GET, LG_HTTP_E_STATUS_LINE);
 	res_err("HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n", LG_HTTP_GET, LG_HTTP_E_BARE_LF);
 	res_err("HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n", LG_HTTP_GET, LG_HTTP_E_BARE_CR);
+	res_err("HTTP/1.1 200 O\rK\r\n\r\n", LG_HTTP_GET, LG_HTTP_E_BARE_CR);
+	res_err("HTTP/1.1 2\r0 OK\r\n\r\n", LG_HTTP_GET, LG_HTTP_E_BARE_CR);
+	res_err("HTTP/1.1 200 OK\r\nX\r: a\r\n\r\n", LG_HTTP_GET, LG_HTTP_E_BARE_CR);
 	res_err("HTTP/1.1 200 OK\r\nContent-Length : 0\r\n\r\n", LG_HTTP_GET,
 	        LG_HTTP_E_WS_BEFORE_COLON);
 	res_err("HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", LG_HTTP_GET, LG_HTTP_E_OBS_FOLD);
