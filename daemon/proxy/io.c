@@ -6,7 +6,8 @@
  * per-thread buffer and appends what came to the input, so a request costs
  * one system call and the input's chain is sized by the bytes that arrived.
  * Enabling, disabling, timeouts and the read high watermark stay libevent's:
- * only the event's callback is replaced.
+ * only the event's callback is replaced. lgd_bev_enable and lgd_bev_disable
+ * skip what is already so (each bufferevent_enable is an event_add).
  *
  * libevent's own memory (evbuffer chains above all: every request fills and
  * empties four buffers, and an emptied buffer frees its chains) comes from a

@@ -173,7 +173,9 @@ struct lg_http_response {
  * grown by new bytes (it may move between calls): complete lines are checked
  * once, as they arrive, so a slow client costs O(n) in total and garbage is
  * refused as soon as its line ends; the result never depends on how the bytes
- * were split. Fields ending in _ are private.
+ * were split. A head that arrives in one call is walked once; one that took
+ * several calls is walked again at the end to point its fields into the
+ * final buffer. Fields ending in _ are private.
  */
 struct lg_http_parser {
 	const struct lg_http_limits *limits;
