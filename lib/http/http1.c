@@ -88,8 +88,7 @@ is_hex(unsigned char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* Whether s[0..n) is exactly word, ignoring case (inline: a literal word's length is a constant).
- */
+/* Whether s[0..n) is exactly word, ignoring case (inline: a literal's strlen is a constant). */
 static inline bool
 str_is(const char *s, size_t n, const char *word)
 {
