@@ -534,9 +534,13 @@ lgd_conn_attach_upstream(struct lgd_conn *c, struct lgd_upconn *u)
 	bufferevent_setcb(u->bev, up_read_cb, up_write_cb, up_event_cb, c);
 	bufferevent_setwatermark(u->bev, EV_WRITE, LGD_LOW_WATER, 0);
 	bufferevent_set_timeouts(u->bev, &wt, &wt);
-	bufferevent_enable(u->bev, EV_READ | EV_WRITE);
-	if (!u->connecting && !u->tls)
-		bufferevent_disable(u->bev, EV_WRITE); /* lgd_conn_flush() writes eagerly */
+	if (!u->connecting && !u->tls) {
+		/* Reading already (pooled); lgd_conn_flush() writes eagerly. */
+		lgd_bev_enable(u->bev, EV_READ);
+		lgd_bev_disable(u->bev, EV_WRITE);
+	} else {
+		bufferevent_enable(u->bev, EV_READ | EV_WRITE);
+	}
 }
 
 /* The test hook or a deadline fired: close the tunnel or end the stream. */

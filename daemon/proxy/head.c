@@ -27,10 +27,19 @@ scratch(struct lgd_worker *w, size_t need)
 	return w->scratch;
 }
 
-/* Copy one field line as "name: value\r\n". */
+/*
+ * Copy one field line as "name: value\r\n": in one piece when the received
+ * line is exactly that (no OWS but the one space; the parser checked the line,
+ * so its CRLF follows the value).
+ */
 static char *
 put_field(char *p, const struct lg_http_header *h)
 {
+	if (h->value == h->name + h->name_len + 2 && h->name[h->name_len + 1] == ' ' &&
+	    h->value[h->value_len] == '\r') {
+		PUT(p, h->name, h->name_len + h->value_len + 4);
+		return p;
+	}
 	PUT(p, h->name, h->name_len);
 	PUTS(p, ": ");
 	PUT(p, h->value, h->value_len);
@@ -44,18 +53,22 @@ lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,
                  const struct lg_http_header *h, size_t n, size_t head_len,
                  const struct lgd_fwd *fwd, struct evbuffer *out)
 {
-	const char *instance = c->rt->cf->instance;
+	const char *instance = c->rt->cf->instance, *upstream = c->rt->cf->upstream.address;
 	const char *student_field = c->rt->cf->identity.forward_header;
-	size_t need = head_len * 2 + fwd->target_len + strlen(instance) +
-	              strlen(c->rt->cf->upstream.address) + strlen(student_field) +
+	/* Each length once: strlen was a tenth of this function. */
+	size_t instance_len = strlen(instance), upstream_len = strlen(upstream);
+	size_t field_len = strlen(student_field), peer_len = strlen(c->peer);
+	size_t need = head_len * 2 + fwd->target_len + instance_len + upstream_len + field_len +
 	              fwd->student_len + 256;
 	char *base = scratch(c->w, need), *p = base;
 	bool host_seen = false, xff = false;
 	size_t last_xff = n;
+	uint64_t hop[(LGD_MAX_HEADERS + 63) / 64];
 
 	for (size_t i = 0; i < n; i++)
 		if (h[i].name_len == 15 && lg_http_header_is(&h[i], "x-forwarded-for"))
 			last_xff = i;
+	lg_http_hop_by_hop_mask(h, n, hop);
 
 	PUT(p, req->method_name.p, req->method_name.len);
 	PUTS(p, " ");
@@ -67,7 +80,7 @@ lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,
 		if (req->host.len)
 			PUT(p, req->host.p, req->host.len);
 		else
-			PUT(p, c->rt->cf->upstream.address, strlen(c->rt->cf->upstream.address));
+			PUT(p, upstream, upstream_len);
 		PUTS(p, "\r\n");
 		host_seen = true;
 	}
@@ -91,7 +104,7 @@ lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,
 				PUTS(p, "X-Forwarded-For: ");
 				PUT(p, f->value, f->value_len);
 				PUTS(p, ", ");
-				PUT(p, c->peer, strlen(c->peer));
+				PUT(p, c->peer, peer_len);
 				PUTS(p, "\r\n");
 				xff = true;
 				continue;
@@ -118,18 +131,18 @@ lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,
 			}
 			break;
 		}
-		if (lg_http_hop_by_hop(h, n, f))
+		if (hop[i / 64] >> (i % 64) & 1)
 			continue;
 		p = put_field(p, f);
 	}
 	if (!xff) {
 		PUTS(p, "X-Forwarded-For: ");
-		PUT(p, c->peer, strlen(c->peer));
+		PUT(p, c->peer, peer_len);
 		PUTS(p, "\r\n");
 	}
 	if (fwd->student != NULL) {
 		/* The student the gate charged: only lessongate sets this field. */
-		PUT(p, student_field, strlen(student_field));
+		PUT(p, student_field, field_len);
 		PUTS(p, ": ");
 		PUT(p, fwd->student, fwd->student_len);
 		PUTS(p, "\r\n");
@@ -142,7 +155,7 @@ lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,
 		PUTS(p, "Via: 1.0 ");
 	else
 		PUTS(p, "Via: 1.1 ");
-	PUT(p, instance, strlen(instance));
+	PUT(p, instance, instance_len);
 	PUTS(p, "\r\n");
 	if (c->req_websocket)
 		PUTS(p, "Connection: upgrade\r\n");
@@ -161,9 +174,11 @@ lgd_head_response(struct lgd_conn *c, const struct lg_http_response *res,
                   const struct lg_http_header *h, size_t n, size_t head_len, struct evbuffer *out)
 {
 	const char *instance = c->rt->cf->instance;
-	size_t need = head_len + strlen(instance) + c->lesson.hdr_len + 256;
+	size_t instance_len = strlen(instance);
+	size_t need = head_len + instance_len + c->lesson.hdr_len + 256;
 	char *base = scratch(c->w, need), *p = base;
 	bool interim = res->status < 200, upgrade = res->status == 101;
+	uint64_t hop[(LGD_MAX_HEADERS + 63) / 64];
 
 	PUTS(p, "HTTP/1.1 ");
 	*p++ = (char)('0' + res->status / 100);
@@ -172,6 +187,7 @@ lgd_head_response(struct lgd_conn *c, const struct lg_http_response *res,
 	PUTS(p, " ");
 	PUT(p, res->reason.p, res->reason.len);
 	PUTS(p, "\r\n");
+	lg_http_hop_by_hop_mask(h, n, hop);
 	for (size_t i = 0; i < n; i++) {
 		const struct lg_http_header *f = &h[i];
 		if (f->name_len == 17 && c->res_chunked && !c->dechunk &&
@@ -183,7 +199,7 @@ lgd_head_response(struct lgd_conn *c, const struct lg_http_response *res,
 			p = put_field(p, f);
 			continue;
 		}
-		if (lg_http_hop_by_hop(h, n, f))
+		if (hop[i / 64] >> (i % 64) & 1)
 			continue;
 		p = put_field(p, f);
 	}
@@ -191,7 +207,7 @@ lgd_head_response(struct lgd_conn *c, const struct lg_http_response *res,
 		PUT(p, c->lesson.hdr, c->lesson.hdr_len); /* Lessongate-Remaining, -Deadline */
 	if (!interim) {
 		PUTS(p, "Via: 1.1 ");
-		PUT(p, instance, strlen(instance));
+		PUT(p, instance, instance_len);
 		PUTS(p, "\r\n");
 		if (c->close_after)
 			PUTS(p, "Connection: close\r\n");

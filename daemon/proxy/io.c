@@ -6,7 +6,8 @@
  * per-thread buffer and appends what came to the input, so a request costs
  * one system call and the input's chain is sized by the bytes that arrived.
  * Enabling, disabling, timeouts and the read high watermark stay libevent's:
- * only the event's callback is replaced.
+ * only the event's callback is replaced. lgd_bev_enable and lgd_bev_disable
+ * skip what is already so (each bufferevent_enable is an event_add).
  *
  * libevent's own memory (evbuffer chains above all: every request fills and
  * empties four buffers, and an emptied buffer frees its chains) comes from a
@@ -114,6 +115,26 @@ lgd_bev_tune(struct bufferevent *bev)
 	             io_read_cb, bev);
 	if (reading)
 		bufferevent_enable(bev, EV_READ);
+}
+
+/* Enable what is not enabled yet. */
+void
+lgd_bev_enable(struct bufferevent *bev, short events)
+{
+	short add = events & ~bufferevent_get_enabled(bev);
+
+	if (add)
+		bufferevent_enable(bev, add);
+}
+
+/* Disable what is enabled. */
+void
+lgd_bev_disable(struct bufferevent *bev, short events)
+{
+	short del = events & bufferevent_get_enabled(bev);
+
+	if (del)
+		bufferevent_disable(bev, del);
 }
 
 /*

@@ -15,6 +15,14 @@
 /* Let a bufferevent move large bodies in large writes, and read a plain one with our reader. */
 void lgd_bev_tune(struct bufferevent *bev);
 
+/*
+ * bufferevent_enable() for those of events not enabled yet: enabling one again
+ * re-adds its event and re-arms its timeout, for nothing.
+ */
+void lgd_bev_enable(struct bufferevent *bev, short events);
+/* bufferevent_disable() for those of events enabled (not for a socket still connecting). */
+void lgd_bev_disable(struct bufferevent *bev, short events);
+
 /* Before any other libevent call: libevent's memory through a per-thread block cache. */
 void lgd_io_mem_init(void);
 

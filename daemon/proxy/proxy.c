@@ -420,6 +420,7 @@ lgd_proxy_read_head(struct lgd_conn *c)
 	size_t len, max;
 	struct lg_http_request req;
 	const char *buf;
+	bool header_timer = false;
 	int r;
 
 	for (;;) {
@@ -450,8 +451,10 @@ lgd_proxy_read_head(struct lgd_conn *c)
 				return;
 			}
 			c->head_begun = true;
-			if (c->requests > 0)
-				lgd_conn_timer(c, c->rt->cf->timeouts.client_header_ms);
+			/* The header timeout runs from here; armed below unless the whole head is
+			 * in (then handle_request() would cancel it at once: an event_add and an
+			 * event_del per request for nothing). */
+			header_timer = c->requests > 0;
 		}
 		lim = &c->rt->req_limits;
 		max = lim->max_start_line + lim->max_fields + 8;
@@ -459,6 +462,9 @@ lgd_proxy_read_head(struct lgd_conn *c)
 			len = max;
 		buf = (const char *)evbuffer_pullup(in, (ssize_t)len);
 		r = lg_http_parse_request(&c->down.parser, buf, len, &req);
+		if (r < 0 && header_timer)
+			lgd_conn_timer(c, c->rt->cf->timeouts.client_header_ms);
+		header_timer = false;
 		if (r == LG_HTTP_NEED_MORE) {
 			if (c->down.eof) /* the rest of this head will never come */
 				lgd_conn_closing(c, "client closed early");

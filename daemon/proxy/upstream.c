@@ -86,9 +86,12 @@ lgd_pool_put(struct lgd_worker *w, struct lgd_upconn *u, struct lgd_runtime *rt)
 	bufferevent_setcb(u->bev, pool_read_cb, NULL, pool_event_cb, u);
 	bufferevent_setwatermark(u->bev, EV_WRITE, 0, 0);
 	bufferevent_set_timeouts(u->bev, &tv, NULL);
-	bufferevent_enable(u->bev, EV_READ);
-	if (!u->tls)
-		bufferevent_disable(u->bev, EV_WRITE);
+	if (u->tls) {
+		bufferevent_enable(u->bev, EV_READ);
+	} else {
+		lgd_bev_enable(u->bev, EV_READ);
+		lgd_bev_disable(u->bev, EV_WRITE);
+	}
 	TAILQ_INSERT_HEAD(&w->pool, u, link);
 	w->npool++;
 }

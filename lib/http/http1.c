@@ -88,8 +88,8 @@ is_hex(unsigned char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* Whether s[0..n) is exactly word, ignoring case. */
-static bool
+/* Whether s[0..n) is exactly word, ignoring case (inline: a literal's strlen is a constant). */
+static inline bool
 str_is(const char *s, size_t n, const char *word)
 {
 	return strlen(word) == n && strncasecmp(s, word, n) == 0;
@@ -355,6 +355,45 @@ status_line(struct lg_http_parser *p, const char *s, size_t n, struct lg_http_re
 	return 0;
 }
 
+/* A word of 8 bytes, each b. */
+#define BYTES8(b) (UINT64_C(0x0101010101010101) * (b))
+
+/* Whether some byte of w is below 0x20 or is 0x7f (HTAB aside, what a field value refuses). */
+static inline bool
+word_has_ctl(uint64_t w)
+{
+	uint64_t del = w ^ BYTES8(0x7f);
+
+	return (((w - BYTES8(0x20)) & ~w) | ((del - BYTES8(0x01)) & ~del)) & BYTES8(0x80);
+}
+
+/*
+ * The first byte of s[e..n) that may not appear in a field value, or n; eight
+ * bytes at a time while none is a control byte (HTAB, the one allowed, is
+ * looked at byte by byte).
+ */
+static size_t
+value_end(const char *s, size_t e, size_t n)
+{
+	uint64_t w;
+	size_t stop;
+
+	for (;;) {
+		while (e + 8 <= n) {
+			memcpy(&w, s + e, 8);
+			if (word_has_ctl(w))
+				break;
+			e += 8;
+		}
+		stop = e + 8 < n ? e + 8 : n;
+		for (; e < stop; e++)
+			if (!is_value_char((unsigned char)s[e]))
+				return e;
+		if (e == n)
+			return n;
+	}
+}
+
 /* Parse "name: OWS value OWS" (no CRLF) into h. */
 static int
 field_line(struct lg_http_parser *p, const char *s, size_t n, struct lg_http_header *h)
@@ -377,9 +416,8 @@ field_line(struct lg_http_parser *p, const char *s, size_t n, struct lg_http_hea
 	h->name_len = i;
 	for (v = i + 1; v < n && is_ows((unsigned char)s[v]); v++)
 		;
-	for (e = v; e < n; e++)
-		if (!is_value_char((unsigned char)s[e]))
-			return fail(p, LG_HTTP_E_FIELD_VALUE);
+	if ((e = value_end(s, v, n)) < n)
+		return fail(p, LG_HTTP_E_FIELD_VALUE);
 	while (e > v && is_ows((unsigned char)s[e - 1]))
 		e--;
 	h->value = s + v;
@@ -403,6 +441,15 @@ clamp(size_t limit)
 	return limit < INT_MAX / 4 ? limit : INT_MAX / 4;
 }
 
+/* A line s[0..n) (without its CRLF) failed its checks: a bare CR in it is the error to report. */
+static int
+line_error(struct lg_http_parser *p, const char *s, size_t n)
+{
+	if (memchr(s, '\r', n) != NULL)
+		return fail(p, LG_HTTP_E_BARE_CR);
+	return LG_HTTP_ERROR;
+}
+
 /*
  * Check one complete line: s[0..n) is everything before its LF, next the
  * offset just past that LF. 1 at the blank line that ends the head, 0 to go
@@ -421,13 +468,13 @@ head_line(struct lg_http_parser *p, const char *s, size_t n, size_t next, void *
 		return fail(p, LG_HTTP_E_HEAD_TOO_LARGE);
 	if (!cr)
 		return fail(p, LG_HTTP_E_BARE_LF);
-	if (memchr(s, '\r', n - 1) != NULL)
-		return fail(p, LG_HTTP_E_BARE_CR);
+	/* A line that passes its checks holds no CR but its last byte: look for a bare one only
+	 * when a check failed, and report it first, as if looked for before. */
 	if (!p->started_) {
 		if (n == 1 && !p->response_)
 			return 0; /* an empty line before a request-line is ignored (§2.2) */
 		if (start_line(p, s, n - 1, start_out) < 0)
-			return LG_HTTP_ERROR;
+			return line_error(p, s, n - 1);
 		p->started_ = true;
 		p->fields_ = next;
 		return 0;
@@ -435,7 +482,7 @@ head_line(struct lg_http_parser *p, const char *s, size_t n, size_t next, void *
 	if (n == 1)
 		return 1;
 	if (field_line(p, s, n - 1, h) < 0)
-		return LG_HTTP_ERROR;
+		return line_error(p, s, n - 1);
 	if (p->nfields_ == p->max_headers)
 		return fail(p, LG_HTTP_E_TOO_MANY_FIELDS);
 	p->nfields_++;
@@ -459,12 +506,16 @@ partial_line(struct lg_http_parser *p, const char *buf, size_t len)
 
 /*
  * Check the lines that ended since the last call; the head length once the
- * blank line is in. start_out receives the parsed start line.
+ * blank line is in. start_out receives the parsed start line. When the call
+ * checks the whole head (it arrived at once, the usual case), the fields go
+ * straight into p->headers and *whole is set: no second walk is needed.
+ * Otherwise the fields checked by earlier calls point into a buffer that may
+ * have moved or been reused, so nothing is kept and collect() walks again.
  */
 static int
-scan_head(struct lg_http_parser *p, const char *buf, size_t len, void *start_out)
+scan_head(struct lg_http_parser *p, const char *buf, size_t len, void *start_out, bool *whole)
 {
-	struct lg_http_header scratch;
+	struct lg_http_header scratch, *h;
 	const char *lf;
 	size_t next;
 	int r;
@@ -473,6 +524,7 @@ scan_head(struct lg_http_parser *p, const char *buf, size_t len, void *start_out
 		return LG_HTTP_ERROR;
 	if (len < p->scan_) /* not the same buffer grown: start over */
 		lg_http_parser_init(p, p->limits, p->headers, p->max_headers);
+	*whole = p->scan_ == 0;
 	for (;;) {
 		lf = p->scan_ < len ? memchr(buf + p->scan_, '\n', len - p->scan_) : NULL;
 		if (lf == NULL) {
@@ -480,7 +532,8 @@ scan_head(struct lg_http_parser *p, const char *buf, size_t len, void *start_out
 			return partial_line(p, buf, len);
 		}
 		next = (size_t)(lf - buf) + 1;
-		r = head_line(p, buf + p->pos_, next - 1 - p->pos_, next, start_out, &scratch);
+		h = *whole && p->nfields_ < p->max_headers ? &p->headers[p->nfields_] : &scratch;
+		r = head_line(p, buf + p->pos_, next - 1 - p->pos_, next, start_out, h);
 		if (r != 0)
 			return r < 0 ? r : (int)next;
 		p->pos_ = p->scan_ = next;
@@ -746,14 +799,19 @@ lg_http_parse_request(struct lg_http_parser *p, const char *buf, size_t len,
                       struct lg_http_request *req)
 {
 	struct lg_http_request scratch;
+	bool whole;
 	int n;
 
 	p->response_ = false;
 	memset(&scratch, 0, sizeof(scratch));
-	if ((n = scan_head(p, buf, len, &scratch)) < 0)
+	if ((n = scan_head(p, buf, len, &scratch, &whole)) < 0)
 		return n;
-	memset(req, 0, sizeof(*req));
-	collect(p, buf, (size_t)n, req);
+	if (whole) {
+		*req = scratch;
+	} else {
+		memset(req, 0, sizeof(*req));
+		collect(p, buf, (size_t)n, req);
+	}
 	req->num_headers = p->nfields_;
 	if (request_semantics(p, req) < 0)
 		return LG_HTTP_ERROR;
@@ -803,25 +861,23 @@ lg_http_parse_response(struct lg_http_parser *p, const char *buf, size_t len,
                        enum lg_http_method req_method, struct lg_http_response *res)
 {
 	struct lg_http_response scratch;
+	bool whole;
 	int n;
 
 	p->response_ = true;
 	memset(&scratch, 0, sizeof(scratch));
-	if ((n = scan_head(p, buf, len, &scratch)) < 0)
+	if ((n = scan_head(p, buf, len, &scratch, &whole)) < 0)
 		return n;
-	memset(res, 0, sizeof(*res));
-	collect(p, buf, (size_t)n, res);
+	if (whole) {
+		*res = scratch;
+	} else {
+		memset(res, 0, sizeof(*res));
+		collect(p, buf, (size_t)n, res);
+	}
 	res->num_headers = p->nfields_;
 	if (response_semantics(p, req_method, res) < 0)
 		return LG_HTTP_ERROR;
 	return n;
-}
-
-/* Whether h's name is name (case-insensitive). */
-bool
-lg_http_header_is(const struct lg_http_header *h, const char *name)
-{
-	return str_is(h->name, h->name_len, name);
 }
 
 /* Whether s[0..n) is a token (for callers outside the parser). */
@@ -877,16 +933,65 @@ lg_http_connection_lists(const struct lg_http_header *h, size_t n, const char *n
 	return false;
 }
 
+/* Whether a field named s[0..n) is hop-by-hop by definition (RFC 9110 §7.6.1), Connection too. */
+static bool
+hop_by_name(const char *s, size_t n)
+{
+	switch (n) {
+	case 2:
+		return str_is(s, n, "te");
+	case 7:
+		return str_is(s, n, "upgrade");
+	case 10:
+		return str_is(s, n, "connection") || str_is(s, n, "keep-alive");
+	case 16:
+		return str_is(s, n, "proxy-connection");
+	case 17:
+		return str_is(s, n, "transfer-encoding");
+	case 18:
+		return str_is(s, n, "proxy-authenticate");
+	case 19:
+		return str_is(s, n, "proxy-authorization");
+	default:
+		return false;
+	}
+}
+
 /* Whether a proxy must drop h (RFC 9110 §7.6.1). */
 bool
 lg_http_hop_by_hop(const struct lg_http_header *all, size_t n, const struct lg_http_header *h)
 {
-	static const char *const fixed[] = {
-	    "connection",        "keep-alive", "proxy-connection",    "te",
-	    "transfer-encoding", "upgrade",    "proxy-authorization", "proxy-authenticate"};
+	return hop_by_name(h->name, h->name_len) ||
+	       lg_http_connection_lists(all, n, h->name, h->name_len);
+}
 
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		if (lg_http_header_is(h, fixed[i]))
-			return true;
-	return lg_http_connection_lists(all, n, h->name, h->name_len);
+/* Mark every field a proxy must drop: the fixed names, then each name a Connection field lists. */
+void
+lg_http_hop_by_hop_mask(const struct lg_http_header *h, size_t n, uint64_t *mask)
+{
+	struct lg_http_str el;
+	const char *q, *end;
+	bool listed = false;
+
+	memset(mask, 0, (n + 63) / 64 * sizeof(*mask));
+	for (size_t i = 0; i < n; i++) {
+		if (!hop_by_name(h[i].name, h[i].name_len))
+			continue;
+		mask[i / 64] |= UINT64_C(1) << (i % 64);
+		listed |= h[i].name_len == 10 && lg_http_header_is(&h[i], "connection");
+	}
+	for (size_t c = 0; listed && c < n; c++) {
+		if (!lg_http_header_is(&h[c], "connection"))
+			continue;
+		q = h[c].value;
+		end = q + h[c].value_len;
+		while (list_next(&q, end, &el)) {
+			if (hop_by_name(el.p, el.len))
+				continue; /* marked already, wherever it is */
+			for (size_t i = 0; i < n; i++)
+				if (h[i].name_len == el.len &&
+				    strncasecmp(h[i].name, el.p, el.len) == 0)
+					mask[i / 64] |= UINT64_C(1) << (i % 64);
+		}
+	}
 }

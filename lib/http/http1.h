@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <strings.h>
 #include <sys/types.h>
 
 /*
@@ -171,7 +173,9 @@ struct lg_http_response {
  * grown by new bytes (it may move between calls): complete lines are checked
  * once, as they arrive, so a slow client costs O(n) in total and garbage is
  * refused as soon as its line ends; the result never depends on how the bytes
- * were split. Fields ending in _ are private.
+ * were split. A head that arrives in one call is walked once; one that took
+ * several calls is walked again at the end to point its fields into the
+ * final buffer. Fields ending in _ are private.
  */
 struct lg_http_parser {
 	const struct lg_http_limits *limits;
@@ -198,8 +202,17 @@ int lg_http_parse_request(struct lg_http_parser *p, const char *buf, size_t len,
 int lg_http_parse_response(struct lg_http_parser *p, const char *buf, size_t len,
                            enum lg_http_method req_method, struct lg_http_response *res);
 
-/* Whether h's name is name (case-insensitive). */
-bool lg_http_header_is(const struct lg_http_header *h, const char *name);
+/*
+ * Whether h's name is name (case-insensitive). Inline so that a literal name's
+ * length is a constant and most fields are told apart by length alone.
+ */
+static inline bool
+lg_http_header_is(const struct lg_http_header *h, const char *name)
+{
+	size_t n = strlen(name);
+
+	return h->name_len == n && strncasecmp(h->name, name, n) == 0;
+}
 /* Whether s[0..n) is a token (RFC 9110 §5.6.2), as a field name must be; empty is not. */
 bool lg_http_is_token(const char *s, size_t n);
 /*
@@ -216,6 +229,12 @@ bool lg_http_connection_lists(const struct lg_http_header *h, size_t n, const ch
                               size_t name_len);
 /* Whether a proxy must not forward field h: hop-by-hop by definition or listed in Connection. */
 bool lg_http_hop_by_hop(const struct lg_http_header *all, size_t n, const struct lg_http_header *h);
+/*
+ * lg_http_hop_by_hop() for every field of h[0..n) at once, in one pass plus one
+ * per name a Connection field lists: bit i % 64 of mask[i / 64] is set when h[i]
+ * must not be forwarded; mask has (n + 63) / 64 words, all written.
+ */
+void lg_http_hop_by_hop_mask(const struct lg_http_header *h, size_t n, uint64_t *mask);
 /* Short text for an error code. */
 const char *lg_http_strerror(enum lg_http_err);
 

@@ -94,6 +94,29 @@ def test_slowloris_408(env):
         o.assert_nothing_since(m, what="a slow-loris head")
 
 
+def test_slowloris_408_on_keepalive_connection(env):
+    """client_header also bounds a later request's head: armed when its first bytes come in a
+    read that does not complete it (a whole head in one read never arms it), not left to the
+    much longer keepalive timeout."""
+    o = env.origin()
+    with env.daemon(timeouts={"client_header": "1s", "keepalive": "30s"}) as d:
+        with HttpConn(d.port, timeout=6) as c:
+            r = c.request("GET", "/small")
+            check(r.status == 200, "%r" % r)
+            m = o.mark()
+            t0 = time.monotonic()
+            c.send(b"GET /small HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+            status = None
+            try:
+                status = c.read_response().status
+            except ConnClosed:
+                pass
+            dt = time.monotonic() - t0
+            check(status == 408, "second head: answered %r after %.1fs (want 408)" % (status, dt))
+            check(dt < 3, "408 after %.1fs with client_header 1s, keepalive 30s" % dt)
+        o.assert_nothing_since(m, what="an unfinished second head")
+
+
 def test_idle_client_without_request_closed(env):
     with env.daemon(timeouts={"client_header": "1s"}) as d:
         with HttpConn(d.port, timeout=5) as c:

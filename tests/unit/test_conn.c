@@ -26,6 +26,7 @@
 
 #include "conn_harness.h"
 #include "io.h"
+#include "upstream.h"
 
 /* The harness itself: a GET through a fresh upstream connection, keep-alive, then a reuse. */
 static void
@@ -52,12 +53,16 @@ test_harness_get(void **state)
 	assert_false(c->parked);
 	assert_null(c->upc);
 	assert_int_equal(H.w.npool, 1);
+	/* Pooled, it watches for reads (a close, stray bytes) only; writes are eager. */
+	assert_int_equal(bufferevent_get_enabled(TAILQ_FIRST(&H.w.pool)->bev), EV_READ);
 	/* The next request takes that pooled connection again. */
 	h_clear(&ob);
 	h_clear(&cb);
 	h_send(cfd, "GET /again HTTP/1.1\r\nHost: t\r\n\r\n", 32);
 	h_origin_head(ofd, &ob);
 	assert_memory_equal(ob.p, "GET /again HTTP/1.1\r\n", 21);
+	assert_true(c->reused);
+	assert_int_equal(bufferevent_get_enabled(c->up.bev), EV_READ);
 	h_send(ofd, res, sizeof(res) - 1);
 	assert_true(h_wait_for(cfd, &cb, "hello", 5, 3000));
 	close(cfd);

@@ -480,6 +480,11 @@ test_reject_line_endings(void **state)
 	req_err("GET /\r HTTP/1.1\r\nHost: a\r\n\r\n", 400, LG_HTTP_E_BARE_CR);
 	req_err("GET / HTTP/1.1\r\r\nHost: a\r\n\r\n", 400, LG_HTTP_E_BARE_CR);
 	req_err("GET / HTTP/1.1\r\nHost: a\r\n\r\r\n", 400, LG_HTTP_E_BARE_CR);
+	/* A bare CR wins over whatever else is wrong with its line. */
+	req_err("GET / HTTP/1.1\r\nHost: a\r\n X\r: b\r\n\r\n", 400, LG_HTTP_E_BARE_CR);
+	req_err("GET / HTTP/1.1\r\nHost: a\r\nX :\r b\r\n\r\n", 400, LG_HTTP_E_BARE_CR);
+	req_err("G\rET / HTTP/1.1\r\nHost: a\r\n\r\n", 400, LG_HTTP_E_BARE_CR);
+	req_err("GET / HTTP/1.1\r\n\rHost: a\r\n\r\n", 400, LG_HTTP_E_BARE_CR);
 }
 
 /* Field lines RFC 9112 §5 says to reject. */
@@ -778,6 +783,9 @@ test_response_reject(void **state)
 	res_err("\r\nHTTP/1.1 200 OK\r\n\r\n", LG_HTTP_GET, LG_HTTP_E_STATUS_LINE);
 	res_err("HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n", LG_HTTP_GET, LG_HTTP_E_BARE_LF);
 	res_err("HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n", LG_HTTP_GET, LG_HTTP_E_BARE_CR);
+	res_err("HTTP/1.1 200 O\rK\r\n\r\n", LG_HTTP_GET, LG_HTTP_E_BARE_CR);
+	res_err("HTTP/1.1 2\r0 OK\r\n\r\n", LG_HTTP_GET, LG_HTTP_E_BARE_CR);
+	res_err("HTTP/1.1 200 OK\r\nX\r: a\r\n\r\n", LG_HTTP_GET, LG_HTTP_E_BARE_CR);
 	res_err("HTTP/1.1 200 OK\r\nContent-Length : 0\r\n\r\n", LG_HTTP_GET,
 	        LG_HTTP_E_WS_BEFORE_COLON);
 	res_err("HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", LG_HTTP_GET, LG_HTTP_E_OBS_FOLD);
@@ -1134,6 +1142,136 @@ test_body_trailer_split(void **state)
 	assert_true(lg_http_body_done(&b));
 }
 
+/*
+ * Every byte at every position of a value long enough for the parser's
+ * eight-at-a-time check, with an HTAB in some: refused exactly where
+ * field-vchar, SP and HTAB end (CR and LF fail as line endings do).
+ */
+static void
+test_field_value_bytes(void **state)
+{
+	struct lg_http_header hs[MAXH];
+	struct lg_http_parser p;
+	struct lg_http_request r;
+	char in[128];
+	const char *pre = "GET / HTTP/1.1\r\nHost: a\r\nX-V: ";
+	size_t pl = strlen(pre), vl = 21;
+
+	(void)state;
+	for (int tab = 0; tab < 2; tab++) {
+		for (unsigned b = 0; b < 256; b++) {
+			for (size_t k = 0; k < vl; k++) {
+				enum lg_http_err want = LG_HTTP_E_NONE;
+				int rc;
+
+				memcpy(in, pre, pl);
+				memset(in + pl, 'v', vl);
+				if (tab)
+					in[pl + (k + 9) % vl] = '\t';
+				in[pl + k] = (char)b;
+				memcpy(in + pl + vl, "\r\n\r\n", 4);
+				if (b == '\r')
+					want = LG_HTTP_E_BARE_CR;
+				else if (b == '\n')
+					want = k == 0 ? LG_HTTP_E_NONE : LG_HTTP_E_BARE_LF;
+				else if (b != '\t' && (b < 0x20 || b == 0x7f))
+					want = LG_HTTP_E_FIELD_VALUE;
+				lg_http_parser_init(&p, NULL, hs, MAXH);
+				rc = lg_http_parse_request(&p, in, pl + vl + 4, &r);
+				if (b == '\n' && k == 0) /* "X-V: \n": a bare LF ends the line */
+					want = LG_HTTP_E_BARE_LF;
+				if (p.error.code != want || (want == LG_HTTP_E_NONE) != (rc > 0)) {
+					print_error(
+					    "byte 0x%02x at %zu (tab %d): rc %d code %d, want %d\n",
+					    b, k, tab, rc, p.error.code, want);
+					fail();
+				}
+				if (want == LG_HTTP_E_NONE) { /* the value without OWS around it */
+					const char *v0 = in + pl, *v1 = in + pl + vl;
+					while (*v0 == ' ' || *v0 == '\t')
+						v0++;
+					while (v1[-1] == ' ' || v1[-1] == '\t')
+						v1--;
+					assert_ptr_equal(hs[1].value, v0);
+					assert_int_equal(hs[1].value_len, v1 - v0);
+				}
+			}
+		}
+	}
+}
+
+/* A field line for the hop-by-hop tests (value without OWS, as the parser leaves it). */
+static struct lg_http_header
+field(const char *name, const char *value)
+{
+	return (struct lg_http_header){name, strlen(name), value, strlen(value)};
+}
+
+/* lg_http_hop_by_hop_mask(): fixed names in any case, names Connection fields list, > 64 fields. */
+static void
+test_hop_mask(void **state)
+{
+	struct lg_http_header hs[MAXH], many[70];
+	struct lg_http_request r;
+	uint64_t mask[2];
+	size_t n = 0;
+
+	(void)state;
+	/* The same head as test_helpers: the mask agrees with lg_http_hop_by_hop() field by field.
+	 */
+	req_ok(
+	    "GET / HTTP/1.1\r\nHost: a\r\nConnection: X-Foo, keep-alive\r\nX-Foo: 1\r\nKeep-Alive: "
+	    "5\r\nTE: trailers\r\nX-Bar: 2\r\nconnection: x-baz\r\nX-BAZ: 3\r\n\r\n",
+	    &r, hs);
+	lg_http_hop_by_hop_mask(hs, r.num_headers, mask);
+	assert_int_equal(mask[0], 0xde); /* all but Host (0) and X-Bar (5) */
+	for (size_t i = 0; i < r.num_headers; i++)
+		assert_int_equal(mask[0] >> i & 1, lg_http_hop_by_hop(hs, r.num_headers, &hs[i]));
+
+	/* Every fixed name, in odd cases; look-alikes of other lengths stay. */
+	hs[n++] = field("PROXY-Connection", "x");
+	hs[n++] = field("Proxy-Authorization", "x");
+	hs[n++] = field("proxy-AUTHENTICATE", "x");
+	hs[n++] = field("Transfer-Encoding", "chunked");
+	hs[n++] = field("UPGRADE", "websocket");
+	hs[n++] = field("tE", "trailers");
+	hs[n++] = field("keep-ALIVE", "5");
+	hs[n++] = field("Tea", "x");               /* 7 */
+	hs[n++] = field("Upgrades", "x");          /* 8 */
+	hs[n++] = field("Proxy-Connections", "x"); /* 9 */
+	hs[n++] = field("Close", "x");             /* 10: no Connection field lists it */
+	mask[0] = ~UINT64_C(0);
+	lg_http_hop_by_hop_mask(hs, n, mask);
+	assert_int_equal(mask[0], 0x7f);
+
+	/* Two Connection fields, empty elements and OWS, a custom name in another case, close
+	 * naming a field "Close", a listed fixed name (TE) marking nothing more. */
+	n = 0;
+	hs[n++] = field("Host", "a");                   /* 0 */
+	hs[n++] = field("X-Custom", "1");               /* 1: listed as x-CUSTOM */
+	hs[n++] = field("Connection", ", ,x-CUSTOM ,"); /* 2 */
+	hs[n++] = field("Close", "1");                  /* 3: listed by close */
+	hs[n++] = field("X-Other", "2");                /* 4 */
+	hs[n++] = field("connection", "close, te");     /* 5 */
+	hs[n++] = field("x-custom", "3");               /* 6: listed too */
+	hs[n++] = field("X-Custom-2", "4");             /* 7: a longer name */
+	lg_http_hop_by_hop_mask(hs, n, mask);
+	assert_int_equal(mask[0], 0x6e);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(mask[0] >> i & 1, lg_http_hop_by_hop(hs, n, &hs[i]));
+
+	/* Past 64 fields: the second word is written whole, and a listed field there is marked. */
+	for (size_t i = 0; i < 70; i++)
+		many[i] = field("X-Filler", "1");
+	many[3] = field("Connection", "X-Late");
+	many[68] = field("x-late", "1");
+	mask[0] = mask[1] = ~UINT64_C(0);
+	lg_http_hop_by_hop_mask(many, 70, mask);
+	assert_int_equal(mask[0], UINT64_C(1) << 3);
+	assert_int_equal(mask[1], UINT64_C(1) << 4);
+	lg_http_hop_by_hop_mask(many, 0, mask); /* no fields: nothing written, nothing read */
+}
+
 /* Header lookup, Connection-listed and hop-by-hop fields, error texts. */
 static void
 test_helpers(void **state)
@@ -1187,6 +1325,8 @@ main(void)
 	    cmocka_unit_test(test_chunked_reject),
 	    cmocka_unit_test(test_body_length_close),
 	    cmocka_unit_test(test_helpers),
+	    cmocka_unit_test(test_hop_mask),
+	    cmocka_unit_test(test_field_value_bytes),
 	    cmocka_unit_test(test_field_names),
 	};
 
