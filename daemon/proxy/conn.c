@@ -90,8 +90,7 @@ lgd_conn_close(struct lgd_conn *c, const char *reason)
 	lgd_status_end(c);
 	if (c->addr_counted)
 		lgd_limit_address_release((struct sockaddr *)&c->peer_sa);
-	if (c->retry)
-		evbuffer_free(c->retry);
+	free(c->retry);
 	TAILQ_REMOVE(&w->conns, c, link);
 	w->nconns--;
 	atomic_fetch_sub_explicit(&lgd_total_conns, 1, memory_order_relaxed);

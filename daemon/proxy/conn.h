@@ -114,7 +114,8 @@ struct lgd_conn {
 	struct lgd_upconn *upc;
 	struct event *timer;    /* head, idle, connect and linger deadlines */
 	struct event *deadline; /* lesson deadline / test hook */
-	struct evbuffer *retry; /* the head sent on a reused upstream connection */
+	char *retry; /* the head sent on a reused upstream connection (retry_len bytes) */
+	size_t retry_len, retry_cap;
 	char peer[INET6_ADDRSTRLEN];
 	struct sockaddr_storage peer_sa;
 	bool addr_counted; /* counted in limits.max_connections_per_address */

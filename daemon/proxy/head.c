@@ -162,9 +162,15 @@ lgd_head_request(struct lgd_conn *c, const struct lg_http_request *req,
 	PUTS(p, "\r\n");
 	evbuffer_add(out, base, (size_t)(p - base));
 	if (c->reused && req->framing == LG_HTTP_BODY_NONE) {
-		if (c->retry == NULL)
-			c->retry = evbuffer_new();
-		evbuffer_add(c->retry, base, (size_t)(p - base));
+		/* A plain buffer kept for the connection: an evbuffer's chain would be allocated
+		 * and freed at every request. */
+		size_t len = (size_t)(p - base);
+		if (c->retry_cap < len) {
+			c->retry = lg_xrealloc(c->retry, len, 1);
+			c->retry_cap = len;
+		}
+		memcpy(c->retry, base, len);
+		c->retry_len = len;
 	}
 }
 

@@ -363,8 +363,7 @@ gate_and_forward(struct lgd_conn *c, const struct lg_http_request *req, size_t h
 		lgd_conn_attach_upstream(c, u);
 	}
 	u->uses++;
-	if (c->retry)
-		evbuffer_drain(c->retry, evbuffer_get_length(c->retry));
+	c->retry_len = 0;
 	lgd_head_request(c, req, c->w->headers, req->num_headers, head_len, &fwd,
 	                 bufferevent_get_output(u->bev));
 	evbuffer_drain(in, head_len);
@@ -585,9 +584,8 @@ retry_request(struct lgd_conn *c)
 	if (c->method == LG_HTTP_POST || c->method == LG_HTTP_PATCH || c->method == LG_HTTP_OTHER ||
 	    c->method == LG_HTTP_CONNECT)
 		return false;
-	if (!c->reused || c->retry == NULL || evbuffer_get_length(c->retry) == 0 ||
-	    c->down.st != LGD_HALF_DONE || c->up.st != LGD_HALF_HEAD ||
-	    evbuffer_get_length(bufferevent_get_input(c->up.bev)) > 0)
+	if (!c->reused || c->retry_len == 0 || c->down.st != LGD_HALF_DONE ||
+	    c->up.st != LGD_HALF_HEAD || evbuffer_get_length(bufferevent_get_input(c->up.bev)) > 0)
 		return false;
 	c->parked = false;
 	lgd_conn_release_upstream(c);
@@ -596,7 +594,8 @@ retry_request(struct lgd_conn *c)
 		return false;
 	lgd_debug("retrying on a new upstream connection", "worker=%d peer=%s", c->w->id, c->peer);
 	lgd_conn_attach_upstream(c, u);
-	evbuffer_add_buffer(bufferevent_get_output(u->bev), c->retry);
+	evbuffer_add(bufferevent_get_output(u->bev), c->retry, c->retry_len);
+	c->retry_len = 0;
 	lg_http_parser_init(&c->up.parser, &c->rt->res_limits, c->w->headers, LGD_MAX_HEADERS);
 	lgd_conn_set_state(c, LGD_CONN_CONNECT);
 	lgd_conn_timer(c, c->rt->cf->upstream.connect_timeout_ms);

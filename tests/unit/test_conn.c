@@ -75,6 +75,67 @@ test_harness_get(void **state)
 }
 
 /*
+ * A reused upstream connection that closes after taking a GET without answering
+ * (the origin's idle close racing the request): the same head goes out again,
+ * byte for byte, on a new connection, and the client gets that answer; the
+ * copy kept for the retry is the connection's own buffer, used again by every
+ * request.
+ */
+static void
+test_retry_on_reused_upstream_closed(void **state)
+{
+	struct h_buf cb = {0}, ob = {0}, ob2 = {0};
+	struct lgd_conn *c;
+	static const char res[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+	static const char req[] = "GET /again?x=1 HTTP/1.1\r\nHost: t\r\nX-A: b\r\n\r\n";
+	int cfd, ofd, ofd2;
+	char *retry_buf;
+
+	(void)state;
+	h_start(NULL);
+	cfd = h_client(&c);
+	h_sends(cfd, "GET /first HTTP/1.1\r\nHost: t\r\n\r\n");
+	ofd = h_upstream_accept();
+	h_origin_head(ofd, &ob);
+	h_send(ofd, res, sizeof(res) - 1);
+	assert_true(h_wait_for(cfd, &cb, "hello", 5, 3000));
+	assert_int_equal(H.w.npool, 1);
+	h_clear(&ob);
+	h_clear(&cb);
+	h_sends(cfd, req);
+	h_origin_head(ofd, &ob);
+	assert_true(c->reused);
+	assert_int_equal(c->retry_len, ob.n);
+	retry_buf = c->retry;
+	close(ofd); /* took the request, never answers */
+	ofd2 = h_upstream_accept();
+	h_origin_head(ofd2, &ob2);
+	assert_int_equal(ob2.n, ob.n);
+	assert_memory_equal(ob2.p, ob.p, ob.n);
+	assert_int_equal(c->retry_len, 0);
+	h_send(ofd2, res, sizeof(res) - 1);
+	assert_true(h_wait_for(cfd, &cb, "hello", 5, 3000));
+	assert_int_equal(c->state, LGD_CONN_IDLE);
+	/* The next request on the pooled connection reuses the same retry buffer. */
+	h_clear(&ob2);
+	h_clear(&cb);
+	h_sends(cfd, req);
+	h_origin_head(ofd2, &ob2);
+	assert_true(c->reused);
+	assert_ptr_equal(c->retry, retry_buf);
+	assert_int_equal(c->retry_len, ob2.n);
+	h_send(ofd2, res, sizeof(res) - 1);
+	assert_true(h_wait_for(cfd, &cb, "hello", 5, 3000));
+	close(cfd);
+	h_run(20);
+	close(ofd2);
+	h_clear(&cb);
+	h_clear(&ob);
+	h_clear(&ob2);
+	h_stop();
+}
+
+/*
  * Backpressure (issue 7, item 19): WebSocket frames the client sent before the
  * 101 wait in its input (up to the read watermark); at the 101 they fill the
  * upstream's output past the high watermark, so the client is paused, and the
@@ -789,6 +850,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_harness_get),
+	    cmocka_unit_test(test_retry_on_reused_upstream_closed),
 	    cmocka_unit_test(test_keepalive_bounds_idle_upstreams),
 	    cmocka_unit_test(test_backpressure_resumed_after_eager_write),
 	    cmocka_unit_test(test_backpressure_request_body_pipelined),
