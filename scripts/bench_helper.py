@@ -95,13 +95,18 @@ def compare_summary(path):
     """The compare part: per workers and connections, medians and ratios to nginx, the targets."""
     rows = {}
     order = []
+    cpu = {}
     for line in open(path):
         f = line.split()
-        if len(f) != 5:
+        if len(f) not in (5, 8):
             continue
         if f[0] not in order:
             order.append(f[0])
         rows.setdefault((f[0], f[1]), []).append((float(f[2]), float(f[3]), int(f[4])))
+        if len(f) == 8 and float(f[2]) > 0:
+            # CPU microseconds per request: ticks / CLK_TCK over the requests of the round.
+            cpu.setdefault((f[0], f[1]), []).append(
+                int(f[5]) * 1e6 / float(f[6]) / (float(f[2]) * float(f[7])))
     fail = False
     names = ["nginx", "haproxy", "nginx-lua", "lg-free", "lg-enforce"]
     for key in order:
@@ -125,6 +130,14 @@ def compare_summary(path):
             fail |= errs > 0
         print("bench: compare workers=%s connections=%s rounds=%d: %s" %
               (wk, cn, len(base), " | ".join(parts)))
+        nc = cpu.get((key, "nginx"))
+        if nc:
+            ncm = statistics.median(nc)
+            print("bench: compare workers=%s connections=%s CPU per request (the proxy's processes, "
+                  "medians): %s" % (wk, cn, " | ".join(
+                      "%s=%.1fus (%.2fx)" % (n, statistics.median(cpu[(key, n)]),
+                                            statistics.median(cpu[(key, n)]) / ncm)
+                      for n in names if cpu.get((key, n)))))
         e = rows.get((key, "lg-enforce"))
         if e:
             rr = statistics.median(x[0] for x in e) / nr if nr else 0
