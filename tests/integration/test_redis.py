@@ -772,6 +772,16 @@ def test_redis_state_change_on_reload_is_said(env):
         allowed(g.request("/live/y", tok), "after the reload (still the memory store)")
 
 
+def statuses_until_closed(c):
+    """The status of every response on c until the proxy closes it."""
+    got = []
+    try:
+        while True:
+            got.append(c.read_response().status)
+    except ConnClosed:
+        return got
+
+
 def test_redis_half_close_after_pipelined_requests(env):
     """A client that sends requests and half-closes gets every complete request answered,
     in order, then the close: while Redis is paused (the decide times out: 503 each), not
@@ -793,41 +803,21 @@ def test_redis_half_close_after_pipelined_requests(env):
             b.send((req % 1) + (req % 2))
             b.s.shutdown(socket.SHUT_WR)
             time.sleep(2.5)
-            ra = []
-            try:
-                while True:
-                    ra.append(a.read_response().status)
-            except ConnClosed:
-                pass
-            rb = []
-            try:
-                while True:
-                    rb.append(b.read_response().status)
-            except ConnClosed:
-                pass
+            ra = statuses_until_closed(a)
+            rb = statuses_until_closed(b)
         note("timeout+half-close: %r; pipelined+half-close: %r" % (ra, rb))
         allowed(wait_ready(g, tok), "after the pause")
         c = HttpConn(g.port)
         c.send((req % 3) + (req % 4))
         c.s.shutdown(socket.SHUT_WR)
-        rc = []
-        try:
-            while True:
-                rc.append(c.read_response().status)
-        except ConnClosed:
-            pass
+        rc = statuses_until_closed(c)
         note("not paused, pipelined+half-close: %r" % rc)
         with rd.paused():
             d = HttpConn(g.port)
             d.send((req % 5) + (req % 6))
             d.s.shutdown(socket.SHUT_WR)
             time.sleep(0.4)
-        rd2 = []
-        try:
-            while True:
-                rd2.append(d.read_response().status)
-        except ConnClosed:
-            pass
+        rd2 = statuses_until_closed(d)
         note("paused then answered, pipelined+half-close: %r" % rd2)
         check(ra == [503] and rb == [503, 503], "ra=%r rb=%r" % (ra, rb))
         check(len(rc) == 2 and len(rd2) == 2,
