@@ -33,6 +33,13 @@ lgd_tunnel_start(struct lgd_conn *c)
 	if (c->state == LGD_CONN_TUNNEL &&
 	    evbuffer_get_length(bufferevent_get_input(c->down.bev)) > 0)
 		lgd_tunnel_forward(c, &c->down, &c->up);
+	if (c->state == LGD_CONN_TUNNEL && c->down.eof) {
+		/* It half-closed before the 101: the 101 goes out, then the tunnel ends as at an
+		 * EOF inside it. */
+		lgd_conn_flush(c);
+		if (c->state == LGD_CONN_TUNNEL)
+			lgd_conn_close(c, "client closed the tunnel");
+	}
 }
 
 /* Queue our Close frame towards dst (masked when it goes to the upstream). */

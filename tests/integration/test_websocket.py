@@ -16,7 +16,7 @@ import time
 
 import websockets
 
-from harness import HttpConn, check, ws_key
+from harness import ConnClosed, HttpConn, check, ws_key
 
 HOOK = "Lessongate-Test-Close"
 
@@ -131,6 +131,36 @@ def test_websocket_client_abort_closes_upstream(env):
             return
         time.sleep(0.1)
     check(False, "the upstream WebSocket stayed open after the client went away")
+
+
+def test_websocket_half_close_before_101(env):
+    """A client that half-closes right after its upgrade request gets the 101, then the
+    tunnel ends (as an EOF inside it ends it) and the upstream side is closed too."""
+    import socket
+    d = lg(env)
+    o = env.origin()
+    m = o.mark()
+    with HttpConn(d.port) as c:
+        c.send("GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % ws_key())
+        c.s.shutdown(socket.SHUT_WR)
+        status, _, _, _ = c.read_head()
+        check(status == 101, "upgrade after a half-close: %d" % status)
+        t0 = time.monotonic()
+        try:
+            c._fill()
+            check(False, "bytes after the 101 from a tunnel whose client half-closed: %r" %
+                  bytes(c.buf[:80]))
+        except ConnClosed:
+            pass
+        check(time.monotonic() - t0 < 3, "the tunnel stayed open %.1f s" % (time.monotonic() - t0))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        c2 = last_ws_conn(o, m[0])
+        if c2 and c2["closed"]:
+            return
+        time.sleep(0.1)
+    check(False, "the upstream WebSocket stayed open after the client half-closed")
 
 
 def test_websocket_upgrade_refused_by_origin(env):
