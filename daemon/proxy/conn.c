@@ -115,7 +115,7 @@ lgd_conn_release_upstream(struct lgd_conn *c)
 	c->parked = false;
 }
 
-/* Start or stop reading a half according to its pause and wait flags. */
+/* Start or stop reading a half according to its pause and EOF flags. */
 void
 lgd_conn_update_read(struct lgd_conn *c, struct lgd_half *h)
 {
@@ -128,7 +128,7 @@ lgd_conn_update_read(struct lgd_conn *c, struct lgd_half *h)
 	}
 	if (lgd_splice_owns(c, h))
 		return; /* the splice reads it; its bufferevent stays off */
-	if (h->paused || h->waiting || h->eof)
+	if (h->paused || h->eof)
 		bufferevent_disable(h->bev, EV_READ);
 	else
 		bufferevent_enable(h->bev, EV_READ);
@@ -306,7 +306,7 @@ lgd_conn_closing(struct lgd_conn *c, const char *reason)
 		evtimer_del(c->deadline);
 	lgd_lesson_finish(c);
 	lgd_conn_set_state(c, LGD_CONN_CLOSING);
-	c->down.paused = c->down.waiting = false;
+	c->down.paused = false;
 	bufferevent_disable(c->down.bev, EV_READ);
 	lgd_conn_timer(c, 0);
 	if (evbuffer_get_length(bufferevent_get_output(c->down.bev)) == 0)
@@ -527,7 +527,7 @@ lgd_conn_attach_upstream(struct lgd_conn *c, struct lgd_upconn *u)
 
 	c->upc = u;
 	c->up.bev = u->bev;
-	c->up.paused = c->up.waiting = false;
+	c->up.paused = false;
 	wt = lgd_tv_ms(ms);
 	c->parked = false;
 	bufferevent_setcb(u->bev, up_read_cb, up_write_cb, up_event_cb, c);

@@ -64,7 +64,6 @@ struct lgd_half {
 	struct lg_http_parser parser;
 	struct lg_http_body body;
 	bool paused;             /* reading stopped because the other side's output is full */
-	bool waiting;            /* reading stopped until the current exchange ends (pipelining) */
 	bool eof;                /* the client half-closed: complete requests in the input are
 	                          * still answered, then the connection closes */
 	struct lg_ws_tracker ws; /* frames this half sends, in a tunnel */

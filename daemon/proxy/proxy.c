@@ -496,7 +496,6 @@ lgd_proxy_resume(struct lgd_conn *c)
 	int r;
 
 	lgd_conn_timer(c, 0);
-	c->down.waiting = false;
 	lgd_conn_update_read(c, &c->down);
 	lgd_conn_set_state(c, LGD_CONN_HEAD);
 	lg_http_parser_init(&c->down.parser, lim, c->w->headers, LGD_MAX_HEADERS);
@@ -695,8 +694,8 @@ lgd_proxy_response_done(struct lgd_conn *c)
 	}
 	lgd_conn_set_state(c, LGD_CONN_IDLE);
 	lgd_proxy_begin(c);
-	if (c->down.paused || c->down.waiting) {
-		c->down.waiting = c->down.paused = false;
+	if (c->down.paused) {
+		c->down.paused = false;
 		lgd_conn_update_read(c, &c->down);
 	}
 	lgd_conn_timer(c, c->rt->cf->timeouts.keepalive_ms);

@@ -141,7 +141,7 @@ splice_arm(struct lgd_conn *c)
 		return;
 	}
 	event_del(s->out);
-	if (s->src->paused || s->src->waiting)
+	if (s->src->paused)
 		event_del(s->in);
 	else
 		event_add(s->in, c->rt->cf->timeouts.body_ms > 0 ? &tv : NULL);
@@ -274,7 +274,7 @@ plain_sockets(const struct lgd_conn *c)
 static bool
 splice_ready(struct lgd_conn *c, struct lgd_half *src, struct lgd_half *dst)
 {
-	return src->st == LGD_HALF_BODY && !src->paused && !src->waiting &&
+	return src->st == LGD_HALF_BODY && !src->paused &&
 	       lg_http_body_passable(&src->body) >= SPLICE_MIN &&
 	       evbuffer_get_length(bufferevent_get_input(src->bev)) == 0 &&
 	       evbuffer_get_length(bufferevent_get_output(dst->bev)) == 0;

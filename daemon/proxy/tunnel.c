@@ -24,7 +24,7 @@ lgd_tunnel_start(struct lgd_conn *c)
 	lgd_debug("websocket tunnel open", "worker=%d peer=%s", c->w->id, c->peer);
 	bufferevent_set_timeouts(c->down.bev, NULL, &wt);
 	bufferevent_set_timeouts(c->up.bev, NULL, &wt);
-	c->down.waiting = c->down.paused = c->up.paused = false;
+	c->down.paused = c->up.paused = false;
 	lgd_conn_update_read(c, &c->down);
 	lgd_conn_update_read(c, &c->up);
 	lgd_conn_arm_hook(c);
