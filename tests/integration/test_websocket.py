@@ -47,6 +47,23 @@ def last_ws_conn(o, since):
     return conns[-1] if conns else None
 
 
+def upgrade_request(path):
+    """A raw WebSocket upgrade request for path."""
+    return ("GET %s HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (path, ws_key()))
+
+
+def upstream_closed(o, m, what):
+    """Within 5 s, the last WebSocket the origin accepted since mark m is closed."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        c2 = last_ws_conn(o, m[0])
+        if c2 and c2["closed"]:
+            return
+        time.sleep(0.1)
+    check(False, "the upstream WebSocket stayed open %s" % what)
+
+
 def test_websocket_echo(env):
     d = lg(env)
     o = env.origin()
@@ -119,18 +136,11 @@ def test_websocket_client_abort_closes_upstream(env):
     o = env.origin()
     m = o.mark()
     with HttpConn(d.port) as c:
-        c.send("GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % ws_key())
+        c.send(upgrade_request("/ws"))
         status, _, _, _ = c.read_head()
         check(status == 101, "upgrade: %d" % status)
     # The client vanished without a Close frame: the upstream side must be closed too.
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        c2 = last_ws_conn(o, m[0])
-        if c2 and c2["closed"]:
-            return
-        time.sleep(0.1)
-    check(False, "the upstream WebSocket stayed open after the client went away")
+    upstream_closed(o, m, "after the client went away")
 
 
 def test_websocket_half_close_before_101(env):
@@ -141,8 +151,7 @@ def test_websocket_half_close_before_101(env):
     o = env.origin()
     m = o.mark()
     with HttpConn(d.port) as c:
-        c.send("GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % ws_key())
+        c.send(upgrade_request("/ws"))
         c.s.shutdown(socket.SHUT_WR)
         status, _, _, _ = c.read_head()
         check(status == 101, "upgrade after a half-close: %d" % status)
@@ -154,20 +163,13 @@ def test_websocket_half_close_before_101(env):
         except ConnClosed:
             pass
         check(time.monotonic() - t0 < 3, "the tunnel stayed open %.1f s" % (time.monotonic() - t0))
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        c2 = last_ws_conn(o, m[0])
-        if c2 and c2["closed"]:
-            return
-        time.sleep(0.1)
-    check(False, "the upstream WebSocket stayed open after the client half-closed")
+    upstream_closed(o, m, "after the client half-closed")
 
 
 def test_websocket_upgrade_refused_by_origin(env):
     d = lg(env)
     with HttpConn(d.port) as c:
-        c.send("GET /nows HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % ws_key())
+        c.send(upgrade_request("/nows"))
         r = c.read_response()
         check(r.status == 404, "a refused upgrade should pass the origin's 404: %r" % r)
         try:
