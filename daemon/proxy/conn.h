@@ -78,6 +78,7 @@ struct lgd_sse;
 struct lgd_lesson {
 	bool active;      /* the gate allowed this exchange as a lesson */
 	bool tunnel;      /* an open lesson tunnel: holds `lease` in the store */
+	bool pending;     /* a lesson response began in this read: a tunnel if it outlives it */
 	bool fired;       /* the deadline passed (monitor mode: reported, not closed) */
 	bool end_pending; /* a response is being ended at the deadline: event not yet sent */
 	enum lg_class cls;
@@ -85,6 +86,7 @@ struct lgd_lesson {
 	uint32_t region;
 	int64_t deadline; /* unix time; 0: none (a monitored violation) */
 	int64_t start;    /* the lesson's start, from the decision */
+	int64_t since;    /* the second of the decision: activity is recorded until then */
 	struct lg_lease lease;
 	size_t student_len;
 	char student[LG_JWT_STUDENT_MAX + 1];
@@ -228,6 +230,7 @@ void lgd_lesson_renew(struct lgd_worker *w);
 void lgd_lesson_response(struct lgd_conn *c, const struct lg_http_response *res,
                          const struct lg_http_header *h, size_t n);
 void lgd_lesson_finish(struct lgd_conn *c);
+void lgd_lesson_outlived(struct lgd_conn *c);
 void lgd_lesson_ended(struct lgd_conn *c, bool at_boundary);
 bool lgd_lesson_keep_alive(const struct lgd_conn *c, const struct lg_http_request *req);
 void lgd_lesson_timer_init(struct lgd_conn *c);

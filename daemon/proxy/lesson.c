@@ -82,7 +82,7 @@ refuse(struct lgd_conn *c, const struct lg_gate_verdict *v, const struct lg_gate
 
 /* Remember an allowed lesson: who, the deadline, and the response fields to add. */
 static void
-remember(struct lgd_conn *c, const struct lg_gate_verdict *v)
+remember(struct lgd_conn *c, const struct lg_gate_verdict *v, int64_t now)
 {
 	struct lgd_lesson *l = &c->lesson;
 	struct lgd_worker *w = c->w;
@@ -93,6 +93,7 @@ remember(struct lgd_conn *c, const struct lg_gate_verdict *v)
 	l->region = v->id.region;
 	l->deadline = v->d.rule == LG_RULE_NONE ? v->d.deadline : 0;
 	l->start = v->d.start;
+	l->since = now;
 	l->student_len = v->id.student_len;
 	memcpy(l->student, v->id.student, v->id.student_len + 1);
 	n = strcspn(v->target, "?");
@@ -358,9 +359,10 @@ lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t
 	int64_t now = decided != LGD_DECIDED_NONE ? c->decide_now : lgd_now_us() / 1000000;
 
 	c->decided = LGD_DECIDED_NONE;
-	if (c->lesson.tunnel)
+	if (c->lesson.tunnel || c->lesson.pending)
 		lgd_lesson_finish(c); /* never reached today: every open is closed once */
-	c->lesson.active = c->lesson.tunnel = c->lesson.fired = c->lesson.end_pending = false;
+	c->lesson.active = c->lesson.tunnel = c->lesson.pending = false;
+	c->lesson.fired = c->lesson.end_pending = false;
 	c->lesson.hdr_len = 0;
 	if (w->target_cap < need) {
 		w->target_cap = need < 1024 ? 1024 : need;
@@ -415,7 +417,7 @@ lgd_lesson_request(struct lgd_conn *c, const struct lg_http_request *req, size_t
 		refuse(c, &v, &gr, head_len, now);
 		return 0;
 	case LG_GATE_ALLOW:
-		remember(c, &v);
+		remember(c, &v, now);
 		break;
 	case LG_GATE_PASS:
 	case LG_GATE_DECIDE:
@@ -527,20 +529,12 @@ lesson_timer_cb(evutil_socket_t fd, short what, void *arg)
 	lgd_conn_flush(c);
 }
 
-/*
- * A final response head to the current exchange: a 101, or any response with
- * a body (Content-Length, chunked or until close), to an allowed lesson is
- * lesson activity until it completes: an open lesson tunnel with the lesson's
- * deadline.
- */
-void
-lgd_lesson_response(struct lgd_conn *c, const struct lg_http_response *res,
-                    const struct lg_http_header *h, size_t n)
+/* The exchange's lesson activity lasts until it ends: take a lease, arm the deadline. */
+static void
+hold(struct lgd_conn *c)
 {
 	struct lgd_lesson *l = &c->lesson;
 
-	if (!l->active || l->tunnel || (res->status < 200 && res->status != 101))
-		return;
 	/* A store that is down takes no lease: the deadline below still ends the tunnel. */
 	if (lg_store_lease_open(lgd_store, l->student, l->student_len, lgd_now_us() / 1000000,
 	                        &l->lease) != 0)
@@ -556,6 +550,40 @@ lgd_lesson_response(struct lgd_conn *c, const struct lg_http_response *res,
 	          c->peer, (long long)l->deadline, lg_rule_name(l->rule));
 }
 
+/*
+ * A final response head to the current exchange: a 101, or any response with
+ * a body (Content-Length, chunked or until close), to an allowed lesson is
+ * lesson activity until it completes: an open lesson tunnel with the lesson's
+ * deadline. A 101 holds at once. A response with a body is only marked
+ * pending: most end in the read that began them, and those need no lease,
+ * no timer and no store operation (lgd_lesson_finish records the activity
+ * until their end if it ran into a later second); one still running when the
+ * read is done holds then (lgd_lesson_outlived).
+ */
+void
+lgd_lesson_response(struct lgd_conn *c, const struct lg_http_response *res,
+                    const struct lg_http_header *h, size_t n)
+{
+	struct lgd_lesson *l = &c->lesson;
+
+	if (!l->active || l->tunnel || l->pending || (res->status < 200 && res->status != 101))
+		return;
+	if (res->status == 101)
+		hold(c);
+	else
+		l->pending = true;
+}
+
+/* The read that began a lesson response is done and the response goes on: hold now. */
+void
+lgd_lesson_outlived(struct lgd_conn *c)
+{
+	if (c->lesson.pending) {
+		c->lesson.pending = false;
+		hold(c);
+	}
+}
+
 /* The exchange is over (for any reason): an open lesson tunnel closes, timers stop. */
 void
 lgd_lesson_finish(struct lgd_conn *c)
@@ -565,6 +593,21 @@ lgd_lesson_finish(struct lgd_conn *c)
 	if (c->lesson_timer)
 		evtimer_del(c->lesson_timer);
 	lgd_lesson_ended(c, false);
+	if (l->pending) {
+		/*
+		 * A response that ended in the read that began it: the decision
+		 * recorded activity until its second; a later second is recorded
+		 * as a lease over the last second, opened and closed at once.
+		 */
+		int64_t now = lgd_now_us() / 1000000;
+		struct lg_lease lease;
+
+		l->pending = false;
+		if (now > l->since &&
+		    lg_store_lease_open(lgd_store, l->student, l->student_len, now - 1, &lease) == 0)
+			lg_store_lease_close(lgd_store, c->rt->cf->policy, l->student, l->student_len,
+			                     l->cls, now, &lease);
+	}
 	if (l->tunnel) {
 		lg_store_lease_close(lgd_store, c->rt->cf->policy, l->student, l->student_len,
 		                     l->cls, lgd_now_us() / 1000000, &l->lease);

@@ -831,14 +831,15 @@ lgd_proxy_response(struct lgd_conn *c)
 	while (c->state == LGD_CONN_PROXY && c->up.bev) {
 		if (c->up.st == LGD_HALF_HEAD) {
 			if (response_head(c) == 0)
-				return;
-		} else if (c->up.st == LGD_HALF_BODY) {
-			response_body(c);
-			return;
+				break;
 		} else {
-			return;
+			if (c->up.st == LGD_HALF_BODY)
+				response_body(c);
+			break;
 		}
 	}
+	/* A lesson response that began here and goes on now holds its lesson (lesson.c). */
+	lgd_lesson_outlived(c);
 }
 
 /*

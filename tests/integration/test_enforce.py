@@ -1359,3 +1359,23 @@ def test_enforce_monitor_rollout_leaves_no_phantom_tunnel(env):
 
 
 test_enforce_monitor_rollout_leaves_no_phantom_tunnel.timeout = 40
+
+
+def test_enforce_whole_late_response_is_activity_until_it_ended(env):
+    """A lesson response that arrives whole in one read 2.5 s after its request was decided is
+    lesson activity until it ended: the status's lesson.last is its end, not the decision. (Such
+    a response takes no lease; its end is recorded when the exchange finishes.)"""
+    with Gate(env, "2026-09-21 10:00:00", routes=LESSON_ROUTES) as g:
+        tok = g.token("stu-late")
+        allowed(g.request("/lesson/a/slow?delay=2.5", tok), "a lesson answered after 2.5 s")
+        s = g.request(STATUS_PATH, tok).json()["lesson"]
+        span = rfc3339(s["last"]) - rfc3339(s["start"])
+        check(2 <= span <= 4, "the lesson's last activity is %d s after its start for a "
+              "response that ended 2.5 s after it: %s" % (span, s))
+        check(s["tunnels"] == 0, "a finished response still holds a tunnel: %s" % s)
+        # A quick one right after: no lease either, and the activity moves on to it.
+        time.sleep(1.2)
+        allowed(g.request("/lesson/a/small", tok), "a quick lesson response")
+        s2 = g.request(STATUS_PATH, tok).json()["lesson"]
+        check(s2["start"] == s["start"] and rfc3339(s2["last"]) >= rfc3339(s["last"]) + 1,
+              "after a second request 1.2 s later: %s (before: %s)" % (s2, s))
