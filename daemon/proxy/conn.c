@@ -34,18 +34,31 @@ lgd_conn_set_state(struct lgd_conn *c, enum lgd_conn_state st)
 	c->state = st;
 }
 
-/* (Re)arm the connection timer; 0 cancels it. */
+/*
+ * (Re)arm the connection timer; 0 cancels it. Lazily: a request sets and
+ * cancels it about four times, and each event_add or event_del is a heap
+ * operation, so only the deadline is written down here. The event is added
+ * only when none is pending or the pending one would fire after the new
+ * deadline; one that fires early finds the deadline moved (or gone) and is
+ * added again for what is left (timer_cb).
+ */
 void
 lgd_conn_timer(struct lgd_conn *c, int64_t ms)
 {
+	int64_t due;
 	struct timeval tv;
 
 	if (ms <= 0) {
-		evtimer_del(c->timer);
+		c->timer_due = 0;
 		return;
 	}
+	due = lgd_mono_us() + ms * 1000;
+	c->timer_due = due;
+	if (c->timer_at != 0 && c->timer_at <= due)
+		return;
 	tv = lgd_tv_ms(ms);
 	evtimer_add(c->timer, &tv);
+	c->timer_at = due;
 }
 
 /* Free the struct itself, one loop turn after the close. */
@@ -351,7 +364,20 @@ static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct lgd_conn *c = arg;
+	int64_t now = lgd_mono_us(), left = c->timer_due - now;
+	struct timeval tv;
 
+	c->timer_at = 0;
+	if (c->timer_due == 0)
+		return; /* cancelled since it was added */
+	if (left > LGD_TIMER_SLACK_US) {
+		/* Moved later since it was added: wait for the rest. */
+		tv = lgd_tv_us(left);
+		evtimer_add(c->timer, &tv);
+		c->timer_at = c->timer_due;
+		return;
+	}
+	c->timer_due = 0;
 	switch (c->state) {
 	case LGD_CONN_IDLE:
 		if (evbuffer_get_length(bufferevent_get_output(c->down.bev)) > 0)
@@ -532,7 +558,7 @@ lgd_conn_attach_upstream(struct lgd_conn *c, struct lgd_upconn *u)
 	c->parked = false;
 	bufferevent_setcb(u->bev, up_read_cb, up_write_cb, up_event_cb, c);
 	bufferevent_setwatermark(u->bev, EV_WRITE, LGD_LOW_WATER, 0);
-	bufferevent_set_timeouts(u->bev, &wt, &wt);
+	lgd_bev_timeouts(u->bev, &wt, &wt);
 	if (!u->connecting && !u->tls) {
 		/* Reading already (pooled); lgd_conn_flush() writes eagerly. */
 		lgd_bev_enable(u->bev, EV_READ);

@@ -30,6 +30,8 @@
 /* Bytes queued towards a peer before the other side stops reading; resume below LOW. */
 #define LGD_HIGH_WATER (256 * 1024)
 #define LGD_LOW_WATER  (64 * 1024)
+/* A connection timer this close to its deadline when it fires counts as due (lgd_conn_timer). */
+#define LGD_TIMER_SLACK_US 1000
 
 enum lgd_conn_state {
 	LGD_CONN_IDLE,           /* keep-alive: waiting for the first byte of a request */
@@ -113,7 +115,9 @@ struct lgd_conn {
 	struct lgd_half down; /* the client */
 	struct lgd_half up;   /* the upstream */
 	struct lgd_upconn *upc;
-	struct event *timer;    /* head, idle, connect and linger deadlines */
+	struct event *timer;    /* head, idle, connect and linger deadlines (lgd_conn_timer) */
+	int64_t timer_due;      /* monotonic us of the deadline lgd_conn_timer set; 0: none */
+	int64_t timer_at;       /* monotonic us `timer` is pending for; 0: not pending */
 	struct event *deadline; /* lesson deadline / test hook */
 	char *retry; /* the head sent on a reused upstream connection (retry_len bytes) */
 	size_t retry_len, retry_cap;
