@@ -538,7 +538,8 @@ resume_accept(struct lgd_worker *w)
 
 /*
  * The heartbeat the main thread's watchdog checks; also lifts a connection-limit
- * pause, ends accept trouble and re-arms lesson timers after a wall-clock step.
+ * pause, ends accept trouble, re-arms lesson timers after a wall-clock step,
+ * renews leases and closes expired pooled upstream connections.
  */
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -557,6 +558,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	lgd_lesson_clock_check(w);
 	lgd_lesson_renew(w);
+	lgd_pool_expire(w);
 }
 
 /* Prepare a worker: its event loop and listeners for rt; -1 if a listener cannot be bound. */

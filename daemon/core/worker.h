@@ -41,7 +41,7 @@ struct lgd_worker {
 	/* Accepted by our listeners, handed to another worker, taken from one (logged at the end).
 	 */
 	uint64_t accepted, handed, taken;
-	TAILQ_HEAD(, lgd_upconn) pool; /* idle keep-alive upstream connections, newest first */
+	TAILQ_HEAD(lgd_upconn_list, lgd_upconn) pool; /* idle keep-alive upstream connections, newest first */
 	unsigned npool;
 	bool draining;
 	/* Mailbox from the main thread: a byte on wake[1] says "look". */

@@ -127,6 +127,25 @@ lgd_bev_enable(struct bufferevent *bev, short events)
 		bufferevent_enable(bev, add);
 }
 
+/*
+ * Set a bufferevent's read and write timeouts (NULL: none) unless they are
+ * set so already: bufferevent_set_timeouts re-adds every pending event with
+ * a timeout, a timer-heap operation each.
+ */
+void
+lgd_bev_timeouts(struct bufferevent *bev, const struct timeval *rt, const struct timeval *wt)
+{
+	static const struct timeval none;
+
+	if (rt == NULL)
+		rt = &none;
+	if (wt == NULL)
+		wt = &none;
+	if (timercmp(&bev->timeout_read, rt, ==) && timercmp(&bev->timeout_write, wt, ==))
+		return;
+	bufferevent_set_timeouts(bev, rt, wt);
+}
+
 /* Disable what is enabled. */
 void
 lgd_bev_disable(struct bufferevent *bev, short events)

@@ -26,12 +26,20 @@ pool_remove(struct lgd_worker *w, struct lgd_upconn *u)
 	atomic_fetch_sub_explicit(&pool_total, 1, memory_order_relaxed);
 }
 
-/* Anything from an idle pooled connection (data, EOF, error, timeout) ends it. */
+/*
+ * Anything from an idle pooled connection (data, EOF, error) ends it. So does
+ * a read timeout of a TLS one (its idle timeout); a plain one keeps the body
+ * timeout of its last exchange and is ended by lgd_pool_expire instead.
+ */
 static void
 pool_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct lgd_upconn *u = arg;
 
+	if ((what & BEV_EVENT_TIMEOUT) && !u->tls && lgd_mono_us() < u->idle_until) {
+		bufferevent_enable(bev, EV_READ); /* (a timeout disabled reading) */
+		return;
+	}
 	pool_remove(u->w, u);
 	lgd_upconn_free(u);
 }
@@ -82,13 +90,19 @@ lgd_pool_put(struct lgd_worker *w, struct lgd_upconn *u, struct lgd_runtime *rt)
 		return;
 	}
 	u->pooled = true;
-	tv = lgd_tv_ms(ms);
 	bufferevent_setcb(u->bev, pool_read_cb, NULL, pool_event_cb, u);
 	bufferevent_setwatermark(u->bev, EV_WRITE, 0, 0);
-	bufferevent_set_timeouts(u->bev, &tv, NULL);
 	if (u->tls) {
+		tv = lgd_tv_ms(ms);
+		bufferevent_set_timeouts(u->bev, &tv, NULL);
 		bufferevent_enable(u->bev, EV_READ);
 	} else {
+		/*
+		 * The timeouts stay as the exchange set them (a request sets them
+		 * again only if the configuration changed): the idle deadline is
+		 * kept here and enforced by lgd_pool_expire.
+		 */
+		u->idle_until = lgd_mono_us() + ms * 1000;
 		lgd_bev_enable(u->bev, EV_READ);
 		lgd_bev_disable(u->bev, EV_WRITE);
 	}
@@ -103,6 +117,29 @@ lgd_pool_flush(struct lgd_worker *w)
 	struct lgd_upconn *u;
 
 	while ((u = TAILQ_FIRST(&w->pool)) != NULL) {
+		pool_remove(w, u);
+		lgd_upconn_free(u);
+	}
+}
+
+/*
+ * Close the pooled plain connections whose idle deadline passed. The pool
+ * is last in, first out, so the oldest are at its tail; the order of
+ * deadlines can differ only after a reload changed timeouts.keepalive,
+ * which at worst keeps a connection until the ones after it expire.
+ */
+void
+lgd_pool_expire(struct lgd_worker *w)
+{
+	int64_t now = lgd_mono_us();
+	struct lgd_upconn *u, *prev;
+
+	for (u = TAILQ_LAST(&w->pool, lgd_upconn_list); u != NULL; u = prev) {
+		prev = TAILQ_PREV(u, lgd_upconn_list, link);
+		if (u->tls)
+			continue;
+		if (now < u->idle_until)
+			break;
 		pool_remove(w, u);
 		lgd_upconn_free(u);
 	}

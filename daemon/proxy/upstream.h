@@ -20,6 +20,7 @@ struct lgd_upconn {
 	bool pooled;
 	bool tls;
 	bool connecting; /* until BEV_EVENT_CONNECTED (TCP, and TLS if any) */
+	int64_t idle_until; /* pooled plain connection: monotonic us it is closed at */
 };
 
 /* An idle pooled connection made for rt, or NULL. */
@@ -28,6 +29,8 @@ struct lgd_upconn *lgd_pool_get(struct lgd_worker *w, struct lgd_runtime *rt);
 void lgd_pool_put(struct lgd_worker *w, struct lgd_upconn *u, struct lgd_runtime *rt);
 /* Close every pooled connection. */
 void lgd_pool_flush(struct lgd_worker *w);
+/* Each worker tick: close the pooled connections idle for timeouts.keepalive. */
+void lgd_pool_expire(struct lgd_worker *w);
 /* Start connecting to rt's upstream; BEV_EVENT_CONNECTED arrives once usable. */
 struct lgd_upconn *lgd_upstream_connect(struct lgd_worker *w, struct lgd_runtime *rt);
 /* Close and free an upstream connection. */

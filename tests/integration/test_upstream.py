@@ -172,7 +172,39 @@ def ipv6_listener(env):
               "the origin was not told the client was ::1: %r" % h)
 
 
-for f in (early_hints, pooled_connection_closed_by_upstream, upstream_connection_close_header,
+def pooled_upstream_closed_after_keepalive(env):
+    """An idle pooled upstream connection lives timeouts.keepalive, whatever timeouts.body is: it
+    outlives a shorter body timeout, and a longer one does not keep it."""
+    o = env.origin()
+    for keepalive, body in ((2.0, 1.0), (1.0, 6.0)):
+        with env.daemon(timeouts={"keepalive": "%gs" % keepalive, "body": "%gs" % body}) as d:
+            m = o.mark()
+            r = get(d.port, "/small?pool=%g" % keepalive)  # the client closes; the upstream is pooled
+            check(r.status == 200, "%r" % r)
+            conns = [c for c in o.conns(m[0]) if c["requests"]]
+            check(len(conns) == 1, "one upstream connection expected, got %r" % conns)
+            cid = conns[0]["id"]
+            time.sleep(keepalive * 0.75)
+            c = o.conn(cid)
+            check(c["closed"] is None, "the pooled connection closed %.2fs after its request "
+                  "(keepalive %gs, body %gs)" % ((c["closed"] or 0) - m[2], keepalive, body))
+            deadline = time.time() + keepalive + 2
+            while time.time() < deadline and o.conn(cid)["closed"] is None:
+                time.sleep(0.05)
+            c = o.conn(cid)
+            check(c["closed"] is not None, "the pooled connection was still open %.1fs after its "
+                  "request (keepalive %gs, body %gs)" % (time.time() - m[2], keepalive, body))
+            idle = c["closed"] - m[2]
+            check(keepalive - 0.1 <= idle <= keepalive + 1.0,
+                  "the pooled connection closed %.2fs after its request (keepalive %gs, body %gs)"
+                  % (idle, keepalive, body))
+            # Reused after the expiry: a new connection, answered.
+            r = get(d.port, "/small?again=1")
+            check(r.status == 200, "after the pooled connection expired: %r" % r)
+
+
+for f in (early_hints, pooled_connection_closed_by_upstream, pooled_upstream_closed_after_keepalive,
+          upstream_connection_close_header,
           long_response_outlives_response_timeout, slow_body_chunks_within_body_timeout,
           http10_client_gets_dechunked_body, client_half_close_still_answered,
           websocket_idle_tunnel_survives_http_timeouts, ipv6_listener):
