@@ -93,6 +93,36 @@ io_read_cb(evutil_socket_t fd, short what, void *p)
 		rcb(bev, arg);
 }
 
+/*
+ * Append to a plain bufferevent's input whatever its socket still holds, up
+ * to `max` bytes, without calling back; the bytes appended. For a peer that
+ * went away (a reset, a failed write) after sending something worth reading.
+ */
+size_t
+lgd_bev_read_rest(struct bufferevent *bev, size_t max)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	size_t got = 0;
+	ssize_t n;
+
+	if (fd < 0 || bufferevent_openssl_get_ssl(bev) != NULL)
+		return 0;
+	while (got < max) {
+		size_t want = max - got < sizeof(scratch) ? max - got : sizeof(scratch);
+		n = recv(fd, scratch, want, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		evbuffer_unfreeze(in, 0);
+		evbuffer_add(in, scratch, (size_t)n);
+		evbuffer_freeze(in, 0);
+		got += (size_t)n;
+	}
+	return got;
+}
+
 /* Let a bufferevent move large bodies in large writes, and read a plain one with our reader. */
 void
 lgd_bev_tune(struct bufferevent *bev)

@@ -22,6 +22,8 @@ void lgd_bev_tune(struct bufferevent *bev);
 void lgd_bev_enable(struct bufferevent *bev, short events);
 /* bufferevent_disable() for those of events enabled (not for a socket still connecting). */
 void lgd_bev_disable(struct bufferevent *bev, short events);
+/* Append what a plain socket still holds (at most max bytes) to the input, calling nothing. */
+size_t lgd_bev_read_rest(struct bufferevent *bev, size_t max);
 /* Set the read and write timeouts (NULL: none) unless they are so already. */
 void lgd_bev_timeouts(struct bufferevent *bev, const struct timeval *rt, const struct timeval *wt);
 

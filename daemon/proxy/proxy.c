@@ -601,6 +601,27 @@ retry_request(struct lgd_conn *c)
 	return true;
 }
 
+/*
+ * The upstream failed (a reset, a failed write of the request) before its
+ * response head was read: it may have answered first, as an origin refusing
+ * an upload does (417 or 413, then close with the body unread, which resets
+ * the connection). What it sent is read and answered; whether it held a
+ * response head (then the exchange went on or ended in lgd_proxy_response).
+ */
+static bool
+answered_before_gone(struct lgd_conn *c)
+{
+	const struct lg_http_limits *lim = &c->rt->res_limits;
+
+	if (c->upc == NULL || c->upc->tls)
+		return false;
+	lgd_bev_read_rest(c->up.bev, lim->max_start_line + lim->max_fields + 8);
+	if (evbuffer_get_length(bufferevent_get_input(c->up.bev)) == 0)
+		return false;
+	lgd_proxy_response(c);
+	return c->state != LGD_CONN_PROXY || c->up.st != LGD_HALF_HEAD;
+}
+
 /* Upstream EOF, error or timeout outside a tunnel. */
 void
 lgd_proxy_upstream_event(struct lgd_conn *c, short what)
@@ -638,6 +659,12 @@ lgd_proxy_upstream_event(struct lgd_conn *c, short what)
 			lgd_conn_close(c, "upstream timeout");
 		}
 		return;
+	}
+	if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) && c->state == LGD_CONN_PROXY &&
+	    c->up.st == LGD_HALF_HEAD && answered_before_gone(c)) {
+		if (c->state != LGD_CONN_PROXY || c->up.st != LGD_HALF_BODY)
+			return;
+		what |= BEV_EVENT_EOF; /* the rest of the body will not come */
 	}
 	if ((what & BEV_EVENT_EOF) && c->up.st == LGD_HALF_BODY) {
 		lgd_proxy_response(c);

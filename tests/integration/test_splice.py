@@ -237,6 +237,56 @@ def test_splice_upstream_answers_mid_upload(env):
         let_go(d, c, base)
 
 
+def test_splice_answer_read_before_the_reset(env):
+    """The same race made certain: the upstream answers 417 and resets while the daemon is
+    stopped, after the client sent more body. Resumed, the daemon handles the client first, and
+    its splice into the upstream fails; the 417 waiting in the socket must still be the answer,
+    not a 502 (an origin refusing an upload closes with the body unread, which is a reset)."""
+    import socket
+    import struct
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    got_head = threading.Event()
+    answer = threading.Event()
+
+    def upstream():
+        conn, _ = srv.accept()
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += conn.recv(4096)
+        got_head.set()
+        answer.wait(20)
+        conn.sendall(b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n"
+                     b"Connection: close\r\n\r\n")
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()  # the body is unread: a reset either way
+
+    th = threading.Thread(target=upstream, daemon=True)
+    th.start()
+    with env.daemon(limits={"max_body_size": "4G"}, timeouts={"body": "30s"},
+                    upstream={"address": "127.0.0.1:%d" % srv.getsockname()[1],
+                              "response_timeout": "30s"}) as d:
+        with HttpConn(d.port, timeout=10) as c:
+            post_head(c, "/upload", 64 * MB)
+            c.s.sendall(bytes(256 * 1024))
+            check(got_head.wait(10), "the upstream never got the request head")
+            time.sleep(0.5)  # the rest now goes by splice (more than 64 KiB left)
+            d.proc.send_signal(signal.SIGSTOP)
+            try:
+                c.s.sendall(bytes(64 * 1024))  # the client is ready first ...
+                time.sleep(0.2)
+                answer.set()  # ... then the upstream answers and resets
+                th.join(5)
+                time.sleep(0.2)
+            finally:
+                d.proc.send_signal(signal.SIGCONT)
+            r = c.read_response()
+            check(r.status == 417, "the upstream's answer before its reset: %r" % r)
+            check(c.closed_within(5), "the connection stayed open")
+    srv.close()
+
+
 def test_splice_daemon_stops_clean(env):
     """After the bodies cut short above, the daemon stops cleanly: exit status 0, and in sanitizer
     builds no AddressSanitizer or LeakSanitizer report (a pipe or event left behind)."""
