@@ -318,6 +318,12 @@ class Gate:
                     out.append({k: v.strip('"') for k, v in LOG_EVENT.findall(line)})
         return out
 
+    def log_events_until(self, pred, timeout=3):
+        """log_events() once pred(events) holds, or as they are after timeout: the log thread
+        writes a line a little after the answer it describes went out."""
+        ev = wait_for(lambda: (lambda e: e if pred(e) else None)(self.log_events()), timeout)
+        return ev if ev else self.log_events()
+
     def log_text(self):
         """The daemon's whole log so far."""
         if not self.d.log.closed:
@@ -641,7 +647,8 @@ def test_enforce_lesson_limit_break_and_tunnel_4001(env):
         # The same student could not reopen right after the close: the break had begun.
         check(ws.reopen_status == 429, "reopening the WebSocket lesson right after its 30-minute "
               "limit: %r, want 429" % ws.reopen_status)
-        ev = g.log_events()
+        ev = g.log_events_until(lambda ev: {"lesson_start", "deny", "forced_close"} <=
+                                {e.get("event") for e in ev})
         kinds = {e.get("event") for e in ev}
         check({"lesson_start", "deny", "forced_close"} <= kinds,
               "lesson events logged: %s" % sorted(kinds))
@@ -712,7 +719,9 @@ def test_enforce_websocket_closed_at_2100_with_4002(env):
         r = g.request("/small", None)
         check(r.status == 200 and r.header("Lessongate-Remaining") is None,
               "free routes work after 21:00: %r" % r)
-        ev = g.log_events()
+        ev = g.log_events_until(lambda ev: any(e.get("event") == "forced_close" for e in ev) and
+                                any(e.get("event") == "deny" and e.get("rule") == "day_end"
+                                    for e in ev))
         fc = [e for e in ev if e.get("event") == "forced_close"]
         check(fc and fc[0].get("rule") == "day_end" and fc[0].get("student") == "stu-e",
               "forced_close event: %s" % fc)
@@ -845,7 +854,9 @@ def test_enforce_chunked_stream_without_boundary_closed_at_2100(env):
             s2.sendall(b"GET /small HTTP/1.1\r\nHost: t\r\n\r\n")
             s2.settimeout(5)
             check(s2.recv(100).startswith(b"HTTP/1.1 200"), "the connection was not usable")
-        fc = {e.get("path"): e for e in g.log_events() if e.get("event") == "forced_close"}
+        fc = {e.get("path"): e for e in g.log_events_until(
+            lambda ev: len({e.get("path") for e in ev if e.get("event") == "forced_close"}) >= 2)
+            if e.get("event") == "forced_close"}
         check(fc.get("/lesson/v1/stream", {}).get("reason") == "connection closed" and
               fc.get("/lesson/v2/stream", {}).get("reason") == "stream ended at chunk boundary",
               "forced_close events: %s" % fc)
@@ -1310,7 +1321,8 @@ def test_enforce_monitor_mode_refuses_nothing(env):
         check(r.header("Lessongate-Violation") == "blocked_day",
               "Lessongate-Violation: %r (%s)" % (r.header("Lessongate-Violation"), r.headers))
         check(seen(o, mark, "/live/monitored"), "the monitored lesson did not reach the origin")
-        ev = [e for e in g.log_events() if e.get("event") == "deny"]
+        ev = [e for e in g.log_events_until(lambda ev: any(e.get("event") == "deny" for e in ev))
+              if e.get("event") == "deny"]
         check(ev and ev[-1].get("rule") == "blocked_day" and ev[-1].get("enforced") == "false",
               "deny events: %s" % ev)
         s = g.request(STATUS_PATH, g.token("stu-m")).json()
