@@ -370,8 +370,11 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	c->timer_at = 0;
 	if (c->timer_due == 0)
 		return; /* cancelled since it was added */
-	if (left > LGD_TIMER_SLACK_US) {
-		/* Moved later since it was added: wait for the rest. */
+	if (left > 0) {
+		/*
+		 * Moved later since it was added, or early by libevent's coarser
+		 * clock (CLOCK_MONOTONIC_COARSE, a tick behind): wait for the rest.
+		 */
 		tv = lgd_tv_us(left);
 		evtimer_add(c->timer, &tv);
 		c->timer_at = c->timer_due;

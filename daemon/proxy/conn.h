@@ -30,8 +30,6 @@
 /* Bytes queued towards a peer before the other side stops reading; resume below LOW. */
 #define LGD_HIGH_WATER (256 * 1024)
 #define LGD_LOW_WATER  (64 * 1024)
-/* A connection timer this close to its deadline when it fires counts as due (lgd_conn_timer). */
-#define LGD_TIMER_SLACK_US 1000
 
 enum lgd_conn_state {
 	LGD_CONN_IDLE,           /* keep-alive: waiting for the first byte of a request */

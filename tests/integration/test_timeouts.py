@@ -139,6 +139,38 @@ def test_idle_keepalive_closed(env):
                   "unexpected bytes before close: %r" % bytes(c.buf[:100]))
 
 
+def test_keepalive_counts_from_the_last_response(env):
+    """The keep-alive timeout runs from the end of the last response: a request 0.7 s into a 1.5 s
+    idle period moves the close to 1.5 s after its own response, not to 1.5 s after the first."""
+    with env.daemon(timeouts={"keepalive": "1500ms"}) as d:
+        with HttpConn(d.port, timeout=5) as c:
+            check(c.request("GET", "/small").status == 200, "first request")
+            time.sleep(0.7)
+            check(c.request("GET", "/small").status == 200, "second request")
+            t0 = time.monotonic()
+            check(not c.closed_within(1.1), "closed %.2fs after the second response (keepalive "
+                  "1.5s)" % (time.monotonic() - t0))
+            check(c.closed_within(3), "not closed 4 s after the second response (keepalive 1.5s)")
+            dt = time.monotonic() - t0
+            check(1.3 <= dt <= 2.5, "closed %.2fs after the second response (keepalive 1.5s)" % dt)
+
+
+def test_response_timeout_after_a_long_keepalive(env):
+    """A response timeout shorter than the keep-alive timeout still fires on time on a connection
+    that was idle (the keep-alive deadline set before must not delay it)."""
+    with env.daemon(timeouts={"keepalive": "20s"},
+                    upstream={"address": "127.0.0.1:%d" % env.origin().port,
+                              "response_timeout": "1s"}) as d:
+        with HttpConn(d.port, timeout=8) as c:
+            check(c.request("GET", "/small").status == 200, "first request")
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            r = c.request("GET", "/slow?delay=5")
+            dt = time.monotonic() - t0
+            check(r.status == 504, "slow upstream after a keep-alive pause: %r (want 504)" % r)
+            check(0.8 <= dt <= 2.5, "504 after %.2fs with response_timeout 1s" % dt)
+
+
 def test_body_progress_timeout(env):
     o = env.origin()
     with env.daemon(timeouts={"body": "1s"}) as d:
