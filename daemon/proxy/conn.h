@@ -86,7 +86,7 @@ struct lgd_lesson {
 	uint32_t region;
 	int64_t deadline; /* unix time; 0: none (a monitored violation) */
 	int64_t start;    /* the lesson's start, from the decision */
-	int64_t since;    /* the second of the decision: activity is recorded until then */
+	int64_t since;    /* the decision's second, activity recorded until then; 0: none */
 	struct lg_lease lease;
 	size_t student_len;
 	char student[LG_JWT_STUDENT_MAX + 1];

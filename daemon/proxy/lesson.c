@@ -93,7 +93,12 @@ remember(struct lgd_conn *c, const struct lg_gate_verdict *v, int64_t now)
 	l->region = v->id.region;
 	l->deadline = v->d.rule == LG_RULE_NONE ? v->d.deadline : 0;
 	l->start = v->d.start;
-	l->since = now;
+	/*
+	 * A monitored violation's decision recorded no activity (the rules
+	 * that refuse leave the clock alone): its response is recorded at its
+	 * end whenever it ends, as a tunnel's would be.
+	 */
+	l->since = v->d.rule == LG_RULE_NONE ? now : 0;
 	l->student_len = v->id.student_len;
 	memcpy(l->student, v->id.student, v->id.student_len + 1);
 	n = strcspn(v->target, "?");
@@ -603,10 +608,10 @@ lgd_lesson_finish(struct lgd_conn *c)
 		struct lg_lease lease;
 
 		l->pending = false;
-		if (now > l->since &&
-		    lg_store_lease_open(lgd_store, l->student, l->student_len, now - 1, &lease) == 0)
-			lg_store_lease_close(lgd_store, c->rt->cf->policy, l->student, l->student_len,
-			                     l->cls, now, &lease);
+		if (now > l->since && lg_store_lease_open(lgd_store, l->student, l->student_len,
+		                                          now - 1, &lease) == 0)
+			lg_store_lease_close(lgd_store, c->rt->cf->policy, l->student,
+			                     l->student_len, l->cls, now, &lease);
 	}
 	if (l->tunnel) {
 		lg_store_lease_close(lgd_store, c->rt->cf->policy, l->student, l->student_len,

@@ -605,21 +605,26 @@ retry_request(struct lgd_conn *c)
  * The upstream failed (a reset, a failed write of the request) before its
  * response head was read: it may have answered first, as an origin refusing
  * an upload does (417 or 413, then close with the body unread, which resets
- * the connection). What it sent is read and answered; whether it held a
- * response head (then the exchange went on or ended in lgd_proxy_response).
+ * the connection). What it sent is read and answered, and the connection is
+ * never pooled again. 1 if that took the exchange on (a response, or the
+ * connection gone or on to its next exchange: the caller is done), 0 if
+ * nothing usable was there.
  */
-static bool
+static int
 answered_before_gone(struct lgd_conn *c)
 {
-	const struct lg_http_limits *lim = &c->rt->res_limits;
+	struct lgd_upconn *u = c->upc;
+	uint64_t requests = c->requests;
 
-	if (c->upc == NULL || c->upc->tls)
-		return false;
-	lgd_bev_read_rest(c->up.bev, lim->max_start_line + lim->max_fields + 8);
+	if (u == NULL || u->tls)
+		return 0;
+	u->broken = true;
+	lgd_bev_read_rest(c->up.bev, LGD_HIGH_WATER);
 	if (evbuffer_get_length(bufferevent_get_input(c->up.bev)) == 0)
-		return false;
+		return 0;
 	lgd_proxy_response(c);
-	return c->state != LGD_CONN_PROXY || c->up.st != LGD_HALF_HEAD;
+	return c->upc != u || c->requests != requests || c->state != LGD_CONN_PROXY ||
+	       c->up.st != LGD_HALF_HEAD;
 }
 
 /* Upstream EOF, error or timeout outside a tunnel. */
@@ -662,9 +667,17 @@ lgd_proxy_upstream_event(struct lgd_conn *c, short what)
 	}
 	if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) && c->state == LGD_CONN_PROXY &&
 	    c->up.st == LGD_HALF_HEAD && answered_before_gone(c)) {
-		if (c->state != LGD_CONN_PROXY || c->up.st != LGD_HALF_BODY)
+		struct lgd_upconn *u = c->upc;
+
+		/*
+		 * The answer's body: what came is being sent (a response paused
+		 * behind a slow client reads its socket again when it resumes, and
+		 * meets the failure then); with nothing left, it ends here.
+		 */
+		if (c->state != LGD_CONN_PROXY || c->up.st != LGD_HALF_BODY || u == NULL ||
+		    evbuffer_get_length(bufferevent_get_input(u->bev)) > 0)
 			return;
-		what |= BEV_EVENT_EOF; /* the rest of the body will not come */
+		what |= BEV_EVENT_EOF;
 	}
 	if ((what & BEV_EVENT_EOF) && c->up.st == LGD_HALF_BODY) {
 		lgd_proxy_response(c);

@@ -51,18 +51,33 @@ pool_read_cb(struct bufferevent *bev, void *arg)
 	pool_event_cb(bev, BEV_EVENT_ERROR, arg);
 }
 
+/*
+ * Whether pooled u may serve rt: not past its idle deadline (the tick may not
+ * have swept it yet), and made for rt, or plain to the same address.
+ */
+static bool
+pool_fits(const struct lgd_worker *w, const struct lgd_runtime *rt, const struct lgd_upconn *u,
+          int64_t now)
+{
+	if (!u->tls && now >= u->idle_until)
+		return false;
+	if (u->generation == rt->generation)
+		return true;
+	return !rt->cf->upstream.tls && u->generation == w->rt->generation &&
+	       w->rt->upstream_addrlen == rt->upstream_addrlen &&
+	       memcmp(&w->rt->upstream_addr, &rt->upstream_addr, rt->upstream_addrlen) == 0;
+}
+
 /* An idle pooled connection made for rt, or NULL. */
 struct lgd_upconn *
 lgd_pool_get(struct lgd_worker *w, struct lgd_runtime *rt)
 {
 	struct lgd_upconn *u;
+	int64_t now = lgd_mono_us();
 
 	while ((u = TAILQ_FIRST(&w->pool)) != NULL) {
 		pool_remove(w, u);
-		if (u->generation == rt->generation ||
-		    (!rt->cf->upstream.tls && u->generation == w->rt->generation &&
-		     w->rt->upstream_addrlen == rt->upstream_addrlen &&
-		     memcmp(&w->rt->upstream_addr, &rt->upstream_addr, rt->upstream_addrlen) == 0))
+		if (pool_fits(w, rt, u, now))
 			return u;
 		lgd_upconn_free(u);
 	}
@@ -79,7 +94,7 @@ lgd_pool_put(struct lgd_worker *w, struct lgd_upconn *u, struct lgd_runtime *rt)
 	struct timeval tv;
 	int64_t ms = rt->cf->timeouts.keepalive_ms;
 
-	if (w->draining || rt != w->rt || ms == 0) {
+	if (w->draining || rt != w->rt || ms == 0 || u->broken) {
 		lgd_upconn_free(u);
 		return;
 	}

@@ -19,7 +19,8 @@ struct lgd_upconn {
 	unsigned uses;       /* requests sent on it */
 	bool pooled;
 	bool tls;
-	bool connecting; /* until BEV_EVENT_CONNECTED (TCP, and TLS if any) */
+	bool connecting;    /* until BEV_EVENT_CONNECTED (TCP, and TLS if any) */
+	bool broken;        /* it failed mid-exchange: never pooled */
 	int64_t idle_until; /* pooled plain connection: monotonic us it is closed at */
 };
 

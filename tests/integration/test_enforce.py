@@ -1391,3 +1391,21 @@ def test_enforce_whole_late_response_is_activity_until_it_ended(env):
         s2 = g.request(STATUS_PATH, tok).json()["lesson"]
         check(s2["start"] == s["start"] and rfc3339(s2["last"]) >= rfc3339(s["last"]) + 1,
               "after a second request 1.2 s later: %s (before: %s)" % (s2, s))
+
+
+def test_enforce_monitored_violation_response_is_activity(env):
+    """Monitor mode: a lesson response forwarded as a monitored violation (day_end at 21:00:30)
+    is lesson activity until it ended, although it arrived whole in one read and the decision
+    that let it through recorded nothing: the lesson's last activity moves to it."""
+    with Gate(env, "2026-09-21 20:59:50", speed=10, mode="monitor") as g:
+        tok = g.token("stu-monact")
+        allowed(g.request("/live/a", tok), "a lesson at 20:59:50")
+        s = g.request(STATUS_PATH, tok).json()["lesson"]
+        g.clock.sleep_until(at("2026-09-21 21:00:30"))
+        r = g.request("/live/b", tok)
+        check(r.status not in (401, 429, 451) and r.header("Lessongate-Violation") == "day_end",
+              "at 21:00:30 in monitor mode: %r %s" % (r, r.headers))
+        s2 = g.request(STATUS_PATH, tok).json()["lesson"]
+        check(s2["start"] == s["start"] and rfc3339(s2["last"]) >= at("2026-09-21 21:00:29"),
+              "the monitored violation's response is not the lesson's last activity: %s "
+              "(before it: %s)" % (s2, s))

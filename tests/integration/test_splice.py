@@ -241,7 +241,13 @@ def test_splice_answer_read_before_the_reset(env):
     """The same race made certain: the upstream answers 417 and resets while the daemon is
     stopped, after the client sent more body. Resumed, the daemon handles the client first, and
     its splice into the upstream fails; the 417 waiting in the socket must still be the answer,
-    not a 502 (an origin refusing an upload closes with the body unread, which is a reset)."""
+    whole (an empty one, and one with a 60 kB body), not a 502: an origin refusing an upload
+    closes with the body unread, which is a reset."""
+    for size in (0, 60000):
+        answer_before_reset(env, size)
+
+
+def answer_before_reset(env, size):
     import socket
     import struct
     srv = socket.socket()
@@ -249,6 +255,7 @@ def test_splice_answer_read_before_the_reset(env):
     srv.listen(4)
     got_head = threading.Event()
     answer = threading.Event()
+    body = bytes((i * 31 + 7) & 0xFF for i in range(size))
 
     def upstream():
         conn, _ = srv.accept()
@@ -257,8 +264,8 @@ def test_splice_answer_read_before_the_reset(env):
             buf += conn.recv(4096)
         got_head.set()
         answer.wait(20)
-        conn.sendall(b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n"
-                     b"Connection: close\r\n\r\n")
+        conn.sendall(b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n" % size + body)
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         conn.close()  # the body is unread: a reset either way
 
@@ -283,9 +290,10 @@ def test_splice_answer_read_before_the_reset(env):
                 d.proc.send_signal(signal.SIGCONT)
             r = c.read_response()
             check(r.status == 417, "the upstream's answer before its reset: %r" % r)
+            check(r.body == body, "the answer's %d-byte body arrived as %d bytes" %
+                  (size, len(r.body)))
             check(c.closed_within(5), "the connection stayed open")
     srv.close()
-
 
 def test_splice_daemon_stops_clean(env):
     """After the bodies cut short above, the daemon stops cleanly: exit status 0, and in sanitizer
