@@ -46,6 +46,16 @@ io_read_event(struct bufferevent *bev, short what)
 		ecb(bev, BEV_EVENT_READING | what, arg);
 }
 
+/* Append the first n bytes of scratch to a socket bufferevent's input. */
+static void
+append(struct evbuffer *in, size_t n)
+{
+	/* Socket bufferevents freeze the input's end outside their own reads. */
+	evbuffer_unfreeze(in, 0);
+	evbuffer_add(in, scratch, n);
+	evbuffer_freeze(in, 0);
+}
+
 /* The bufferevent's read event: one recv, append, then the read callback. */
 static void
 io_read_cb(evutil_socket_t fd, short what, void *p)
@@ -84,10 +94,7 @@ io_read_cb(evutil_socket_t fd, short what, void *p)
 		io_read_event(bev, BEV_EVENT_EOF);
 		return;
 	}
-	/* Socket bufferevents freeze the input's end outside their own reads. */
-	evbuffer_unfreeze(in, 0);
-	evbuffer_add(in, scratch, (size_t)n);
-	evbuffer_freeze(in, 0);
+	append(in, (size_t)n);
 	bufferevent_getcb(bev, &rcb, NULL, NULL, &arg);
 	if (rcb && (bufferevent_get_enabled(bev) & EV_READ) && evbuffer_get_length(in) >= low)
 		rcb(bev, arg);
@@ -115,9 +122,7 @@ lgd_bev_read_rest(struct bufferevent *bev, size_t max)
 			continue;
 		if (n <= 0)
 			break;
-		evbuffer_unfreeze(in, 0);
-		evbuffer_add(in, scratch, (size_t)n);
-		evbuffer_freeze(in, 0);
+		append(in, (size_t)n);
 		got += (size_t)n;
 	}
 	return got;
